@@ -1,0 +1,58 @@
+"""Errors the IR layer reports: parse errors with a position, verifier errors with a location."""
+
+from __future__ import annotations
+
+from .location import Location
+
+
+class IRError(Exception):
+    """Base class of every error the IR layer raises on bad input."""
+
+
+class ParseError(IRError):
+    """A syntax or semantic error in textual IR, printed as ``file:line:col: error: message``
+    followed by the offending source line and a caret under the column."""
+
+    def __init__(self, message: str, filename: str, line: int, column: int, source_line: str = ""):
+        self.message = message
+        self.filename = filename
+        self.line = line
+        self.column = column
+        self.source_line = source_line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f"{self.filename}:{self.line}:{self.column}: error: {self.message}"
+        if not self.source_line:
+            return head
+        caret = " " * (self.column - 1) + "^"
+        return f"{head}\n{self.source_line}\n{caret}"
+
+
+class VerifyError(IRError):
+    """An IR invariant that does not hold, naming the op and the ONNX node it came from."""
+
+    def __init__(
+        self,
+        message: str,
+        op_name: str | None = None,
+        location: Location | None = None,
+        source: tuple[str, int, int] | None = None,
+    ):
+        self.message = message
+        self.op_name = op_name
+        self.location = location
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.op_name:
+            where.append(f"'{self.op_name}'")
+        if self.location is not None and self.location.known:
+            where.append(f"at {self.location.describe()}")
+        prefix = "verification failed" + (f" for {' '.join(where)}" if where else "")
+        if self.source is not None:
+            filename, line, column = self.source
+            prefix = f"{filename}:{line}:{column}: error: {prefix}"
+        return f"{prefix}: {self.message}"
