@@ -288,10 +288,12 @@ class Convert(Operation):
 @register_op
 class InputQuant(Operation):
     """Quantize real input to integer codes (ONNX ``QuantizeLinear``, QONNX ``Quant`` before its
-    dequantization): ``q = clip(round(x / scale + zero_point), lo, hi)`` in float32, ``round``
-    half to even (``rounding`` may also be ``floor``, ``ceil`` or ``trunc``), ``[lo, hi]`` the
-    range of a ``bits``-bit signed or unsigned integer (``narrow`` drops the most negative
-    value, or the largest for unsigned). The codes are applied to arrays bit-serially."""
+    dequantization), in float32: QONNX order ``q = round(clip(x / scale + zero_point, lo, hi))``,
+    or with ``zp_after_round`` the ONNX order ``q = clip(round(x / scale) + zero_point, lo, hi)``.
+    ``round`` is half to even (``rounding`` may also be ``floor``, ``ceil`` or ``trunc``);
+    ``[lo, hi]`` is the range of a ``bits``-bit signed or unsigned integer (``narrow`` drops the
+    most negative value, or the largest for unsigned). The codes are applied to arrays
+    bit-serially."""
 
     name = "bnn.input_quant"
     operand_defs = (OperandDef("input", REAL),)
@@ -302,6 +304,7 @@ class InputQuant(Operation):
         AttrDef("signed", "bool", False),
         AttrDef("narrow", "bool", False),
         AttrDef("rounding", "str", "half_even", choices=("half_even", "floor", "ceil", "trunc")),
+        AttrDef("zp_after_round", "bool", False, doc="ONNX QuantizeLinear order"),
     )
 
     @classmethod
