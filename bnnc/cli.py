@@ -1,0 +1,132 @@
+"""The ``bnnc`` command.
+
+``bnnc FILE.bir`` behaves like ``mlir-opt``: parse, verify, run the pipeline (``-p``), print
+the IR. ``bnnc MODEL.onnx`` compiles a model. Errors in the input print one message and exit
+with code 2 (3 for a golden-check mismatch); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from bnnc import __version__
+from bnnc.errors import BnncError
+from bnnc.ir import IRError, load_bir, print_module, save_bir
+from bnnc.passes import (
+    PassContext,
+    PassError,
+    PassManager,
+    PipelineError,
+    load_plugin,
+    registered_passes,
+)
+
+
+def _name_list(text: str) -> set[str]:
+    return {n.strip() for n in text.split(",") if n.strip()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bnnc",
+        description="Compile a binarized neural network (ONNX) onto memristor crossbar arrays, "
+        "or run a pass pipeline on textual IR (.bir).",
+    )
+    parser.add_argument("file", nargs="?", help="an ONNX model (.onnx) or textual IR (.bir)")
+    parser.add_argument("-p", "--pipeline", default=None, help="pass pipeline, e.g. 'canonicalize,dce'")
+    parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
+    parser.add_argument("-o", "--output", type=Path, default=None, help="output directory")
+    parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
+    parser.add_argument("--load-plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                        help="import a Python file or module that registers passes (repeatable)")
+    parser.add_argument("--print-ir-before", type=_name_list, default=set(), metavar="PASSES",
+                        help="print the IR before these passes (comma-separated, or 'all') to stderr")
+    parser.add_argument("--print-ir-after", type=_name_list, default=set(), metavar="PASSES",
+                        help="print the IR after these passes (comma-separated, or 'all') to stderr")
+    parser.add_argument("--print-ir-after-change", action="store_true",
+                        help="print the IR after every pass that changed it")
+    parser.add_argument("--time-passes", action="store_true", help="report wall time per pass on stderr")
+    parser.add_argument("--no-verify-each", action="store_true", help="do not verify the IR after every pass")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
+    parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
+    return parser
+
+
+def list_passes() -> str:
+    lines = ["passes:"]
+    passes = registered_passes()
+    width = max(len(n) for n in passes)
+    for name, cls in passes.items():
+        options = ", ".join(f.name.replace("_", "-") for f in cls.options())
+        lines.append(f"  {name:<{width}}  {cls.summary()}" + (f"  [options: {options}]" if options else ""))
+    return "\n".join(lines)
+
+
+def run_bir(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    module = load_bir(path)
+    module.verify()
+    manager = PassManager.from_pipeline(
+        args.pipeline or "",
+        verify_each=not args.no_verify_each,
+        print_before=args.print_ir_before,
+        print_after=args.print_ir_after,
+        print_after_change=args.print_ir_after_change,
+        time_passes=args.time_passes,
+    )
+    context = manager.run(module, PassContext(debug=args.debug))
+    _print_remarks(context)
+    if args.time_passes:
+        print(manager.timing_report(), file=sys.stderr)
+    if args.output is not None:
+        save_bir(module, args.output / f"{path.stem}.bir")
+    if args.emit == "ir" or (args.emit is None and args.output is None):
+        sys.stdout.write(print_module(module))
+    return 0
+
+
+def _print_remarks(context: PassContext) -> None:
+    for remark in context.remarks:
+        print(f"bnnc: remark: {remark}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        for plugin in args.load_plugin:
+            load_plugin(plugin)
+        if args.list_passes:
+            print(list_passes())
+            return 0
+        if not args.file:
+            parser.error("a FILE (.onnx or .bir) is required")
+        path = Path(args.file)
+        if not path.is_file():
+            raise BnncError(f"{args.file}: no such file")
+        if path.suffix == ".bir":
+            return run_bir(args)
+        raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
+    except (BnncError, IRError, PassError, PipelineError, OSError, ImportError) as e:
+        if args.debug:
+            traceback.print_exc()
+        print(_format_error(e), file=sys.stderr)
+        return getattr(e, "exit_code", 2)
+    except Exception as e:  # a bug in bnnc, not in the input
+        if args.debug:
+            traceback.print_exc()
+        print(f"bnnc: internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", file=sys.stderr)
+        return 1
+
+
+def _format_error(error: Exception) -> str:
+    text = str(error)
+    if text.startswith(("pipeline:",)) or (":" in text.split("\n", 1)[0] and " error: " in text.split("\n", 1)[0]):
+        return text
+    return f"bnnc: error: {text}"
+
+

@@ -1,0 +1,121 @@
+"""The pass manager: runs a pipeline, verifying the IR after every pass, with MLIR-style
+instrumentation (IR printing before/after passes, per-pass timing, a numerical check)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bnnc.ir import IRError, Module, print_module
+
+from .base import Pass, PassContext
+from .pipeline import parse_pipeline
+
+NumericCheck = Callable[[Module, Module, Pass], None]
+"""Called with the module before and after a pass (and the pass); raises to report that the
+pass changed what the program computes."""
+
+
+class PassError(Exception):
+    """A failure inside a pass or in the verification after it: ``in pass X (after passes A, B): …``."""
+
+    def __init__(self, pass_name: str, previous: list[str], message: str):
+        self.pass_name = pass_name
+        self.previous = previous
+        self.message = message
+        after = f" (after passes {', '.join(previous)})" if previous else " (the first pass)"
+        super().__init__(f"in pass {pass_name}{after}: {message}")
+
+
+@dataclass
+class PassTiming:
+    name: str
+    seconds: float
+
+
+@dataclass
+class PassManager:
+    """Runs ``passes`` in order on a module.
+
+    - ``verify_each``: verify the module after every pass (on by default);
+    - ``print_before`` / ``print_after``: pass names (or ``{"all"}``) whose input/output IR is
+      printed to ``out``; ``print_after_change``: print after a pass only if it changed the IR;
+    - ``time_passes``: collect wall time per pass (see :meth:`timing_report`);
+    - ``numeric_check``: compare the module before and after each pass (e.g. run random inputs
+      through the interpreter) — it copies the module before each pass.
+    """
+
+    passes: list[Pass]
+    verify_each: bool = True
+    print_before: Collection[str] = ()
+    print_after: Collection[str] = ()
+    print_after_change: bool = False
+    time_passes: bool = False
+    numeric_check: NumericCheck | None = None
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+    timings: list[PassTiming] = field(default_factory=list)
+
+    @classmethod
+    def from_pipeline(cls, pipeline: str, **options) -> PassManager:
+        return cls(parse_pipeline(pipeline) if pipeline.strip() else [], **options)
+
+    def run(self, module: Module, context: PassContext | None = None) -> PassContext:
+        """Run every pass; raises :class:`PassError` on the first failure."""
+        context = context or PassContext()
+        done: list[str] = []
+        for p in self.passes:
+            label = p.describe()
+            if self._selected(self.print_before, p):
+                self._dump(module, f"IR Dump Before {label}")
+            text_before = print_module(module) if self.print_after_change else None
+            snapshot = _copy(module) if self.numeric_check is not None else None
+            start = time.perf_counter()
+            try:
+                p.run(module, context)
+                if self.verify_each:
+                    module.verify()
+                if snapshot is not None:
+                    self.numeric_check(snapshot, module, p)
+            except PassError:
+                raise
+            except (IRError, ValueError, KeyError, TypeError, ArithmeticError, AssertionError) as e:
+                raise PassError(label, done, _describe(e)) from e
+            self.timings.append(PassTiming(label, time.perf_counter() - start))
+            if self._selected(self.print_after, p):
+                self._dump(module, f"IR Dump After {label}")
+            elif text_before is not None and print_module(module) != text_before:
+                self._dump(module, f"IR Dump After {label} (changed)")
+            done.append(label)
+        return context
+
+    def timing_report(self) -> str:
+        """A table of wall time per pass, like ``mlir-opt --mlir-timing``."""
+        total = sum(t.seconds for t in self.timings) or 1e-12
+        lines = ["===-- pass execution timing --===", f"  {'seconds':>9}  {'share':>6}  pass"]
+        for t in self.timings:
+            lines.append(f"  {t.seconds:9.4f}  {100 * t.seconds / total:5.1f}%  {t.name}")
+        lines.append(f"  {total:9.4f}  100.0%  total")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _selected(names: Collection[str], p: Pass) -> bool:
+        return "all" in names or p.name in names
+
+    def _dump(self, module: Module, title: str) -> None:
+        self.out.write(f"// -----// {title} //----- //\n{print_module(module)}\n")
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"missing key {error}"
+    return str(error) or type(error).__name__
+
+
+def _copy(module: Module) -> Module:
+    """A deep copy through the textual form (constants shared: passes replace, not mutate, them)."""
+    from bnnc.ir import parse_module
+
+    return parse_module(print_module(module, inline_limit=-1), constants={n: c.data for n, c in module.constants.items()})
