@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from bnnc import __version__
+from bnnc.driver import DEFAULT_PIPELINE
 from bnnc.errors import BnncError
 from bnnc.ir import IRError, load_bir, print_module, save_bir
 from bnnc.passes import (
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "or run a pass pipeline on textual IR (.bir).",
     )
     parser.add_argument("file", nargs="?", help="an ONNX model (.onnx) or textual IR (.bir)")
-    parser.add_argument("-p", "--pipeline", default=None, help="pass pipeline, e.g. 'canonicalize,dce'")
+    parser.add_argument("-p", "--pipeline", default=None,
+                        help=f"pass pipeline (default for .onnx: '{DEFAULT_PIPELINE}')")
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output directory")
     parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
@@ -50,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the IR after every pass that changed it")
     parser.add_argument("--time-passes", action="store_true", help="report wall time per pass on stderr")
     parser.add_argument("--no-verify-each", action="store_true", help="do not verify the IR after every pass")
+    onnx_group = parser.add_argument_group("compiling an ONNX model")
+    onnx_group.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x3x32x32",
+                            help="static shape for a graph input with dynamic dimensions (repeatable)")
+    onnx_group.add_argument("--inputs", type=Path, default=None, metavar="IN.npz",
+                            help="run the compiled program on these inputs (keys: ONNX input names); "
+                            "the golden check uses them too")
+    onnx_group.add_argument("--save-outputs", type=Path, default=None, metavar="OUT.npz",
+                            help="write the compiled program's outputs on --inputs (keys: ONNX output names)")
+    onnx_group.add_argument("--golden-inputs", type=int, default=16, metavar="N",
+                            help="random inputs for the golden check when --inputs is not given (default 16)")
+    onnx_group.add_argument("--no-check", action="store_true", help="skip the golden check against onnxruntime")
+    onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
+                            help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
     return parser
@@ -65,20 +80,23 @@ def list_passes() -> str:
     return "\n".join(lines)
 
 
+def _manager_options(args: argparse.Namespace) -> dict:
+    return {
+        "verify_each": not args.no_verify_each,
+        "print_before": args.print_ir_before,
+        "print_after": args.print_ir_after,
+        "print_after_change": args.print_ir_after_change,
+        "time_passes": args.time_passes,
+    }
+
+
 def run_bir(args: argparse.Namespace) -> int:
     path = Path(args.file)
     module = load_bir(path)
     module.verify()
-    manager = PassManager.from_pipeline(
-        args.pipeline or "",
-        verify_each=not args.no_verify_each,
-        print_before=args.print_ir_before,
-        print_after=args.print_ir_after,
-        print_after_change=args.print_ir_after_change,
-        time_passes=args.time_passes,
-    )
+    manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
     context = manager.run(module, PassContext(debug=args.debug))
-    _print_remarks(context)
+    print_remarks(context)
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
     if args.output is not None:
@@ -88,7 +106,7 @@ def run_bir(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_remarks(context: PassContext) -> None:
+def print_remarks(context: PassContext) -> None:
     for remark in context.remarks:
         print(f"bnnc: remark: {remark}", file=sys.stderr)
 
@@ -110,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             raise BnncError(f"{args.file}: no such file")
         if path.suffix == ".bir":
             return run_bir(args)
+        if path.suffix == ".onnx":
+            from bnnc.compile_command import run_onnx
+
+            return run_onnx(args, _manager_options(args))
         raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
     except (BnncError, IRError, PassError, PipelineError, OSError, ImportError) as e:
         if args.debug:

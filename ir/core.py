@@ -165,7 +165,13 @@ class Operation:
         complete: dict[str, AttrValue] = {}
         for attr in cls.attr_defs:
             if attr.name in attributes:
-                complete[attr.name] = attributes[attr.name]
+                # Canonical form (a float for an int given to a float attribute, tuples for
+                # lists) so an op prints the same before and after verification; a value that
+                # does not coerce is kept for the verifier to report.
+                try:
+                    complete[attr.name] = attr.coerce(attributes[attr.name])
+                except (ValueError, TypeError):
+                    complete[attr.name] = attributes[attr.name]
             elif not attr.required:
                 complete[attr.name] = attr.default
         for key, value in attributes.items():
@@ -335,16 +341,17 @@ class Constant:
     data: np.ndarray
 
     def __post_init__(self) -> None:
-        self.data = np.ascontiguousarray(self.data, dtype=self.type.domain.dtype)
+        # np.asarray(order="C"), not np.ascontiguousarray: the latter turns a rank-0 array into shape (1,)
+        self.data = np.asarray(self.data, dtype=self.type.domain.dtype, order="C")
 
     def verify(self, symbol: str) -> None:
         if tuple(self.data.shape) != self.type.shape:
             raise VerifyError(f"constant @{symbol} has data of shape {self.data.shape}, declared {self.type}")
         if not self.type.domain.contains(self.data):
-            bad = np.setdiff1d(np.unique(self.data), [-1, 0, 1])[:5]
+            bad = [v for v in np.unique(self.data) if not self.type.domain.contains(np.asarray(v))][:5]
             raise VerifyError(
                 f"constant @{symbol} of domain {self.type.domain.value} holds values outside it "
-                f"(e.g. {', '.join(map(str, bad.tolist())) or 'out-of-domain values'})"
+                f"(e.g. {', '.join(str(v.item()) for v in bad)})"
             )
 
 

@@ -7,7 +7,9 @@ Every error — syntax, an undefined value, an unknown op, a type that does not 
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -123,7 +125,7 @@ class _Builder:
             if len(values) != ctype.size:
                 raise self.error(f"@{name} declares {ctype.size} elements but dense<...> has {len(values)}", dense)
             data = np.array(values, dtype=np.float64 if ctype.domain is Domain.F32 else np.int64)
-            if ctype.domain is not Domain.F32 and not _fits(data, ctype.domain):
+            if ctype.domain is not Domain.F32 and not (_fits(data, ctype.domain) and ctype.domain.contains(data)):
                 raise self.error(f"@{name}: a value does not fit domain {ctype.domain.value}", dense)
             data = data.astype(ctype.domain.dtype).reshape(ctype.shape)
         else:
@@ -337,20 +339,29 @@ def load_bir(path: str | Path) -> Module:
     return parse_module(text, str(path), constants, npz.name)
 
 
-def save_bir(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLINE_LIMIT) -> list[Path]:
-    """Write ``path`` (text) and, when some constant is too large to inline, ``path.npz``,
-    atomically. Returns the files written."""
+def bir_files(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLINE_LIMIT) -> dict[Path, bytes]:
+    """The contents of ``path`` (text) and, when some constant is too large to inline, of the
+    ``.npz`` beside it."""
     path = Path(path)
     files: dict[Path, bytes] = {path: print_module(module, inline_limit).encode()}
     external = external_constants(module, inline_limit)
     if external:
-        import io
-
+        # Written member by member, not np.savez(buffer, **external): a constant named "file"
+        # or "allow_pickle" would collide with savez's own parameters.
         buffer = io.BytesIO()
-        np.savez(buffer, **external)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in external.items():
+                with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
         files[npz_path(path)] = buffer.getvalue()
+    return files
+
+
+def save_bir(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLINE_LIMIT) -> list[Path]:
+    """Write :func:`bir_files` atomically; returns the files written."""
+    files = bir_files(module, path, inline_limit)
     write_files_atomically(files)
     return list(files)
 
 
-__all__ = ["parse_module", "load_bir", "save_bir", "npz_path"]
+__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path"]

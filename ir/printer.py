@@ -19,7 +19,7 @@ from .attributes import AttrValue
 from .core import Constant, Function, Module, Operation, Return, Value
 from .types import Domain
 
-DEFAULT_INLINE_LIMIT = 64
+DEFAULT_INLINE_LIMIT = 16
 """Constants with at most this many elements print inline."""
 
 _BARE_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_.$-]*\Z")
@@ -104,7 +104,8 @@ def format_op(op: Operation, namer: _Namer) -> str:
         if operands:
             text += " " + ", ".join(operands)
         defaults = {a.name: a.default for a in op.attr_defs if not a.required}
-        shown = {k: v for k, v in op.attributes.items() if k not in defaults or defaults[k] != v}
+        # compared as printed, so that -0.0 is not taken for a default of 0.0
+        shown = {k: v for k, v in op.attributes.items() if k not in defaults or format_attr(defaults[k]) != format_attr(v)}
         if shown:
             text += " " + format_attr_dict(shown)
         text += " : " + _type_group([v.type for v in op.operands])

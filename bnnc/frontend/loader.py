@@ -1,0 +1,322 @@
+"""Loading an ONNX model and canonicalizing it for recognition.
+
+:func:`load_model` reads the file (clear errors for anything that is not a usable ONNX
+model), separates real graph inputs from initializers listed as inputs (old opsets), applies
+``--input-shape`` overrides and requires static shapes. It then runs the standardized model
+(custom quantizers rewritten into standard ONNX) once in onnxruntime on zeros with every
+intermediate tensor exposed: that gives the static shape and element type of every tensor,
+and the value of every tensor that does not depend on the graph inputs — constant folding of
+``Constant`` nodes, ``Shape``/``Gather``/``Unsqueeze``/``Concat`` chains, ``Sign``,
+``Transpose`` or ``BipolarQuant`` of an initializer — with the operators' own semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+
+from .errors import InvalidModelError, UnsupportedModelError
+from .standardize import standardize
+
+MIN_OPSET = 9
+SHAPE_ONLY_OPS = {"Shape", "Size"}
+"""Ops whose output depends only on the (static) shape of their input."""
+PASS_THROUGH_OPS = {"Identity", "Dropout"}
+"""Ops that forward their first input unchanged at inference."""
+
+
+@dataclass
+class OnnxGraph:
+    """A loaded, canonicalized source model.
+
+    ``nodes`` are the nodes left to recognize, in topological order (constant-producing and
+    pass-through nodes removed); ``constants`` hold every constant tensor's value;
+    ``aliases`` map a pass-through output to the tensor it forwards; ``shapes`` and
+    ``elem_types`` describe every tensor; ``datatypes`` are FINN ``finn_datatype``
+    annotations."""
+
+    path: str
+    model: onnx.ModelProto
+    standard: onnx.ModelProto
+    inputs: list[str]
+    outputs: list[str]
+    nodes: list[onnx.NodeProto]
+    constants: dict[str, np.ndarray]
+    aliases: dict[str, str]
+    shapes: dict[str, tuple[int, ...]]
+    elem_types: dict[str, int]
+    datatypes: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, name: str) -> str:
+        """Follow pass-through aliases to the tensor that really holds the data."""
+        while name in self.aliases:
+            name = self.aliases[name]
+        return name
+
+    @property
+    def opset(self) -> int:
+        return default_opset(self.model)
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return entry.version
+    return 1
+
+
+def parse_input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
+    """Parse ``NAME=1x3x32x32`` specifications."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for spec in specs:
+        name, _, dims = spec.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            shape = ()
+        if not name or not shape or min(shape) < 1:
+            raise InvalidModelError(
+                f"--input-shape NAME=D0xD1x... with positive dimensions, got '{spec}'",
+                "write e.g. --input-shape input=1x3x32x32",
+            )
+        shapes[name] = shape
+    return shapes
+
+
+def read_model(path: str | Path) -> onnx.ModelProto:
+    """Read and parse an ONNX file (external data included)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InvalidModelError("a readable ONNX file", f"check the path ({e.strerror})", file=str(path)) from None
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # protobuf raises DecodeError, RuntimeWarning-ish errors, ...
+        model = None
+    if model is None or not model.HasField("graph") or not model.graph.node:
+        kind = "is empty" if not data else "is not a valid ONNX protobuf (truncated or another format?)"
+        raise InvalidModelError(
+            "an ONNX model (.onnx protobuf with a graph)",
+            f"the file {kind}; re-export it with torch.onnx.export, Brevitas or FINN",
+            file=str(path),
+        )
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        try:
+            onnx.load_external_data_for_model(model, str(path.parent))
+        except Exception as e:
+            raise InvalidModelError(
+                "the model's external weight files next to it", f"copy them beside the .onnx file ({e})", file=str(path)
+            ) from None
+    return model
+
+
+def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> OnnxGraph:
+    """Load, validate and canonicalize the model at ``path`` (see the module docstring)."""
+    path = Path(path)
+    file = str(path)
+    model = read_model(path)
+    try:
+        return _canonicalize(model, file, dict(input_shapes or {}))
+    except (InvalidModelError, UnsupportedModelError) as e:
+        e.file = e.file or file
+        raise
+
+
+def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tuple[int, ...]]) -> OnnxGraph:
+    graph = model.graph
+    opset = default_opset(model)
+    if opset < MIN_OPSET:
+        raise UnsupportedModelError(
+            f"default-domain opset >= {MIN_OPSET} (found {opset})", "re-export the model with a newer opset", file=file
+        )
+    _name_nodes(graph)
+    initializer_names = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializer_names]
+    unknown = set(input_shapes) - {i.name for i in inputs}
+    if unknown:
+        raise InvalidModelError(
+            f"--input-shape for a graph input ({', '.join(i.name for i in inputs)})",
+            f"there is no input named {', '.join(sorted(unknown))}",
+            file=file,
+        )
+    for value_info in inputs:
+        _set_static_shape(value_info, input_shapes.get(value_info.name), file)
+    del graph.input[:]
+    graph.input.extend(inputs)
+
+    standard = standardize(model)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(standard)
+    except Exception as e:
+        raise InvalidModelError("a model that passes ONNX shape inference", f"fix the model ({_first_line(e)})", file=file) from None
+    elem_types = _elem_types(inferred)
+    values = _evaluate_everything(standard, elem_types, file)
+    shapes = {name: tuple(int(d) for d in array.shape) for name, array in values.items()}
+
+    runtime = _runtime_tensors(graph)
+    constants = {name: values[name] for name in values if name not in runtime}
+    for init in graph.initializer:
+        constants[init.name] = numpy_helper.to_array(init)
+    aliases = {}
+    nodes = []
+    for node in graph.node:
+        if node.op_type in PASS_THROUGH_OPS and node.domain in ("", "ai.onnx") and node.output[0] in runtime:
+            aliases[node.output[0]] = node.input[0]
+        elif any(o in runtime for o in node.output if o):
+            nodes.append(node)
+    for value_info in graph.output:
+        if value_info.name not in runtime:
+            raise UnsupportedModelError(
+                "graph outputs that depend on the graph inputs",
+                f"output '{value_info.name}' is a constant; remove it from the graph outputs",
+                file=file,
+            )
+    datatypes = {
+        a.tensor_name: kv.value
+        for a in graph.quantization_annotation
+        for kv in a.quant_parameter_tensor_names
+        if kv.key == "finn_datatype"
+    }
+    return OnnxGraph(
+        path=file,
+        model=model,
+        standard=standard,
+        inputs=[i.name for i in inputs],
+        outputs=[o.name for o in graph.output],
+        nodes=nodes,
+        constants=constants,
+        aliases=aliases,
+        shapes=shapes,
+        elem_types=elem_types,
+        datatypes=datatypes,
+    )
+
+
+def _name_nodes(graph: onnx.GraphProto) -> None:
+    """Give unnamed nodes a stable name (``OpType_index``) so diagnostics can name them."""
+    used = {n.name for n in graph.node if n.name}
+    for index, node in enumerate(graph.node):
+        if not node.name:
+            candidate = f"{node.op_type}_{index}"
+            while candidate in used:
+                candidate += "_"
+            node.name = candidate
+            used.add(candidate)
+
+
+def _set_static_shape(value_info: onnx.ValueInfoProto, override: tuple[int, ...] | None, file: str) -> None:
+    tensor_type = value_info.type.tensor_type
+    dims = tensor_type.shape.dim
+    if override is not None:
+        if tensor_type.HasField("shape") and len(dims) != len(override):
+            raise InvalidModelError(
+                f"a shape of rank {len(dims)} for input '{value_info.name}'",
+                f"--input-shape gives rank {len(override)}",
+                file=file,
+            )
+        del dims[:]
+        for d in override:
+            dims.add().dim_value = d
+        return
+    if not tensor_type.HasField("shape"):
+        raise UnsupportedModelError(
+            f"a static shape for graph input '{value_info.name}' (it has none)",
+            f"pass --input-shape {value_info.name}=1x3x32x32 (the real dimensions)",
+            file=file,
+        )
+    for i, d in enumerate(dims):
+        if not d.HasField("dim_value") or d.dim_value < 1:
+            symbol = d.dim_param or "?"
+            example = "x".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0 else "1" for x in dims)
+            raise UnsupportedModelError(
+                f"static shapes, but graph input '{value_info.name}' has dynamic dimension {i} ('{symbol}')",
+                f"pass --input-shape {value_info.name}={example}",
+                file=file,
+            )
+
+
+def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
+    graph = model.graph
+    types = {}
+    for value_info in list(graph.input) + list(graph.value_info) + list(graph.output):
+        if value_info.type.HasField("tensor_type"):
+            types[value_info.name] = value_info.type.tensor_type.elem_type
+    for init in graph.initializer:
+        types[init.name] = init.data_type
+    return types
+
+
+def _evaluate_everything(standard: onnx.ModelProto, elem_types: dict[str, int], file: str) -> dict[str, np.ndarray]:
+    """Run the standardized model on zeros with every node output exposed as a graph output."""
+    probe = onnx.ModelProto()
+    probe.CopyFrom(standard)
+    graph = probe.graph
+    existing = {o.name for o in graph.output}
+    for node in graph.node:
+        for name in node.output:
+            if name and name not in existing:
+                if name not in elem_types:
+                    raise InvalidModelError(
+                        "every tensor to have a known element type",
+                        f"shape inference could not type '{name}' (output of node '{node.name}', {node.op_type})",
+                        file=file, node=node.name, op_type=node.op_type,
+                    )
+                graph.output.append(helper.make_tensor_value_info(name, elem_types[name], None))
+                existing.add(name)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        feeds = {
+            i.name: np.zeros([d.dim_value for d in i.type.tensor_type.shape.dim], onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type))
+            for i in graph.input
+            if i.name not in {t.name for t in graph.initializer}
+        }
+        names = [o.name for o in session.get_outputs()]
+        results = session.run(names, feeds)
+    except Exception as e:
+        raise InvalidModelError(
+            "a model onnxruntime can run", f"onnxruntime rejected it: {_first_line(e)}", file=file
+        ) from None
+    values = dict(zip(names, results))
+    values.update(feeds)
+    for init in graph.initializer:
+        values.setdefault(init.name, numpy_helper.to_array(init))
+    return values
+
+
+def _runtime_tensors(graph: onnx.GraphProto) -> set[str]:
+    """Tensors whose value depends on the graph inputs (shape-only ops excepted)."""
+    initializers = {t.name for t in graph.initializer}
+    runtime = {i.name for i in graph.input if i.name not in initializers}
+    for node in graph.node:
+        if node.op_type in SHAPE_ONLY_OPS and node.domain in ("", "ai.onnx"):
+            continue
+        if any(name in runtime for name in node.input if name) or _reads_outer_runtime(node, runtime):
+            runtime.update(o for o in node.output if o)
+    return runtime
+
+
+def _reads_outer_runtime(node: onnx.NodeProto, runtime: set[str]) -> bool:
+    """Whether a control-flow node's subgraphs read a runtime tensor of the outer graph."""
+    for attr in node.attribute:
+        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+        for sub in graphs:
+            for inner in sub.node:
+                if any(name in runtime for name in inner.input):
+                    return True
+    return False
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
