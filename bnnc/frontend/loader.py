@@ -137,7 +137,8 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
             f"default-domain opset >= {MIN_OPSET} (found {opset})", "re-export the model with a newer opset", file=file
         )
     _name_nodes(graph)
-    initializer_names = {t.name for t in graph.initializer}
+    initializers = _read_initializers(graph, file)
+    initializer_names = set(initializers)
     inputs = [i for i in graph.input if i.name not in initializer_names]
     unknown = set(input_shapes) - {i.name for i in inputs}
     if unknown:
@@ -151,9 +152,13 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
     del graph.input[:]
     graph.input.extend(inputs)
 
-    standard = standardize(model)
+    _check(model, file)
     try:
-        inferred = onnx.shape_inference.infer_shapes(standard)
+        standard = standardize(model)
+    except onnx.shape_inference.InferenceError as e:
+        raise InvalidModelError("a model that passes ONNX shape inference", f"fix the model ({_first_line(e)})", file=file) from None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(standard, strict_mode=True)
     except Exception as e:
         raise InvalidModelError("a model that passes ONNX shape inference", f"fix the model ({_first_line(e)})", file=file) from None
     elem_types = _elem_types(inferred)
@@ -162,8 +167,7 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
 
     runtime = _runtime_tensors(graph)
     constants = {name: values[name] for name in values if name not in runtime}
-    for init in graph.initializer:
-        constants[init.name] = numpy_helper.to_array(init)
+    constants.update(initializers)
     aliases = {}
     nodes = []
     for node in graph.node:
@@ -199,6 +203,33 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
     )
 
 
+def _check(model: onnx.ModelProto, file: str) -> None:
+    """Run the ONNX checker; custom domains that the model uses without importing them (as
+    FINN and Brevitas exports do) are imported in the checked copy."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    missing = {n.domain for n in copy.graph.node} - {"", "ai.onnx"} - {o.domain for o in copy.opset_import}
+    copy.opset_import.extend(helper.make_opsetid(domain, 1) for domain in sorted(missing))
+    try:
+        onnx.checker.check_model(copy)
+    except Exception as e:
+        raise InvalidModelError("a valid ONNX model", f"the ONNX checker rejects it: {_first_line(e)}", file=file) from None
+
+
+def _read_initializers(graph: onnx.GraphProto, file: str) -> dict[str, np.ndarray]:
+    arrays = {}
+    for init in graph.initializer:
+        try:
+            arrays[init.name] = numpy_helper.to_array(init)
+        except Exception as e:
+            raise InvalidModelError(
+                f"initializer '{init.name}' to hold data matching its shape {list(init.dims)}",
+                f"the file is corrupt or was written incorrectly ({_first_line(e)})",
+                file=file,
+            ) from None
+    return arrays
+
+
 def _name_nodes(graph: onnx.GraphProto) -> None:
     """Give unnamed nodes a stable name (``OpType_index``) so diagnostics can name them."""
     used = {n.name for n in graph.node if n.name}
@@ -231,13 +262,21 @@ def _set_static_shape(value_info: onnx.ValueInfoProto, override: tuple[int, ...]
             f"pass --input-shape {value_info.name}=1x3x32x32 (the real dimensions)",
             file=file,
         )
+    def static(d: onnx.TensorShapeProto.Dimension) -> bool:
+        return d.HasField("dim_value") and d.dim_value > 0
+
+    if dims and not static(dims[0]) and all(static(d) for d in dims[1:]):
+        dims[0].Clear()
+        dims[0].dim_value = 1  # a symbolic batch: compile for one sample; runs stack samples
+        return
     for i, d in enumerate(dims):
-        if not d.HasField("dim_value") or d.dim_value < 1:
-            symbol = d.dim_param or "?"
-            example = "x".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0 else "1" for x in dims)
+        if not static(d) and (i > 0 or len(dims) == 1):
+            example = "x".join(
+                str(x.dim_value) if static(x) else ("1" if j == 0 else (x.dim_param or "D")) for j, x in enumerate(dims)
+            )
             raise UnsupportedModelError(
-                f"static shapes, but graph input '{value_info.name}' has dynamic dimension {i} ('{symbol}')",
-                f"pass --input-shape {value_info.name}={example}",
+                f"static shapes, but graph input '{value_info.name}' has dynamic dimension {i} ('{d.dim_param or '?'}')",
+                f"pass --input-shape {value_info.name}={example} with the real sizes",
                 file=file,
             )
 

@@ -284,6 +284,7 @@ def _ranks(model: onnx.ModelProto) -> dict[str, int]:
     proxy.CopyFrom(model)
     for node in proxy.graph.node:
         if node.domain not in STANDARD_DOMAINS:
+            _require_inputs(node, 1)
             keep_input = node.input[0]
             keep_output = node.output[0]
             node.Clear()

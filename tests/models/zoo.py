@@ -401,7 +401,7 @@ def _qonnx_bipolar_cnn() -> onnx.ModelProto:
 
 def _not_binary_weights_middle() -> onnx.ModelProto:
     net = _Net(21, 13)
-    h = net.op("Sign", net.bn(net.matmul("input", net.pm1(32, 32)), net.bn_params(32, 32)))
+    h = net.op("Sign", net.bn(net.matmul(net.op("Sign", "input"), net.pm1(32, 32)), net.bn_params(32, 32)))
     five = net.rng.choice(np.array([-1.0, -0.5, 0.0, 0.5, 1.0], np.float32), size=(32, 32))
     h = net.op("Sign", net.bn(net.matmul(h, five), net.bn_params(32, 32)))
     return net.model([_tensor("input", [1, 32])], _logits(net, net.matmul(h, net.pm1(32, 10))))
@@ -414,7 +414,7 @@ def _quant_2bit_activation() -> onnx.ModelProto:
         w = net.bipolar_quant(net.init("w_latent", net.latent(fan_in, width)), QONNX)
         return net.matmul(x, w)
 
-    h = net.bn(layer("input", 32, 32), net.bn_params(32, 32))
+    h = net.bn(layer(net.bipolar_quant("input", QONNX), 32, 32), net.bn_params(32, 32))
     h = net.op(
         "Quant", h, net.init("scale", 0.5), net.init("zeropt", 0.0), net.init("bitwidth", 2.0),
         domain=QONNX, signed=1, narrow=0, rounding_mode="ROUND",
@@ -425,7 +425,7 @@ def _quant_2bit_activation() -> onnx.ModelProto:
 
 def _unsupported_op_middle() -> onnx.ModelProto:
     net = _Net(23, 13)
-    h = net.op("Sign", net.bn(net.matmul("input", net.pm1(32, 32)), net.bn_params(32, 32)))
+    h = net.op("Sign", net.bn(net.matmul(net.op("Sign", "input"), net.pm1(32, 32)), net.bn_params(32, 32)))
     h = net.op("Sigmoid", net.bn(net.matmul(h, net.pm1(32, 32)), net.bn_params(32, 32)))
     h = net.op("Sign", net.bn(net.matmul(h, net.pm1(32, 32)), net.bn_params(32, 32)))
     return net.model([_tensor("input", [1, 32])], _logits(net, net.matmul(h, net.pm1(32, 10))))
@@ -438,14 +438,14 @@ def _grouped_conv() -> onnx.ModelProto:
     return net.model([_tensor("input", [1, 4, 8, 8])], _flatten_gemm(net, h, 16 * 8 * 8))
 
 
-def _dynamic_batch() -> onnx.ModelProto:
+def _dynamic_shape() -> onnx.ModelProto:
     net = _Net(25, 13)
     h = net.op("Sign", net.bn(net.conv("input", net.pm1(8, 1, 3, 3), pad=1), net.bn_params(8, 9)))
     batch = net.op("Gather", net.op("Shape", h), net.init("c", 0, np.int64), axis=0)
     batch = net.op("Unsqueeze", batch, net.init("axes", [0], np.int64))
     h = net.op("Reshape", h, net.op("Concat", batch, net.init("c", [-1], np.int64), axis=0))
     h = net.gemm(h, net.pm1(10, 8 * 8 * 8), net.rng.normal(0, 0.5, 10))
-    return net.model([_tensor("input", ["N", 1, 8, 8])], _logits(net, h, batch="N"))
+    return net.model([_tensor("input", ["N", 1, "H", "W"])], _logits(net, h, batch="N"))
 
 
 def _unknown_custom_domain() -> onnx.ModelProto:
@@ -599,9 +599,10 @@ BAD: dict[str, ZooModel] = _entries(
     ),
     ZooModel("grouped_conv", "Conv with group=2", _grouped_conv, "pm1", error="grouped-conv"),
     ZooModel(
-        "dynamic_batch",
-        "symbolic batch 'N' and a Reshape whose shape is computed from it (Shape/Gather/Unsqueeze/Concat)",
-        _dynamic_batch, "pm1", error="dynamic-batch",
+        "dynamic_shape",
+        "symbolic batch 'N' and image size 'H'x'W', and a Reshape whose shape is computed from them "
+        "(Shape/Gather/Unsqueeze/Concat)",
+        _dynamic_shape, "pm1", error="dynamic-shape",
     ),
     ZooModel(
         "unknown_custom_domain", "a node FancySign in domain com.example",
@@ -631,7 +632,8 @@ def sample_inputs(model: ZooModel, n: int, seed: int) -> dict[str, np.ndarray]:
     inputs = {}
     for arg in _graph_inputs(model.build()):
         tensor = arg.type.tensor_type
-        shape = (n, *(d.dim_value for d in tensor.shape.dim[1:]))
+        # symbolic sizes (only the dynamic-shape model has them) stand for 8
+        shape = (n, *(d.dim_value or 8 for d in tensor.shape.dim[1:]))
         dtype = np.uint8 if tensor.elem_type == TensorProto.UINT8 else np.float32
         if model.input_kind == "pm1":
             value = rng.choice(np.array([-1.0, 1.0]), size=shape)

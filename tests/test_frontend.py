@@ -1,0 +1,180 @@
+"""The ONNX frontend end to end: every zoo model and both third-party models compile and
+compute exactly what onnxruntime computes on the source model; bad models are refused with
+one clear line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from bnnc.cli import main
+from bnnc.driver import compile_model, golden_check, random_inputs, run_program
+from bnnc.frontend.reference import run_reference
+from bnnc.ir import print_module
+from tests.models.zoo import BAD, ZOO, sample_inputs
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+FINN_TFC = SHARED / "finn_tfc_w1a1" / "model.onnx"
+QONNX_TFC = SHARED / "qonnx_zoo_tfc_1w1a" / "TFC_1W1A.onnx"
+MNIST_INPUT = SHARED / "finn_tfc_w1a1" / "input.npy"
+MNIST_EXPECTED = SHARED / "finn_tfc_w1a1" / "expected_output.npy"
+needs_shared = pytest.mark.skipif(not FINN_TFC.exists(), reason=f"third-party models not found at {SHARED}")
+
+
+@pytest.fixture(scope="module")
+def zoo_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("zoo")
+    for name, model in {**ZOO, **BAD}.items():
+        onnx.save(model.build(), directory / f"{name}.onnx")
+    return directory
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_model_is_exact_against_onnxruntime(zoo_dir: Path, name: str) -> None:
+    compilation = compile_model(zoo_dir / f"{name}.onnx")
+    result = golden_check(compilation, sample_inputs(ZOO[name], 24, seed=1))
+    assert result.exact, result.summary()
+    assert result.inputs == 24
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_model_exact_on_random_inputs_of_the_right_kind(zoo_dir: Path, name: str) -> None:
+    compilation = compile_model(zoo_dir / f"{name}.onnx")
+    result = golden_check(compilation, random_inputs(compilation.module, compilation.graph, 16, seed=2))
+    assert result.exact, result.summary()
+
+
+def test_sign_tie_model_really_produces_zeros_and_stays_exact(zoo_dir: Path) -> None:
+    from bnnc.backends.interpreter import interpret
+
+    compilation = compile_model(zoo_dir / "cnn_sign_tie_reachable.onnx")
+    function = compilation.module.function("main")
+    signs = [op for op in function.ops if op.name == "bnn.sign" and op.attr("zero") == "zero"]
+    assert signs, "the ONNX Sign must stay ternary"
+    # expose every ternary sign and look for a 0 on the zoo's inputs
+    from bnnc.ir import Return
+
+    function.ops[-1].drop_operand_uses()
+    function.ops.pop()
+    function.append(Return([op.result for op in signs]))
+    inputs = sample_inputs(ZOO["cnn_sign_tie_reachable"], 32, seed=3)
+    arg = next(iter(inputs.values()))
+    zeros = sum(int(np.count_nonzero(out == 0)) for sample in arg for out in interpret(compilation.module, [sample[None]]))
+    assert zeros > 0
+
+
+@needs_shared
+def test_finn_tfc_gives_the_expected_classes() -> None:
+    compilation = compile_model(FINN_TFC)
+    outputs = run_program(compilation.module, {"global_in": np.load(MNIST_INPUT)})
+    assert outputs["global_out"].reshape(-1).tolist() == np.load(MNIST_EXPECTED).tolist() == [7, 2, 1, 0]
+    assert golden_check(compilation, {"global_in": np.load(MNIST_INPUT)}).exact
+
+
+@needs_shared
+def test_qonnx_tfc_gives_the_expected_classes_and_logits() -> None:
+    compilation = compile_model(QONNX_TFC)
+    images = np.load(MNIST_INPUT) / np.float32(255)
+    ours = run_program(compilation.module, {"0": images})
+    reference = run_reference(compilation.graph.model, {"0": images})
+    assert ours["74"].argmax(axis=1).tolist() == [7, 2, 1, 0]
+    np.testing.assert_allclose(ours["74"], reference["74"], rtol=1e-5)
+    assert golden_check(compilation, random_inputs(compilation.module, compilation.graph, 16)).exact
+
+
+@needs_shared
+def test_cli_runs_inputs_and_saves_outputs(tmp_path: Path, capsys) -> None:
+    np.savez(tmp_path / "in.npz", global_in=np.load(MNIST_INPUT))
+    code = main([str(FINN_TFC), "--inputs", str(tmp_path / "in.npz"), "--save-outputs", str(tmp_path / "out.npz"), "-o", str(tmp_path / "out")])
+    assert code == 0
+    with np.load(tmp_path / "out.npz") as saved:
+        assert saved["global_out"].reshape(-1).tolist() == [7, 2, 1, 0]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["golden"] == {"inputs": 4, "exact": True, "max_abs_err": 0.0, "sign_zero_events": 0}
+    assert "bit-exact against onnxruntime on 4 inputs" in capsys.readouterr().out
+
+
+@needs_shared
+def test_cli_golden_check_defaults_to_16_random_inputs(tmp_path: Path) -> None:
+    assert main([str(QONNX_TFC), "-o", str(tmp_path)]) == 0
+    golden = json.loads((tmp_path / "report.json").read_text())["golden"]
+    assert golden["inputs"] == 16 and golden["exact"] is True
+
+
+@needs_shared
+def test_export_standard_onnx_runs_in_onnxruntime_and_recompiles(tmp_path: Path) -> None:
+    exported = tmp_path / "std.onnx"
+    assert main([str(QONNX_TFC), "--export-standard-onnx", str(exported), "--no-check", "-o", str(tmp_path / "o")]) == 0
+    model = onnx.load(exported)
+    assert all(node.domain in ("", "ai.onnx") for node in model.graph.node)
+    compilation = compile_model(exported)
+    # the standard form of BipolarQuant is recognized again as a binarizer with zero -> +1
+    assert any(op.name == "bnn.sign" and op.attr("zero") == "pos" for op in compilation.module.function().ops)
+    assert golden_check(compilation, random_inputs(compilation.module, compilation.graph, 8)).exact
+
+
+def test_compiled_ir_names_onnx_nodes_as_locations(zoo_dir: Path) -> None:
+    text = print_module(compile_model(zoo_dir / "cnn_pad1_stride1.onnx").module)
+    assert 'loc("Conv_0")' in text and 'loc("BatchNormalization_0")' in text
+
+
+def test_float_tail_becomes_a_host_partition(zoo_dir: Path) -> None:
+    module = compile_model(zoo_dir / "float_last_layer.onnx").module
+    ops = module.function().ops
+    tail = ops[-2]  # the op before return
+    assert tail.name == "host.onnx" and set(tail.location.names) == {"Gemm_0", "Softmax_0"}
+    assert any(op.name == "bnn.dense" for op in ops[: ops.index(tail)])
+
+
+# ------------------------------------------------------------------ bad input
+
+BAD_FRAGMENTS = {
+    "not_binary_weights_middle": ["node 'MatMul_1'", "op MatMul", "5 distinct values"],
+    "quant_2bit_activation": ["op Quant", "2-bit activations"],
+    "unsupported_op_middle": ["node 'Sigmoid_0'", "op Sigmoid", "between binary layers"],
+    "grouped_conv": ["node 'Conv_0'", "op Conv", "group=2"],
+    "dynamic_shape": ["input 'input'", "--input-shape input=1x1xHxW"],
+    "unknown_custom_domain": ["op FancySign", "domain com.example"],
+    "no_binary_layer": ["at least one binary layer"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_model_is_refused_with_one_clear_line(zoo_dir: Path, name: str, capsys) -> None:
+    path = zoo_dir / f"{name}.onnx"
+    assert main([str(path), "-o", str(zoo_dir / f"{name}.out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert str(path) in err and "Traceback" not in err
+    for fragment in BAD_FRAGMENTS[name]:
+        assert fragment in err
+    assert not (zoo_dir / f"{name}.out").exists(), "nothing is written for a refused model"
+
+
+def test_dynamic_shape_compiles_with_input_shape(zoo_dir: Path) -> None:
+    assert main([str(zoo_dir / "dynamic_shape.onnx"), "--input-shape", "input=1x1x8x8", "-o", str(zoo_dir / "dyn.out")]) == 0
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [(b"", "is empty"), (b"this is not a model\n", "not a valid ONNX protobuf"), (None, "not a valid ONNX protobuf")],
+    ids=["empty", "text", "truncated"],
+)
+def test_unreadable_files_are_refused(tmp_path: Path, content: bytes | None, fragment: str, capsys) -> None:
+    path = tmp_path / "broken.onnx"
+    if content is None:  # a real model cut in half
+        data = ZOO["cnn_pad1_stride1"].build().SerializeToString()
+        content = data[: len(data) // 2]
+    path.write_bytes(content)
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and fragment in err
+
+
+def test_debug_shows_a_traceback(zoo_dir: Path, capsys) -> None:
+    assert main([str(zoo_dir / "grouped_conv.onnx"), "--debug", "-o", str(zoo_dir / "g.out")]) == 2
+    assert "Traceback" in capsys.readouterr().err
