@@ -32,6 +32,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from bnnc.ir import Domain, Module, Operation, TensorType
 from bnnc.ir.location import Location
 
+from . import kernels
+
 OpSemantics = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
 """An op's semantics: ``(op, operand arrays) -> result arrays``."""
 
@@ -296,7 +298,7 @@ def _threshold(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
         t = t.reshape((1, rows) + (1,) * (x.ndim - 2) + (levels,))
     else:  # no channel axis: one row for all
         t = t.reshape(levels)
-    common = _compare_dtype(x.dtype, t.dtype)
+    common = kernels.compare_dtype(x.dtype, t.dtype)
     count = (x.astype(common)[..., None] >= t.astype(common)).sum(axis=-1)
     scale, bias = op.attr("out_scale"), op.attr("out_bias")
     domain = _result_domain(op)
@@ -305,15 +307,6 @@ def _threshold(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     if not (float(scale).is_integer() and float(bias).is_integer()):
         raise InterpreterError.at(op, f"out_scale {scale} and out_bias {bias} do not give integers for domain {domain.value}")
     return [_converted(op, count.astype(np.int64) * int(scale) + int(bias), domain)]
-
-
-def _compare_dtype(a: np.dtype, b: np.dtype) -> type:
-    a_float, b_float = a.kind == "f", b.kind == "f"
-    if a_float and b_float:
-        return np.float32
-    if a_float or b_float:
-        return np.float64
-    return np.int64
 
 
 @implements("bnn.sign")
@@ -335,43 +328,19 @@ def _batchnorm(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """onnxruntime's order, all float32: ``inv = 1 / sqrt(var + eps)``, ``s = scale * inv``,
     ``b = bias - mean * s``, ``y = x * s + b`` (broadcast along axis 1)."""
     (x,) = args
-    scale, bias, mean, var = (op.const_array(n) for n in ("scale", "bias", "mean", "var"))
-    eps = np.float32(op.attr("epsilon"))
-    with np.errstate(all="ignore"):
-        inv = np.float32(1) / np.sqrt(var + eps)
-        s = scale * inv
-        b = bias - mean * s
-        channel = (1, -1) + (1,) * (x.ndim - 2)
-        y = x.astype(np.float32) * s.reshape(channel) + b.reshape(channel)
-    return [y.astype(np.float32)]
+    s, b = kernels.batchnorm_affine(*(op.const_array(n) for n in ("scale", "bias", "mean", "var")), op.attr("epsilon"))
+    channel = (1, -1) + (1,) * (x.ndim - 2)
+    return [kernels.batchnorm(x, s.reshape(channel), b.reshape(channel))]
 
 
-def _with_constant(op: Operation, x: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> list[np.ndarray]:
-    """``fn(x, c)``, or ``fn(c, x)`` when ``const_first``, in float32 with broadcasting."""
-    x32, c = x.astype(np.float32), op.const_array("constant")
-    with np.errstate(all="ignore"):
-        y = fn(c, x32) if op.attr("const_first") else fn(x32, c)
-    return [np.asarray(y, dtype=np.float32)]
+def _elementwise(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """``x op c``, or ``c op x`` when ``const_first``, in float32 with broadcasting."""
+    kind = op.name.split(".")[1]
+    return [kernels.elementwise(kind, args[0], op.const_array("constant"), op.attr("const_first"))]
 
 
-@implements("bnn.add")
-def _add(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    return _with_constant(op, args[0], np.add)
-
-
-@implements("bnn.sub")
-def _sub(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    return _with_constant(op, args[0], np.subtract)
-
-
-@implements("bnn.mul")
-def _mul(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    return _with_constant(op, args[0], np.multiply)
-
-
-@implements("bnn.div")
-def _div(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    return _with_constant(op, args[0], np.divide)
+for _kind in ("add", "sub", "mul", "div"):
+    implements(f"bnn.{_kind}")(_elementwise)
 
 
 @implements("bnn.maxpool")
@@ -385,6 +354,41 @@ def _maxpool(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     if not valid.any(axis=(-2, -1)).all():
         raise InterpreterError.at(op, "a pooling window lies entirely in the padding")
     return [_windows(x, kernel, op, lowest).max(axis=(-2, -1)).astype(x.dtype)]
+
+
+def spatial_classes(classes: np.ndarray) -> np.ndarray:
+    """The class id of every spatial position, flattened row-major (one id for rank 0)."""
+    return np.asarray(classes).reshape(-1)
+
+
+@implements("bnn.compare")
+def _compare(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """``[y >= T0]`` as ±1 (one level) or ``[y >= T0] + [y >= T1] - 1`` (two levels), with the
+    thresholds of each position's class; exact integer comparison."""
+    (y,) = args
+    t = op.const_array("thresholds").astype(np.int64)  # [C, K, L]
+    k = spatial_classes(op.const_array("classes"))
+    flat = y.reshape(y.shape[0], y.shape[1], -1).astype(np.int64)  # [N, C, S]
+    per_position = t[:, k, :]  # [C, S, L]
+    hits = (flat[..., None] >= per_position[None]).sum(axis=-1)  # [N, C, S]
+    levels = t.shape[2]
+    out = 2 * hits - 1 if levels == 1 else hits - 1
+    return [out.reshape(y.shape).astype(_result_domain(op).dtype)]
+
+
+@implements("bnn.pool")
+def _pool(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """Per channel the maximum (direction +1) or minimum (−1) over each window's valid
+    positions; pads never win."""
+    (x,) = args
+    direction = op.const_array("direction").astype(np.int64)
+    kernel = tuple(op.attr("kernel"))
+    high = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    maxima = _windows(x, kernel, op, low).max(axis=(-2, -1))
+    minima = _windows(x, kernel, op, high).min(axis=(-2, -1))
+    chosen = np.where(direction.reshape(1, -1, 1, 1) > 0, maxima, minima)
+    return [chosen.astype(x.dtype)]
 
 
 @implements("bnn.input_quant")
@@ -506,5 +510,7 @@ def _return(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """The function's results."""
     return list(args)
 
+
+from . import xbar_semantics  # noqa: E402,F401  (registers the xbar dialect's semantics)
 
 __all__ = ["InterpreterError", "interpret", "interpret_batch", "implements", "implemented_ops", "semantics_of", "to_domain"]

@@ -43,6 +43,8 @@ FINN_DOMAIN = {"UINT8": Domain.U8, "INT8": Domain.I8, "BIPOLAR": Domain.PM1, "BI
 ELEMENTWISE = {"Add": bnn.Add, "Sub": bnn.Sub, "Mul": bnn.Mul, "Div": bnn.Div}
 ROUNDING = {"ROUND": "half_even", "FLOOR": "floor", "CEIL": "ceil", "ROUND_TO_ZERO": "trunc"}
 LAYER_OPS = (bnn.Conv, bnn.Dense)
+SIGN_TRANSPARENT = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Clip"}
+"""Ops through which a sign-preserving ``Clip`` may reach a ``Sign`` (see ``Importer._clip``)."""
 
 
 class NotMappable(Exception):
@@ -117,7 +119,7 @@ class Importer:
             "Cast": self._cast, "MaxPool": self._maxpool, "Transpose": self._transpose,
             "Reshape": self._reshape, "Flatten": self._reshape, "Squeeze": self._reshape, "Unsqueeze": self._reshape,
             "GreaterOrEqual": self._compare, "Greater": self._compare, "LessOrEqual": self._compare,
-            "Less": self._compare, "Not": self._not, "Where": self._where,
+            "Less": self._compare, "Not": self._not, "Where": self._where, "Clip": self._clip,
             **{op: self._elementwise for op in ELEMENTWISE},
         }
 
@@ -132,15 +134,25 @@ class Importer:
                     self.pending.append((node, NotMappable(f"op {node.op_type} has no crossbar mapping")))
                     continue
                 self._flush()
+            mark, tensors = len(self.function.ops), dict(self.tensors)
             try:
                 self._convert(node)
             except NotMappable as reason:
+                self._rollback(mark, tensors)
                 self.pending.append((node, reason))
         self._flush()
         self._return()
         self._check_binary_region()
         self.module.remove_unused_constants()
         return self.module
+
+    def _rollback(self, mark: int, tensors: dict[str, Tensor]) -> None:
+        """Undo a converter that gave up half-way: erase the ops it appended (a Conv whose bias
+        turns out not to be constant has already emitted its ``bnn.conv``) and forget the tensors
+        it defined or materialized, so no dead layer is left to hide a host partition."""
+        for op in reversed(self.function.ops[mark:]):
+            self.function.erase(op)
+        self.tensors = tensors
 
     def _convert(self, node: onnx.NodeProto) -> None:
         if node.domain not in ("", "ai.onnx", *CUSTOM_DOMAINS):
@@ -456,6 +468,53 @@ class Importer:
         strict = op in ("Greater", "LessOrEqual")
         negated = op in ("Less", "LessOrEqual")
         self.define(node, Predicate(x, np.asarray(t), strict, negated, (node.name,)))
+
+    def _clip(self, node: onnx.NodeProto) -> None:
+        """``Clip(x, lo, hi)`` with ``lo < 0 < hi`` (``nn.Hardtanh`` before a binarizer, as in
+        BinaryNet) keeps the sign of every value, and it commutes with max pooling and shape
+        ops. Where its result only ever reaches ``Sign`` nodes, it is dropped: ``Sign(Clip(x))``
+        equals ``Sign(x)``, zeros included."""
+        attrs = _attrs(node)
+        bounds = []
+        for index, name, default in ((1, "min", -np.inf), (2, "max", np.inf)):
+            if len(node.input) > index and node.input[index]:
+                value = self.const(node.input[index])
+                if value is None or value.size != 1:
+                    raise NotMappable(f"its {name} bound is not a constant scalar")
+                bounds.append(float(value.reshape(-1)[0]))
+            else:
+                bounds.append(float(attrs.get(name, default)))
+        lo, hi = bounds
+        if not lo < 0.0 < hi:
+            raise NotMappable(f"Clip to [{lo:g}, {hi:g}] changes signs (only a clip with min < 0 < max is dropped before Sign)")
+        if not self._only_signs_read(node.output[0]):
+            raise NotMappable("its clipped values are used other than by Sign")
+        self.define(node, self.tensor(node.input[0]))
+
+    def _only_signs_read(self, name: str) -> bool:
+        """Whether every use of tensor ``name`` ends in a ``Sign``, passing only through ops that
+        preserve the sign of each value and commute with a sign-preserving clip (max pooling,
+        shape ops, further sign-preserving clips); graph outputs do not qualify."""
+        graph_outputs = {self.g.resolve(o) for o in self.g.outputs}
+        stack, seen = [name], set()
+        while stack:
+            tensor = stack.pop()
+            if tensor in seen:
+                continue
+            seen.add(tensor)
+            if tensor in graph_outputs:
+                return False
+            for consumer in self.consumers.get(tensor, []):
+                if consumer.domain not in ("", "ai.onnx"):
+                    return False
+                if consumer.op_type == "Sign":
+                    continue
+                if consumer.op_type not in SIGN_TRANSPARENT or self.g.resolve(consumer.input[0]) != tensor:
+                    return False
+                if consumer.op_type == "MaxPool" and len(consumer.output) > 1 and consumer.output[1]:
+                    return False
+                stack.append(consumer.output[0])
+        return True
 
     def _not(self, node: onnx.NodeProto) -> None:
         p = self.tensor(node.input[0])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.inliner
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
@@ -27,6 +28,9 @@ from .standardize import standardize
 MIN_OPSET = 9
 SHAPE_ONLY_OPS = {"Shape", "Size"}
 """Ops whose output depends only on the (static) shape of their input."""
+TYPE_ONLY_INPUTS = {"CastLike": {1}}
+"""Inputs of which an op reads only the element type (the dynamo exporter writes
+``CastLike(0, x)`` to give a zero bias the type of the activation ``x``)."""
 PASS_THROUGH_OPS = {"Identity", "Dropout"}
 """Ops that forward their first input unchanged at inference."""
 
@@ -114,7 +118,30 @@ def read_model(path: str | Path) -> onnx.ModelProto:
             raise InvalidModelError(
                 "the model's external weight files next to it", f"copy them beside the .onnx file ({e})", file=str(path)
             ) from None
-    return model
+    return inline_local_functions(model, str(path))
+
+
+def inline_local_functions(model: onnx.ModelProto, file: str | None = None) -> onnx.ModelProto:
+    """Replace calls of the model's own functions (``torch.onnx.export(...,
+    export_modules_as_functions=True)`` writes one per module class, in domains named after the
+    Python modules) by their bodies; the functions' domains leave the opset imports. Inlined
+    nodes are named ``<call node>/<op type>`` so that diagnostics point at the module."""
+    if not model.functions:
+        return model
+    local = {f.domain for f in model.functions}
+    try:
+        inlined = onnx.inliner.inline_local_functions(model)
+    except Exception as e:
+        raise InvalidModelError(
+            "model-local functions that can be inlined", f"the ONNX inliner rejects them: {_first_line(e)}", file=file
+        ) from None
+    _name_after_calls(model.graph, inlined.graph, {(f.domain, f.name) for f in model.functions})
+    used = {n.domain for n in inlined.graph.node}
+    kept = [o for o in inlined.opset_import if o.domain not in local or o.domain in used]
+    del inlined.opset_import[:]
+    inlined.opset_import.extend(kept)
+    del inlined.functions[:]
+    return inlined
 
 
 def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> OnnxGraph:
@@ -127,6 +154,37 @@ def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | N
     except (InvalidModelError, UnsupportedModelError) as e:
         e.file = e.file or file
         raise
+
+
+def _name_after_calls(original: onnx.GraphProto, inlined: onnx.GraphProto, functions: set[tuple[str, str]]) -> None:
+    """Rename the nodes that replaced each function call after the call node. The inliner
+    writes a call's body in place of the call, ending with the nodes that produce the call's
+    outputs; where the inlined graph does not line up like that, names stay as they are."""
+    nodes, j, renames = list(inlined.node), 0, {}
+    for node in original.node:
+        if (node.domain, node.op_type) not in functions:
+            if j >= len(nodes) or list(nodes[j].output) != list(node.output):
+                return
+            j += 1
+            continue
+        pending = {o for o in node.output if o}
+        start = j
+        while pending and j < len(nodes):
+            pending -= set(nodes[j].output)
+            j += 1
+        if pending:
+            return
+        for body in nodes[start:j]:
+            renames[id(body)] = f"{node.name or node.op_type}/{body.op_type}"
+    used = {n.name for n in nodes if id(n) not in renames}
+    for body in nodes:
+        if id(body) in renames:
+            name, k = renames[id(body)], 0
+            while name in used:
+                k += 1
+                name = f"{renames[id(body)]}_{k}"
+            used.add(name)
+            body.name = name
 
 
 def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tuple[int, ...]]) -> OnnxGraph:
@@ -340,7 +398,9 @@ def _runtime_tensors(graph: onnx.GraphProto) -> set[str]:
     for node in graph.node:
         if node.op_type in SHAPE_ONLY_OPS and node.domain in ("", "ai.onnx"):
             continue
-        if any(name in runtime for name in node.input if name) or _reads_outer_runtime(node, runtime):
+        type_only = TYPE_ONLY_INPUTS.get(node.op_type, set()) if node.domain in ("", "ai.onnx") else set()
+        reads = [name for i, name in enumerate(node.input) if name and i not in type_only]
+        if any(name in runtime for name in reads) or _reads_outer_runtime(node, runtime):
             runtime.update(o for o in node.output if o)
     return runtime
 

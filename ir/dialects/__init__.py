@@ -1,5 +1,5 @@
 """Op definitions, one module per dialect; importing this package registers them all."""
 
-from . import bnn, host
+from . import bnn, host, xbar
 
-__all__ = ["bnn", "host"]
+__all__ = ["bnn", "host", "xbar"]

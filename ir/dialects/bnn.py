@@ -323,3 +323,53 @@ class InputQuant(Operation):
         if signed:
             return -(2 ** (bits - 1)) + int(narrow), 2 ** (bits - 1) - 1
         return 0, 2**bits - 1 - int(narrow)
+
+
+@register_op
+class Compare(Operation):
+    """The fused BatchNorm+binarize comparator stage on an integer pre-activation ``y``
+    (channel axis 1): with ``k = classes[s]`` the threshold class of spatial position ``s``,
+    one level (``T`` of shape ``[C, K, 1]``) gives ``+1 if y >= T[c, k, 0] else -1`` (``pm1``);
+    two levels (``[C, K, 2]``, ``T0 <= T1``) give ``[y >= T0] + [y >= T1] - 1`` in {-1, 0, +1}
+    (``tern``: an exact ONNX ``Sign`` where the BatchNorm output can be exactly 0). ``classes``
+    has the shape of ``y``'s spatial dimensions (rank 0 for ``[N, C]``); classes stand for
+    positions that need different thresholds (padded borders, position-dependent constants)."""
+
+    name = "bnn.compare"
+    operand_defs = (OperandDef("input", domains(D.I32)),)
+    const_defs = (ConstDef("thresholds", domains(D.I32)), ConstDef("classes", domains(D.I32)))
+    result_defs = (ResultDef("output", domains(D.PM1, D.TERN)),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        y, t, classes = operand_types[0], const_types[0], const_types[1]
+        if y.rank < 2 or t.rank != 3 or t.shape[0] != y.shape[1] or t.shape[2] not in (1, 2):
+            raise ValueError(f"thresholds must be [C={y.shape[1] if y.rank >= 2 else '?'}, K, 1|2], got {t}")
+        if classes.shape != y.shape[2:]:
+            raise ValueError(f"classes must have the spatial shape {y.shape[2:]}, got {classes}")
+        return [y.with_domain(D.PM1 if t.shape[2] == 1 else D.TERN)]
+
+    def verify_semantics(self) -> None:
+        classes, levels = self.const_array("classes"), self.const_type("thresholds").shape[1]
+        if classes.size and (classes.min() < 0 or classes.max() >= levels):
+            raise self.fail(f"class ids must lie in [0, {levels})")
+
+
+@register_op
+class Pool(Operation):
+    """Per-channel max or min pooling (``direction[c]`` = +1: maximum, -1: minimum over each
+    window's valid positions; pads never win). ONNX ``MaxPool`` is the all-+1 case; a maxpool
+    that a comparator on a decreasing BatchNorm commutes past becomes a min-pool on the
+    complemented column."""
+
+    name = "bnn.pool"
+    operand_defs = (OperandDef("input", NUMERIC),)
+    const_defs = (ConstDef("direction", domains(D.PM1)),)
+    result_defs = (ResultDef("output", NUMERIC),)
+    attr_defs = MaxPool.attr_defs
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        if const_types[0].shape != (operand_types[0].shape[1],):
+            raise ValueError(f"direction must have one entry per channel ({operand_types[0].shape[1]}), got {const_types[0]}")
+        return MaxPool.infer_types(operand_types, const_types, attributes)

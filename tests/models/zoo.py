@@ -195,7 +195,7 @@ def _mlp_sign_w_graph() -> onnx.ModelProto:
 
 def _mlp_gemm_prebinarized() -> onnx.ModelProto:
     net = _Net(2, 11)
-    h = "input"
+    h = net.op("Sign", "input")
     for fan_in, width, gamma_zero in ((48, 32, False), (32, 32, True)):
         h = net.gemm(h, net.pm1(width, fan_in), net.rng.normal(0, 0.5, width))
         h = net.op("Sign", net.bn(h, net.bn_params(width, fan_in, gamma_zero)))
@@ -246,7 +246,7 @@ def _finn_multithreshold_input() -> onnx.ModelProto:
 
 def _float_last_layer() -> onnx.ModelProto:
     net = _Net(17, 13)
-    h = "input"
+    h = net.op("Sign", "input")
     for fan_in, width, gamma_zero in ((32, 32, False), (32, 24, True)):
         h = net.op("Sign", net.bn(net.matmul(h, net.pm1(fan_in, width)), net.bn_params(width, fan_in, gamma_zero)))
     w = net.rng.normal(0, 0.3, (10, 24)).astype(np.float32)
@@ -277,7 +277,7 @@ def _cnn_pad1_stride1() -> onnx.ModelProto:
     h = net.op("Sign", net.bn(net.conv("input", net.pm1(16, 3, 3, 3), pad=1), net.bn_params(16, 27)))
     h = net.op("MaxPool", h, kernel_shape=[2, 2], strides=[2, 2])
     h = net.op("Sign", net.bn(net.conv(h, net.pm1(32, 16, 3, 3), pad=1), net.bn_params(32, 144, gamma_zero=True)))
-    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 32 * 4 * 4))
+    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 32 * 4 * 4), annotations={"input": "BIPOLAR"})
 
 
 def _cnn_pad1_stride2() -> onnx.ModelProto:
@@ -285,14 +285,14 @@ def _cnn_pad1_stride2() -> onnx.ModelProto:
     h = net.op("Sign", net.bn(net.conv("input", net.pm1(16, 2, 3, 3), pad=1, stride=2), net.bn_params(16, 18)))
     h = net.conv(h, net.pm1(16, 16, 3, 3), pad=1, stride=2)
     h = net.op("Sign", net.bn(h, net.bn_params(16, 144, gamma_zero=True)))
-    return net.model([_tensor("input", [1, 2, 12, 12])], _flatten_gemm(net, h, 16 * 3 * 3))
+    return net.model([_tensor("input", [1, 2, 12, 12])], _flatten_gemm(net, h, 16 * 3 * 3), annotations={"input": "BIPOLAR"})
 
 
 def _cnn_kernel_1_and_5() -> onnx.ModelProto:
     net = _Net(7, 13)
     h = net.op("Sign", net.bn(net.conv("input", net.pm1(16, 4, 1, 1)), net.bn_params(16, 4)))
     h = net.op("Sign", net.bn(net.conv(h, net.pm1(16, 16, 5, 5), pad=2), net.bn_params(16, 400)))
-    return net.model([_tensor("input", [1, 4, 10, 10])], _flatten_gemm(net, h, 16 * 10 * 10))
+    return net.model([_tensor("input", [1, 4, 10, 10])], _flatten_gemm(net, h, 16 * 10 * 10), annotations={"input": "BIPOLAR"})
 
 
 # Layer-1 channels of cnn_sign_tie_reachable whose BatchNorm output is exactly
@@ -317,7 +317,7 @@ def _cnn_sign_tie(seed: int, ties: bool) -> onnx.ModelProto:
             params[2][channel] = mean
     h = net.op("Sign", net.bn(net.conv("input", net.pm1(8, 3, 3, 3), pad=1), params))
     h = net.op("Sign", net.bn(net.conv(h, net.pm1(8, 8, 3, 3), pad=1), net.bn_params(8, 72)))
-    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 8 * 8 * 8))
+    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 8 * 8 * 8), annotations={"input": "BIPOLAR"})
 
 
 def _cnn_folded_bn() -> onnx.ModelProto:
@@ -328,7 +328,7 @@ def _cnn_folded_bn() -> onnx.ModelProto:
         w = net.pm1(cout, cin, 3, 3) * alpha[:, None, None, None]
         bias = alpha * net.rng.uniform(-1.0, 1.0, cout) * np.sqrt(cin * 9)  # -bias/alpha: folded BN threshold
         h = net.op("Sign", net.conv(h, w, pad=1, bias=bias))
-    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 16 * 8 * 8))
+    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 16 * 8 * 8), annotations={"input": "BIPOLAR"})
 
 
 def _cnn_xnor_alpha() -> onnx.ModelProto:
