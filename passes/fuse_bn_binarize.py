@@ -119,7 +119,7 @@ class FuseBnBinarize(Pass):
             thresholds = thresholds[..., 1:] if self.sign_zero == "pos" else thresholds[..., :1]
         oriented_lo = np.where(negate[:, None], -hi, lo)
         oriented_hi = np.where(negate[:, None], -lo, hi)
-        thresholds, class_of = _merge_classes(thresholds, class_of, oriented_lo, oriented_hi)
+        thresholds, class_of = _merge_classes(thresholds, class_of, oriented_lo, oriented_hi, step)
         self._rewrite(module, binarizer, chain, layer, thresholds, class_of.reshape(y_shape[2:]) if pool is None else None, negate, pool, steps)
         return {
             "threshold_classes": int(thresholds.shape[1]),
@@ -327,14 +327,21 @@ def _thresholds(decide, steps, representative, lo, hi, step, pooled) -> tuple[np
     return thresholds, falling, ties, constant
 
 
-def _merge_classes(thresholds: np.ndarray, class_of: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge threshold classes that decide alike: a threshold at or below a class's lowest
-    reachable value (in the comparator's orientation) means "always", one above its highest
-    "never", whatever its value."""
-    floor, ceiling = lo.min(), hi.max() + 1
-    always = thresholds <= lo[..., None]
-    never = thresholds > hi[..., None]
-    canonical = np.where(always, floor, np.where(never, ceiling, thresholds))
+def _merge_classes(thresholds: np.ndarray, class_of: np.ndarray, lo: np.ndarray, hi: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge threshold classes that decide alike. On class ``k``'s reachable range
+    ``lo, lo + step, …, hi`` (in the comparator's orientation) a threshold ``t`` with
+    ``lo < t <= hi`` can be any ``t'`` in ``(t - step, t]``, ``t <= lo`` means "always"
+    (any ``t' <= lo`` does), ``t > hi`` "never"
+    (any ``t' > hi``); a channel whose classes admit one common threshold gets it everywhere,
+    and classes that then agree on every channel become one."""
+    lo3, hi3 = lo[..., None], hi[..., None]
+    always, never = thresholds <= lo3, thresholds > hi3
+    low = np.where(always, -np.inf, np.where(never, hi3 + 1, thresholds - step + 1)).max(axis=1)  # [C, L]
+    high = np.where(always, lo3, np.where(never, np.inf, thresholds)).min(axis=1)
+    common = np.where(np.isfinite(high), high, low)
+    shared = (low <= high) & np.isfinite(common)
+    canonical = np.where(always, lo.min(), np.where(never, hi.max() + 1, thresholds))
+    canonical = np.where(shared[:, None, :], common[:, None, :], canonical).astype(np.int64)
     unique, inverse = np.unique(canonical.transpose(1, 0, 2), axis=0, return_inverse=True)
     return unique.transpose(1, 0, 2), inverse.reshape(-1)[class_of]
 

@@ -58,9 +58,9 @@ class Rewriter:
 
 
 class RewritePattern:
-    """Matches ops of class ``op_type`` (and subclasses)."""
+    """Matches ops of class ``op_type`` (and subclasses; a tuple matches any of its classes)."""
 
-    op_type: ClassVar[type[Operation]] = Operation
+    op_type: ClassVar[type[Operation] | tuple[type[Operation], ...]] = Operation
 
     def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
         raise NotImplementedError

@@ -125,7 +125,8 @@ def inline_local_functions(model: onnx.ModelProto, file: str | None = None) -> o
     """Replace calls of the model's own functions (``torch.onnx.export(...,
     export_modules_as_functions=True)`` writes one per module class, in domains named after the
     Python modules) by their bodies; the functions' domains leave the opset imports. Inlined
-    nodes are named ``<call node>/<op type>`` so that diagnostics point at the module."""
+    nodes are named ``<call node>/<op type>`` (for nested calls, the outermost call) so that
+    diagnostics point at the module."""
     if not model.functions:
         return model
     local = {f.domain for f in model.functions}

@@ -1,0 +1,158 @@
+"""``sign-convert``: from ±1 arithmetic to bits on crossbar ports (the paper's feature-map and
+kernel conversion).
+
+Inputs are applied as bit-planes — ``x̃ = (x + 1) / 2`` for ±1 values, ``p``/``n`` planes for
+ternary values, binary code planes for 8-bit integers — so every port sees 0 V or +V_read.
+Weights become cell states by one of three mappings (``../shared/DESIGN.md`` §4):
+
+- ``refcol``: one cell ``w̃`` per weight and one reference column of mid-conductance cells;
+  ``Σ x̃·w = 2·c_j − c_ref``;
+- ``xnor``: rows ``x̃`` and ``1 − x̃``, cells ``w̃`` and ``1 − w̃``; the column count is the
+  XNOR popcount;
+- ``diff``: columns ``w̃`` and ``1 − w̃``; ``Σ x̃·w = c⁺ − c⁻``.
+
+The correction terms (``Σ w`` and ``N`` over each window's valid taps) fold into the
+comparator thresholds, per border class, so a layer's comparator bits are the next layer's
+port voltages as they are. A layer without a comparator is read out through ADCs
+(``xbar.readout``: the exact integer pre-activation). ``auto`` picks, per layer, the mapping
+needing the fewest ``rows × cols`` arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from bnnc.ir import Domain, Module, Operation
+from bnnc.ir.dialects import bnn, xbar
+
+from .base import Pass, PassContext, register_pass
+from .geometry import geometry, tap_counts, weight_matrix
+
+WINDOW = ("strides", "pads", "dilations")
+PREFERENCE = ("xnor", "refcol", "diff")
+"""Tie-break for ``auto``: fewer physical columns (sense inputs) first."""
+
+
+def arrays_needed(scheme: str, fan_in: int, outputs: int, rows: int, cols: int) -> int:
+    """Arrays of ``rows × cols`` a layer occupies under ``scheme`` (a reference column in every
+    array for refcol; complementary columns kept in the same array for diff)."""
+    if scheme == "refcol":
+        return math.ceil(fan_in / rows) * math.ceil(outputs / max(cols - 1, 1))
+    if scheme == "xnor":
+        return math.ceil(2 * fan_in / rows) * math.ceil(outputs / cols)
+    return math.ceil(fan_in / rows) * math.ceil(outputs / max(cols // 2, 1))
+
+
+def choose_scheme(fan_in: int, outputs: int, rows: int, cols: int) -> str:
+    return min(PREFERENCE, key=lambda s: (arrays_needed(s, fan_in, outputs, rows, cols), PREFERENCE.index(s)))
+
+
+def conductance(scheme: str, w: np.ndarray) -> np.ndarray:
+    """Cell states ``[K', M']`` for ±1 weights ``w`` of shape ``[M, K]``."""
+    on = (w.T > 0).astype(np.uint8)  # w̃, [K, M]
+    if scheme == "refcol":
+        return np.concatenate([on, np.ones((on.shape[0], 1), np.uint8)], axis=1)
+    if scheme == "xnor":
+        return np.concatenate([on, 1 - on], axis=0)
+    paired = np.empty((on.shape[0], 2 * on.shape[1]), np.uint8)
+    paired[:, 0::2], paired[:, 1::2] = on, 1 - on
+    return paired
+
+
+def corrections(scheme: str, encoding: str, plus: np.ndarray, minus: np.ndarray) -> np.ndarray:
+    """``e[j, k]`` with ``y = v + e`` for the sensed value ``v`` (see ``xbar.compare``), per
+    column and border class; ``plus``/``minus`` count the ±1 weights on valid taps."""
+    weight_sum, fan_in = plus - minus, plus + minus
+    if encoding == "offset":  # y = 2·Σx̃w − Σw, and for xnor y = 2·popcount − N
+        return -fan_in if scheme == "xnor" else -weight_sum
+    if scheme == "xnor":  # Σ bit·w = popcount − (number of −1 weights), per plane
+        return -minus * sum(xbar.plane_weights(encoding))
+    return np.zeros_like(plus)
+
+
+@register_pass
+class SignConvert(Pass):
+    """Map binary layers onto crossbar ports and cells (refcol, xnor or diff), folding the correction terms into the comparator thresholds."""
+
+    name = "sign-convert"
+    scheme: Literal["refcol", "xnor", "diff", "auto"] = "auto"
+    rows: int = 128
+    cols: int = 128
+
+    def run(self, module: Module, context: PassContext) -> None:
+        facts = context.facts.setdefault("layers", {})
+        for function in module.functions:
+            for op in function.walk():
+                if isinstance(op, (bnn.Conv, bnn.Dense)) and op.parent is function:
+                    facts.setdefault(_name(op), {}).update(self._convert(module, op))
+
+    def _convert(self, module: Module, layer: Operation) -> dict:
+        function = layer.parent
+        x = layer.operands[0]
+        encoding, _ = xbar.PLANES[x.type.domain]
+        w = weight_matrix(layer)
+        outputs, fan_in = w.shape[0], int(np.prod(w.shape[1:]))
+        scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols)
+        name = _name(layer)
+        geo = geometry(layer)
+        plus, minus = tap_counts(layer, geo)
+        offset = corrections(scheme, encoding, plus, minus)  # [M, K_border]
+
+        def insert(op: Operation) -> Operation:
+            return function.insert_before(layer, op)
+
+        planes = insert(xbar.Planes.build([x], {}, [], layer.location)).result
+        if isinstance(layer, bnn.Dense):
+            planes = insert(bnn.Reshape.build([planes], {"shape": planes.type.shape + (1, 1)}, [], layer.location)).result
+            window = {"kernel": (1, 1)}
+        else:
+            window = {"kernel": tuple(w.shape[2:]), **{k: layer.attr(k) for k in WINDOW}}
+        ports = insert(xbar.Window.build([planes], {**window, "complement": scheme == "xnor"}, [], layer.location)).result
+        g = module.add_constant(f"{name}.cells", conductance(scheme, w.reshape(outputs, -1)), Domain.BIT)
+        counts = insert(xbar.Mvm.build([ports], {}, [g], layer.location, [module.constants[g].type])).result
+        sensing = {"scheme": scheme, "encoding": encoding}
+        users = [u.op for u in layer.result.uses]
+        if len(users) == 1 and isinstance(users[0], bnn.Compare):
+            compare = users[0]
+            thresholds = compare.const_array("thresholds").astype(np.int64)  # [M, K_c, L]
+            classes = compare.const_array("classes").reshape(-1)
+            table, class_of = _refine(thresholds, classes, -offset, geo.class_of)
+            t = module.add_constant(f"{name}.thresholds", table.astype(np.int32), Domain.I32)
+            c = module.add_constant(f"{name}.classes", class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
+            sensed = xbar.Compare.build([counts], sensing, [t, c], compare.location, [module.constants[t].type, module.constants[c].type])
+            function.insert_before(compare, sensed)
+            decoded = function.insert_before(compare, xbar.Decode.build([sensed.result], {}, [], compare.location))
+            compare.result.replace_all_uses_with(decoded.result)
+            function.erase(compare)
+            classes_used, sensing_kind = table.shape[1], "comparator"
+        else:
+            o = module.add_constant(f"{name}.offset", offset.astype(np.int32), Domain.I32)
+            c = module.add_constant(f"{name}.classes", geo.class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
+            readout = insert(xbar.Readout.build([counts], sensing, [o, c], layer.location, [module.constants[o].type, module.constants[c].type]))
+            layer.result.replace_all_uses_with(readout.result)
+            classes_used, sensing_kind = offset.shape[1], "adc"
+        function.erase(layer)
+        return {
+            "scheme": scheme,
+            "encoding": encoding,
+            "threshold_classes": int(classes_used),
+            "readout": sensing_kind,
+            "fan_in": fan_in,
+            "outputs": outputs,
+            "arrays_by_scheme": {s: arrays_needed(s, fan_in, outputs, self.rows, self.cols) for s in xbar.SCHEMES},
+        }
+
+
+def _refine(table: np.ndarray, classes: np.ndarray, shift: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Combine a per-class table ``[M, K_c, L]`` with per-border-class shifts ``[M, K_b]``:
+    one class per distinct (class, border class) pair, ``table + shift``."""
+    pairs, class_of = np.unique(np.stack([classes, border], axis=1), axis=0, return_inverse=True)
+    refined = table[:, pairs[:, 0], :] + shift[:, pairs[:, 1]][..., None]
+    return refined, class_of.reshape(-1)
+
+
+def _name(op: Operation) -> str:
+    return op.location.names[0] if op.location.known else op.name
