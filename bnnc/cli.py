@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", nargs="?", help="an ONNX model (.onnx) or textual IR (.bir)")
     parser.add_argument("-p", "--pipeline", default=None,
                         help=f"pass pipeline (default for .onnx: '{DEFAULT_PIPELINE}')")
+    parser.add_argument("--verify-each-numerically", type=int, default=0, metavar="N",
+                        help="run N random inputs through the interpreter before and after every pass")
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output directory")
     parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
@@ -63,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--golden-inputs", type=int, default=16, metavar="N",
                             help="random inputs for the golden check when --inputs is not given (default 16)")
     onnx_group.add_argument("--no-check", action="store_true", help="skip the golden check against onnxruntime")
+    onnx_group.add_argument("--scheme", choices=("refcol", "xnor", "diff", "auto"), default=None,
+                            help="crossbar mapping for every layer (default: auto, the fewest arrays per layer)")
+    onnx_group.add_argument("--sign-zero", choices=("exact", "pos", "neg", "error"), default=None,
+                            help="where an ONNX Sign can see exactly 0 after BatchNorm: exact (a second comparator, "
+                            "default), pos/neg (send 0 to +1/-1; the golden check counts the events), error")
+    onnx_group.add_argument("--array", default=None, metavar="RxC", help="crossbar array size (default 128x128)")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
@@ -71,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def list_passes() -> str:
-    lines = ["passes:"]
+    lines = [f"default pipeline for .onnx models:\n  {DEFAULT_PIPELINE}", "", "passes:"]
     passes = registered_passes()
     width = max(len(n) for n in passes)
     for name, cls in passes.items():
@@ -81,7 +89,10 @@ def list_passes() -> str:
 
 
 def _manager_options(args: argparse.Namespace) -> dict:
+    from bnnc.numeric_check import numeric_checker
+
     return {
+        "numeric_check": numeric_checker(args.verify_each_numerically) if args.verify_each_numerically > 0 else None,
         "verify_each": not args.no_verify_each,
         "print_before": args.print_ir_before,
         "print_after": args.print_ir_after,

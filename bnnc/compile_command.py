@@ -12,7 +12,7 @@ import numpy as np
 
 from bnnc import __version__
 from bnnc.driver import (
-    DEFAULT_PIPELINE,
+    default_pipeline,
     Compilation,
     GoldenResult,
     compile_model,
@@ -45,24 +45,35 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def layer_table(compilation: Compilation) -> list[dict]:
-    """One entry per op that stands for a layer of the source model: binary layers on arrays,
-    and host partitions."""
-    entries = []
+    """One entry per layer of the source model: binary layers on arrays (what the passes
+    recorded: scheme, threshold classes, Sign(0) ties, ...) and host partitions."""
+    entries = [{"name": name, "target": "crossbar", **facts} for name, facts in compilation.context.facts.get("layers", {}).items()]
     for op in compilation.module.function("main").ops:
-        if op.name in ("bnn.conv", "bnn.dense"):
-            weight = op.const_type("weight")
-            entries.append({
-                "name": op.location.names[0] if op.location.known else op.name,
-                "op": op.name,
-                "target": "crossbar",
-                "input_domain": op.operands[0].type.domain.value,
-                "fan_in": int(np.prod(weight.shape[1:])),
-                "outputs": weight.shape[0],
-                "weights": weight.size,
-            })
-        elif op.name == "host.onnx":
-            entries.append({"name": ", ".join(op.location.names), "op": op.name, "target": "host", "arrays": 0})
+        if op.name == "host.onnx":
+            entries.append({"name": ", ".join(op.location.names), "target": "host", "arrays": 0})
     return entries
+
+
+def pipeline_for(args: argparse.Namespace) -> str:
+    """``-p`` as given, or the default pipeline with ``--scheme``, ``--sign-zero``, ``--array``."""
+    tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array}
+    if args.pipeline is not None:
+        given = [flag for flag, value in tuned.items() if value is not None]
+        if given:
+            raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
+        return args.pipeline
+    rows, cols = parse_array(args.array or "128x128")
+    return default_pipeline(args.scheme or "auto", args.sign_zero or "exact", rows, cols)
+
+
+def parse_array(text: str) -> tuple[int, int]:
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        rows = cols = 0
+    if rows < 2 or cols < 2:
+        raise BnncError(f"--array takes ROWSxCOLS with at least 2 of each, e.g. 128x128; got '{text}'")
+    return rows, cols
 
 
 def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
@@ -70,7 +81,7 @@ def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
     if args.export_standard_onnx is not None:
         standard = standardize(read_model(path))
         write_files_atomically({args.export_standard_onnx: standard.SerializeToString()})
-    pipeline = args.pipeline if args.pipeline is not None else DEFAULT_PIPELINE
+    pipeline = pipeline_for(args)
     compilation = compile_model(
         path, pipeline, parse_input_shapes(args.input_shape), manager_options, PassContext(debug=args.debug)
     )
@@ -114,6 +125,6 @@ def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
     print(f"bnnc: {path.name}: {crossbar} binary layers on crossbars, {host} host partitions; wrote {out_dir}/", file=summary)
     if golden is not None:
         print(f"bnnc: golden check: {golden.summary()}", file=summary)
-        if not golden.exact:
+        if not golden.exact and not (compilation.sign_zero_policy != "exact" and golden.sign_zero_events):
             raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches))
     return 0

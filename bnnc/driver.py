@@ -15,11 +15,20 @@ from bnnc.backends.interpreter import interpret_batch
 from bnnc.errors import BnncError
 from bnnc.frontend import OnnxGraph, import_onnx
 from bnnc.frontend.reference import run_reference
-from bnnc.ir import Domain, Module
+from bnnc.ir import Module, Return, clone_module
 from bnnc.passes import PassContext, PassManager
 
-DEFAULT_PIPELINE = "canonicalize,dce"
-"""What ``bnnc model.onnx`` runs when no ``-p`` is given."""
+from .samples import random_arguments
+
+def default_pipeline(scheme: str = "auto", sign_zero: str = "exact", rows: int = 128, cols: int = 128) -> str:
+    """What ``bnnc model.onnx`` runs when no ``-p`` is given."""
+    return (
+        f"canonicalize,fuse-bn-binarize{{sign-zero={sign_zero}}},canonicalize,pool-to-bits,"
+        f"sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,dce"
+    )
+
+
+DEFAULT_PIPELINE = default_pipeline()
 
 
 @dataclass
@@ -27,10 +36,21 @@ class Compilation:
     """The result of compiling one model."""
 
     module: Module
+    source: Module
     graph: OnnxGraph
     context: PassContext
     pipeline: str
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sign_zero_policy(self) -> str:
+        """The ``sign-zero`` option of the pipeline's fusion pass (``exact`` if absent)."""
+        from bnnc.passes import parse_pipeline
+
+        for p in parse_pipeline(self.pipeline):
+            if p.name == "fuse-bn-binarize":
+                return p.sign_zero
+        return "exact"
 
 
 def compile_model(
@@ -44,12 +64,13 @@ def compile_model(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     module, graph = import_onnx(path, input_shapes)
+    source = clone_module(module)
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
     manager = PassManager.from_pipeline(pipeline, **dict(manager_options or {}))
     context = manager.run(module, context or PassContext())
     timings["passes"] = time.perf_counter() - start
-    return Compilation(module, graph, context, pipeline, timings)
+    return Compilation(module, source, graph, context, pipeline, timings)
 
 
 # ------------------------------------------------------------------ running the program
@@ -66,10 +87,12 @@ def _sample_count(declared: tuple[int, ...], array: np.ndarray, name: str) -> in
     )
 
 
-def run_program(module: Module, inputs: Mapping[str, np.ndarray], runner: Callable = interpret_batch) -> dict[str, np.ndarray]:
+def run_program(
+    module: Module, inputs: Mapping[str, np.ndarray], runner: Callable = interpret_batch, outputs: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """Run the compiled program on ONNX-named inputs (samples may be stacked along the first
-    axis where the model's batch is 1); outputs keyed by ONNX output name, stacked likewise,
-    in the dtype ONNX declares for them."""
+    axis where the model's batch is 1); outputs keyed by ONNX output name (or ``outputs``),
+    stacked likewise, in the dtype ONNX declares for them."""
     function = module.function("main")
     names = list(function.attributes["inputs"])
     missing = [n for n in names if n not in inputs]
@@ -81,12 +104,11 @@ def run_program(module: Module, inputs: Mapping[str, np.ndarray], runner: Callab
     count = counts.pop()
     stacked = [np.asarray(inputs[n]).reshape((count,) + arg.type.shape) for n, arg in zip(names, function.args)]
     results = runner(module, stacked)
-    outputs = {}
-    for name, value, result in zip(function.attributes["outputs"], function.return_op.operands, results):
+    named = {}
+    for name, value, result in zip(outputs or function.attributes["outputs"], function.return_op.operands, results):
         shape = value.type.shape
-        merged = result.reshape((count * shape[0],) + shape[1:]) if shape and shape[0] == 1 else result
-        outputs[name] = merged
-    return outputs
+        named[name] = result.reshape((count * shape[0],) + shape[1:]) if shape and shape[0] == 1 else result
+    return named
 
 
 def onnx_inputs_to_domain(module: Module, graph: OnnxGraph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -108,30 +130,15 @@ def onnx_inputs_to_domain(module: Module, graph: OnnxGraph, inputs: Mapping[str,
 
 
 def random_inputs(module: Module, graph: OnnxGraph, count: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """``count`` random samples per input, of the kind the program reads: integers for u8/i8
-    inputs, ±1 for bipolar ones, and for real inputs a mix of normal values, a grid in [0, 1]
-    (which hits exact ties such as 0.5 in ``2x - 1``) and exact zeros."""
-    rng = np.random.default_rng(seed)
+    """``count`` random samples per ONNX input (stacked along the batch axis), of the kind the
+    program reads (see :func:`bnnc.samples.random_arguments`), in the ONNX input dtypes."""
     function = module.function("main")
     samples = {}
-    for name, arg in zip(graph.inputs, function.args):
-        shape = (count * arg.type.shape[0],) + arg.type.shape[1:] if arg.type.shape and arg.type.shape[0] == 1 else arg.type.shape
-        domain = arg.type.domain
-        if domain is Domain.U8:
-            data = rng.integers(0, 256, shape)
-        elif domain is Domain.I8:
-            data = rng.integers(-128, 128, shape)
-        elif domain is Domain.PM1:
-            data = rng.choice([-1, 1], shape)
-        elif domain in (Domain.I32, Domain.I64):
-            data = rng.integers(-8, 9, shape)
-        else:
-            normal = rng.standard_normal(shape)
-            grid = rng.integers(0, 9, shape) / 8.0
-            data = np.where(rng.random(shape) < 0.5, normal, grid)
-            data[rng.random(shape) < 0.05] = 0.0
+    for name, arg, data in zip(graph.inputs, function.args, random_arguments(function, count, seed)):
         dtype = onnx.helper.tensor_dtype_to_np_dtype(graph.elem_types[name])
-        samples[name] = data.astype(dtype)
+        shape = arg.type.shape
+        stacked = data.reshape((count * shape[0],) + shape[1:]) if shape and shape[0] == 1 else data[0]
+        samples[name] = stacked.astype(dtype)
     return samples
 
 
@@ -149,9 +156,13 @@ class GoldenResult:
         return {"inputs": self.inputs, "exact": self.exact, "max_abs_err": self.max_abs_err, "sign_zero_events": self.sign_zero_events}
 
     def summary(self) -> str:
+        if self.sign_zero_events:
+            events = f"; {self.sign_zero_events} Sign(0) events resolved by the --sign-zero policy"
+        else:
+            events = ""
         if self.exact:
-            return f"bit-exact against onnxruntime on {self.inputs} inputs (float outputs within 1e-5 relative, max abs error {self.max_abs_err:.3g})"
-        return f"MISMATCH against onnxruntime on {self.inputs} inputs: " + "; ".join(self.mismatches)
+            return f"bit-exact against onnxruntime on {self.inputs} inputs (float outputs within 1e-5 relative, max abs error {self.max_abs_err:.3g}){events}"
+        return f"MISMATCH against onnxruntime on {self.inputs} inputs: " + "; ".join(self.mismatches) + events
 
 
 FLOAT_RTOL = 1e-5
@@ -182,7 +193,28 @@ def golden_check(compilation: Compilation, inputs: Mapping[str, np.ndarray], run
             bad = int(np.count_nonzero(~np.isclose(got, ref, rtol=FLOAT_RTOL, atol=FLOAT_RTOL * max(1.0, float(np.abs(ref).max(initial=0))))))
         if bad:
             mismatches.append(f"output '{name}': {bad} of {ref.size} values differ (max abs error {float(diff.max()):.3g})")
-    return GoldenResult(samples, not mismatches, max_err, 0, mismatches)
+    events = 0
+    if compilation.sign_zero_policy != "exact":
+        events = count_sign_zero_events(compilation, inputs)
+    return GoldenResult(samples, not mismatches, max_err, events, mismatches)
+
+
+def count_sign_zero_events(compilation: Compilation, inputs: Mapping[str, np.ndarray]) -> int:
+    """How often an ONNX ``Sign`` that the compiled program resolves by the sign-zero policy
+    (a fused binarizer with reachable ties) saw exactly 0, on ``inputs``: the source module,
+    with those signs' outputs exposed, runs in the interpreter."""
+    fused = {name for op in compilation.module.function("main").ops if op.name == "xbar.compare" for name in op.location.names}
+    probe = clone_module(compilation.source)
+    function = probe.function("main")
+    signs = [op for op in function.ops if op.name == "bnn.sign" and op.attr("zero") == "zero" and op.location.names and op.location.names[0] in fused]
+    if not signs:
+        return 0
+    function.ops[-1].drop_operand_uses()
+    function.ops.pop()
+    function.append(Return([op.result for op in signs]))
+    outputs = run_program(probe, inputs, interpret_batch, outputs=[f"sign{i}" for i in range(len(signs))])
+    return int(sum(np.count_nonzero(out == 0) for out in outputs.values()))
+
 
 
 def _binary_valued(module: Module, value) -> bool:

@@ -8,7 +8,7 @@ from .attributes import REQUIRED, AttrDef
 from .core import Constant, ConstDef, Function, Module, OperandDef, Operation, ResultDef, Return, Use, Value, domains
 from .diagnostics import IRError, ParseError, VerifyError
 from .location import UNKNOWN, Location
-from .parser import load_bir, parse_module, save_bir
+from .parser import clone_module, load_bir, parse_module, save_bir
 from .printer import print_module
 from .registry import lookup_op, register_op, registered_ops
 from .types import Domain, TensorType
@@ -16,6 +16,6 @@ from .types import Domain, TensorType
 __all__ = [
     "REQUIRED", "AttrDef", "Constant", "ConstDef", "Function", "Module", "OperandDef", "Operation",
     "ResultDef", "Return", "Use", "Value", "domains", "IRError", "ParseError", "VerifyError",
-    "UNKNOWN", "Location", "load_bir", "parse_module", "save_bir", "print_module", "lookup_op",
+    "UNKNOWN", "Location", "clone_module", "load_bir", "parse_module", "save_bir", "print_module", "lookup_op",
     "register_op", "registered_ops", "Domain", "TensorType",
 ]

@@ -322,6 +322,12 @@ def parse_module(
     return _Builder(text, filename, constants, npz_name).module(tree.children[0])
 
 
+def clone_module(module: Module) -> Module:
+    """An independent copy of ``module`` (through the textual form; constants' arrays are
+    shared, as passes replace constants rather than edit them)."""
+    return parse_module(print_module(module, inline_limit=-1), constants={n: c.data for n, c in module.constants.items()})
+
+
 def npz_path(bir_path: Path) -> Path:
     """Where the constants of ``x.bir`` live: ``x.npz`` beside it."""
     return bir_path.with_suffix(".npz")
@@ -364,4 +370,4 @@ def save_bir(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLIN
     return list(files)
 
 
-__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path"]
+__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path", "clone_module"]

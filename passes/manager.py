@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bnnc.ir import IRError, Module, print_module
+from bnnc.ir import IRError, Module, clone_module, print_module
 
 from .base import Pass, PassContext
 from .pipeline import parse_pipeline
@@ -71,18 +71,21 @@ class PassManager:
             if self._selected(self.print_before, p):
                 self._dump(module, f"IR Dump Before {label}")
             text_before = print_module(module) if self.print_after_change else None
-            snapshot = _copy(module) if self.numeric_check is not None else None
+            snapshot = clone_module(module) if self.numeric_check is not None else None
             start = time.perf_counter()
             try:
                 p.run(module, context)
                 if self.verify_each:
                     module.verify()
-                if snapshot is not None:
-                    self.numeric_check(snapshot, module, p)
             except PassError:
                 raise
             except (IRError, ValueError, KeyError, TypeError, ArithmeticError, AssertionError) as e:
                 raise PassError(label, done, _describe(e)) from e
+            if snapshot is not None:
+                try:
+                    self.numeric_check(snapshot, module, p)
+                except Exception as e:  # whatever the checker raises names this pass
+                    raise PassError(label, done, f"numerical check: {_describe(e)}") from e
             self.timings.append(PassTiming(label, time.perf_counter() - start))
             if self._selected(self.print_after, p):
                 self._dump(module, f"IR Dump After {label}")
@@ -114,8 +117,3 @@ def _describe(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _copy(module: Module) -> Module:
-    """A deep copy through the textual form (constants shared: passes replace, not mutate, them)."""
-    from bnnc.ir import parse_module
-
-    return parse_module(print_module(module, inline_limit=-1), constants={n: c.data for n, c in module.constants.items()})
