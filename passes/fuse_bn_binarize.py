@@ -48,6 +48,8 @@ class Step:
     apply: Callable[[np.ndarray, np.ndarray], np.ndarray]
     constants: list[np.ndarray]
     after_pool: bool
+    in_layer: bool = False
+    """Part of the source layer's own float arithmetic (an input scale, α, a bias)."""
 
 
 def layer_name(op: Operation) -> str:
@@ -75,6 +77,13 @@ class FuseBnBinarize(Pass):
                         context.remark(f"fuse-bn-binarize: {op.location.describe()} not fused: {why}")
                     continue
                 facts.setdefault(layer_name(layer), {}).update(info)
+                if info["float_margin_channels"]:
+                    shown = info["float_margin_channels"]
+                    context.remark(
+                        f"warning: layer {layer_name(layer)}: onnxruntime sums float-scaled terms in float32; in channels "
+                        f"{shown[:8]}{' …' if len(shown) > 8 else ''} a reachable pre-activation lies within that rounding "
+                        f"error of the threshold, so onnxruntime's binarized output may differ from the exact crossbar result there"
+                    )
                 if info["sign_zero_ties"]:
                     policy = "a second comparator per column (ternary output)" if self.sign_zero == "exact" else f"ties sent to {self.sign_zero}"
                     context.remark(
@@ -88,7 +97,7 @@ class FuseBnBinarize(Pass):
         y = layer.result
         y_shape = y.type.shape
         channels, positions = y_shape[1], int(np.prod(y_shape[2:], dtype=np.int64))
-        steps, pool = _steps(chain, binarizer, y_shape)
+        steps, pool = _steps(chain, binarizer, y_shape, layer)
         geo = geometry(layer)
         bounds = reach(layer, geo)
         # threshold classes: border class x the chain constants seen at each position
@@ -115,6 +124,7 @@ class FuseBnBinarize(Pass):
                 f"layer {layer_name(layer)} channel {c}: a reachable pre-activation makes the binarizer's "
                 f"input exactly 0 (ONNX Sign(0) = 0); use --sign-zero=exact (a second comparator) or pos/neg"
             )
+        at_risk = _rounding_risk(decide, steps, representative, lo, hi, step, thresholds, negate, layer)
         if not (ties.any() and self.sign_zero == "exact"):
             thresholds = thresholds[..., 1:] if self.sign_zero == "pos" else thresholds[..., :1]
         oriented_lo = np.where(negate[:, None], -hi, lo)
@@ -128,6 +138,7 @@ class FuseBnBinarize(Pass):
             "comparator_levels": int(thresholds.shape[2]),
             "negated_channels": int(negate.sum()),
             "constant_channels": int(constant.sum()),
+            "float_margin_channels": at_risk,
         }
 
     def _rewrite(self, module, binarizer, chain, layer, thresholds, classes, negate, pool, steps) -> None:
@@ -212,7 +223,7 @@ def _layout(array: np.ndarray, shape: tuple[int, ...], y_shape: tuple[int, ...],
     return np.ascontiguousarray(per_position[:, :1])
 
 
-def _steps(chain: list[Operation], binarizer: Operation, y_shape: tuple[int, ...]) -> tuple[list[Step], Operation | None]:
+def _steps(chain: list[Operation], binarizer: Operation, y_shape: tuple[int, ...], layer: Operation) -> tuple[list[Step], Operation | None]:
     steps: list[Step] = []
     pool: Operation | None = None
     for op in chain:
@@ -225,7 +236,8 @@ def _steps(chain: list[Operation], binarizer: Operation, y_shape: tuple[int, ...
         elif isinstance(op, (bnn.Add, bnn.Sub, bnn.Mul, bnn.Div)):
             kind, first = op.name.split(".")[1], op.attr("const_first")
             c = _layout(op.const_array("constant"), shape, y_shape, pooled)
-            steps.append(Step(lambda x, c, kind=kind, first=first: kernels.elementwise(kind, x, c, first), [c], pool is not None))
+            in_layer = op.location == layer.location and all(s.in_layer for s in steps)
+            steps.append(Step(lambda x, c, kind=kind, first=first: kernels.elementwise(kind, x, c, first), [c], pool is not None, in_layer))
         elif isinstance(op, bnn.BatchNorm):
             s, b = kernels.batchnorm_affine(*(op.const_array(n) for n in ("scale", "bias", "mean", "var")), op.attr("epsilon"))
             channel = (1, -1) + (1,) * (len(shape) - 2)
@@ -244,13 +256,16 @@ def _steps(chain: list[Operation], binarizer: Operation, y_shape: tuple[int, ...
 # ---------------------------------------------------------------------- decisions and thresholds
 
 
-def _evaluate(steps: list[Step], values: np.ndarray, k: int, upto_pool: bool = False) -> np.ndarray:
-    """The chain at per-channel ``values`` (int64 ``[C]``) for class ``k``."""
+def _evaluate(steps: list[Step], values: np.ndarray, k: int, upto_pool: bool = False, perturb: np.ndarray | None = None) -> np.ndarray:
+    """The chain at per-channel ``values`` (int64 ``[C]``) for class ``k``; ``perturb`` is added
+    to the source layer's float output (after its own steps), to probe rounding margins."""
     x: np.ndarray = values.astype(np.float64)  # an integer y, exact in float64 until a float op
-    for step in steps:
+    for index, step in enumerate(steps):
         if step.apply is None or (upto_pool and step.after_pool):
             break
         x = step.apply(x, *[c[:, min(k, c.shape[1] - 1)] for c in step.constants])
+        if perturb is not None and step.in_layer and not (index + 1 < len(steps) and steps[index + 1].in_layer):
+            x = (x + perturb).astype(np.float32)
     return x
 
 
@@ -261,8 +276,8 @@ def _decider(binarizer: Operation, steps: list[Step], exact_ties: bool) -> Calla
         scale, bias = binarizer.attr("out_scale"), binarizer.attr("out_bias")
         threshold = steps[-1].constants[0]
 
-        def decide_threshold(values: np.ndarray, k: int) -> np.ndarray:
-            z = _evaluate(steps, values, k)
+        def decide_threshold(values: np.ndarray, k: int, perturb: np.ndarray | None = None) -> np.ndarray:
+            z = _evaluate(steps, values, k, perturb=perturb)
             t = threshold[:, min(k, threshold.shape[1] - 1)]
             common = kernels.compare_dtype(z.dtype if z.dtype != np.float64 or steps[0].apply else np.dtype(np.int64), t.dtype)
             hit = z.astype(common) >= t.astype(common)
@@ -271,8 +286,8 @@ def _decider(binarizer: Operation, steps: list[Step], exact_ties: bool) -> Calla
         return decide_threshold
     at_zero = {"zero": 0 if exact_ties else None, "pos": 1, "neg": -1}[binarizer.attr("zero")]
 
-    def decide_sign(values: np.ndarray, k: int) -> np.ndarray:
-        z = _evaluate(steps, values, k)
+    def decide_sign(values: np.ndarray, k: int, perturb: np.ndarray | None = None) -> np.ndarray:
+        z = _evaluate(steps, values, k, perturb=perturb)
         if np.isnan(z).any():
             raise NoFusion("the chain yields NaN (e.g. a negative BatchNorm variance)")
         tie = 0 if at_zero is None else at_zero
@@ -325,6 +340,46 @@ def _thresholds(decide, steps, representative, lo, hi, step, pooled) -> tuple[np
         ties[:, k] = first_nonneg < first_pos
     constant = (low_end == high_end).all(axis=1)
     return thresholds, falling, ties, constant
+
+
+FLOAT32_UNIT = 2.0**-24
+
+
+def _exact_in_float(steps: list[Step], layer: Operation) -> bool:
+    """Whether onnxruntime computes the layer's float output exactly: its own steps only scale
+    by powers of two and add integers, and every partial sum of the exported (scaled) weights
+    is representable."""
+    for step in steps:
+        if not step.in_layer:
+            break
+        for constant in step.constants:
+            mantissa, _ = np.frexp(constant.astype(np.float64))
+            if not np.all((mantissa == 0.5) | (mantissa == -0.5) | (mantissa == 0) | (constant == np.round(constant))):
+                return False
+    return True
+
+
+def _rounding_risk(decide, steps, representative, lo, hi, step, thresholds, negate, layer) -> list[int]:
+    """Channels where onnxruntime's float accumulation (error up to ``N·u·Σ|terms|``) can move
+    a reachable pre-activation across the binarizer's threshold."""
+    if _exact_in_float(steps, layer):
+        return []
+    extreme = np.maximum(np.abs(lo), np.abs(hi)).max(axis=1)  # |y| bound, [C]
+    terms = int(np.prod(layer.const_type("weight").shape[1:]))
+    layer_steps = [s for s in steps if s.in_layer]
+    magnitude = np.maximum(np.abs(_evaluate(layer_steps, extreme, 0)), np.abs(_evaluate(layer_steps, -extreme, 0)))
+    bound = (terms * FLOAT32_UNIT * magnitude.astype(np.float64) * 1.01).astype(np.float32)
+    sign = np.where(negate, -1, 1)
+    risky: set[int] = set()
+    for k in range(lo.shape[1]):
+        for level in range(thresholds.shape[2]):
+            for offset in (0, -step):
+                oriented = thresholds[:, k, level] + offset
+                values = np.clip(sign * oriented, lo[:, k], hi[:, k])
+                plain = decide(values, representative[k])
+                for delta in (bound, -bound):
+                    risky.update(int(c) for c in np.flatnonzero(decide(values, representative[k], delta) != plain))
+    return sorted(risky)
 
 
 def _merge_classes(thresholds: np.ndarray, class_of: np.ndarray, lo: np.ndarray, hi: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
