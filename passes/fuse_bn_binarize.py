@@ -126,7 +126,8 @@ class FuseBnBinarize(Pass):
             )
         at_risk = _rounding_risk(decide, steps, representative, lo, hi, step, thresholds, negate, layer)
         if not (ties.any() and self.sign_zero == "exact"):
-            thresholds = thresholds[..., 1:] if self.sign_zero == "pos" else thresholds[..., :1]
+            # "pos": a tie goes to +1, so +1 from the "≥ 0" level; "neg": from the "≥ +1" level
+            thresholds = thresholds[..., 1:] if self.sign_zero == "neg" else thresholds[..., :1]
         oriented_lo = np.where(negate[:, None], -hi, lo)
         oriented_hi = np.where(negate[:, None], -lo, hi)
         thresholds, class_of = _merge_classes(thresholds, class_of, oriented_lo, oriented_hi, step)
