@@ -116,3 +116,31 @@ def _pool_bits(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
         all_set = _windows(plane.astype(np.int8), kernel, op, 1).min(axis=(-2, -1))
         out.append(np.where(use_or, any_set, all_set))
     return [np.stack(out).astype(np.uint8)]
+
+
+@implements("xbar.slice")
+def _slice(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """``x[start : start + size]`` along ``axis``."""
+    (x,) = args
+    index = [slice(None)] * x.ndim
+    index[op.attr("axis")] = slice(op.attr("start"), op.attr("start") + op.attr("size"))
+    return [np.ascontiguousarray(x[tuple(index)])]
+
+
+@implements("xbar.concat")
+def _concat(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.concatenate(args, axis=op.attr("axis"))]
+
+
+@implements("xbar.adc")
+def _adc(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """Unchanged counts; a count beyond the ADC's range would be a mapping error."""
+    (counts,) = args
+    if counts.size and (counts.min() < 0 or counts.max() >= 1 << op.attr("bits")):
+        raise ValueError(f"a column count of {counts.max()} does not fit a {op.attr('bits')}-bit ADC")
+    return [counts]
+
+
+@implements("xbar.accumulate")
+def _accumulate(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.sum(np.stack(args), axis=0, dtype=np.int64).astype(np.int32)]

@@ -120,8 +120,8 @@ class SignConvert(Pass):
             thresholds = compare.const_array("thresholds").astype(np.int64)  # [M, K_c, L]
             classes = compare.const_array("classes").reshape(-1)
             table, class_of = _refine(thresholds, classes, -offset, geo.class_of)
-            t = module.add_constant(f"{name}.thresholds", table.astype(np.int32), Domain.I32)
-            c = module.add_constant(f"{name}.classes", class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
+            t = module.add_constant(f"{name}.port_thresholds", table.astype(np.int32), Domain.I32)
+            c = module.add_constant(f"{name}.port_classes", class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
             sensed = xbar.Compare.build([counts], sensing, [t, c], compare.location, [module.constants[t].type, module.constants[c].type])
             function.insert_before(compare, sensed)
             decoded = function.insert_before(compare, xbar.Decode.build([sensed.result], {}, [], compare.location))
@@ -130,7 +130,7 @@ class SignConvert(Pass):
             classes_used, sensing_kind = table.shape[1], "comparator"
         else:
             o = module.add_constant(f"{name}.offset", offset.astype(np.int32), Domain.I32)
-            c = module.add_constant(f"{name}.classes", geo.class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
+            c = module.add_constant(f"{name}.port_classes", geo.class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
             readout = insert(xbar.Readout.build([counts], sensing, [o, c], layer.location, [module.constants[o].type, module.constants[c].type]))
             layer.result.replace_all_uses_with(readout.result)
             classes_used, sensing_kind = offset.shape[1], "adc"

@@ -100,15 +100,20 @@ class Window(Operation):
 
 @register_op
 class Mvm(Operation):
-    """One array read per plane and window: ``counts[b, p, j] = Σ_k ports[b, p, k] · G[k, j]``
+    """Array reads, one per plane and window: ``counts[b, p, j] = Σ_k ports[b, p, k] · G[k, j]``
     — the number of on-cells in column ``j`` on the rows that carry V_read, i.e. the column
-    current above the all-off baseline in units of ΔG = G_on − G_off. ``G`` is the
-    (untiled) conductance pattern, one bit per cell."""
+    current above the all-off baseline in units of ΔG = G_on − G_off. ``G`` is one bit per cell:
+    before tiling a layer's whole pattern, after ``tile`` one array's (``tile`` = [row tile,
+    column tile]). ``replicas`` copies of the array serve that many windows per read."""
 
     name = "xbar.mvm"
     operand_defs = (OperandDef("input", BIT),)
     const_defs = (ConstDef("conductance", BIT),)
     result_defs = (ResultDef("output", domains(D.I32)),)
+    attr_defs = (
+        AttrDef("tile", "ints", (0, 0), length=2, doc="[row tile, column tile] of the layer"),
+        AttrDef("replicas", "int", 1, doc="copies of this array; windows per read"),
+    )
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
@@ -212,3 +217,78 @@ class PoolBits(Operation):
         oh = conv_output_size(x.shape[3], kh, sh, pt, pb, dh)
         ow = conv_output_size(x.shape[4], kw, sw, pl, pr, dw)
         return [TensorType(D.BIT, x.shape[:3] + (oh, ow))]
+
+
+@register_op
+class Slice(Operation):
+    """``x[..., start : start + size, ...]`` along ``axis``: the ports one row tile drives."""
+
+    name = "xbar.slice"
+    operand_defs = (OperandDef("input"),)
+    result_defs = (ResultDef("output"),)
+    attr_defs = (AttrDef("axis", "int"), AttrDef("start", "int"), AttrDef("size", "int"))
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        x, axis, start, size = operand_types[0], attributes["axis"], attributes["start"], attributes["size"]
+        if not 0 <= axis < x.rank or start < 0 or size < 1 or start + size > x.shape[axis]:
+            raise ValueError(f"slice [{start}, {start + size}) of axis {axis} does not fit {x}")
+        shape = list(x.shape)
+        shape[axis] = size
+        return [x.with_shape(tuple(shape))]
+
+
+@register_op
+class Concat(Operation):
+    """Concatenation along ``axis`` (column tiles back into one layer output)."""
+
+    name = "xbar.concat"
+    operand_defs = (OperandDef("inputs", variadic=True),)
+    result_defs = (ResultDef("output"),)
+    attr_defs = (AttrDef("axis", "int"),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        axis = attributes["axis"]
+        first = operand_types[0]
+        for t in operand_types[1:]:
+            if t.domain is not first.domain or t.rank != first.rank or any(
+                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis
+            ):
+                raise ValueError(f"cannot concatenate {t} with {first} along axis {axis}")
+        shape = list(first.shape)
+        shape[axis] = sum(t.shape[axis] for t in operand_types)
+        return [first.with_shape(tuple(shape))]
+
+
+@register_op
+class Adc(Operation):
+    """Digitize column counts with a ``bits``-bit ADC: the value is unchanged (a count never
+    exceeds the rows of its array, and ``bits = ceil(log2(rows + 1))``), the op marks where
+    partial sums leave the analog domain."""
+
+    name = "xbar.adc"
+    operand_defs = (OperandDef("input", domains(D.I32)),)
+    result_defs = (ResultDef("output", domains(D.I32)),)
+    attr_defs = (AttrDef("bits", "int"),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        if not 1 <= attributes["bits"] <= 16:
+            raise ValueError(f"ADC bits must be 1..16, got {attributes['bits']}")
+        return [operand_types[0]]
+
+
+@register_op
+class Accumulate(Operation):
+    """Digital sum of digitized partial counts of the row tiles of one column tile."""
+
+    name = "xbar.accumulate"
+    operand_defs = (OperandDef("inputs", domains(D.I32), variadic=True),)
+    result_defs = (ResultDef("output", domains(D.I32)),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        if any(t != operand_types[0] for t in operand_types):
+            raise ValueError("accumulated partial sums must have one type")
+        return [operand_types[0]]
