@@ -1,0 +1,348 @@
+"""The cycle-approximate schedule of a tiled crossbar program.
+
+Each layer's arrays (all its tiles, times its replicas) read one group of ``replicas`` windows
+per step; a step takes, per input bit-plane, an array read plus sensing (a 1-bit comparator,
+or ADC conversions shared by ``adc_share`` columns) and then the digital work (accumulating
+row tiles and planes, comparing). Layers are pipelined through line buffers: a window group
+starts once the previous group is done and the producer layer has emitted every input
+position the group's windows cover (row-major production order). The network input is
+available at time 0; host partitions and digital elementwise ops are not on this timeline.
+
+Results: per-layer start/end/busy times, the latency of one inference, the steady-state period
+(the busiest layer: the pipeline's bottleneck) and throughput, array utilization over time and
+line-buffer sizes — written as ``schedule.json`` and a Chrome/Perfetto ``trace.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnnc.ir import Function, Module, Operation, Value
+from bnnc.ir.dialects import bnn, xbar
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The hardware figures the schedule needs (nanoseconds)."""
+
+    read_ns: float
+    comparator_ns: float
+    adc_ns: Callable[[int], float]
+    """Time of one conversion of a ``bits``-bit ADC."""
+    adc_share: int
+    clock_ns: float
+
+
+@dataclass
+class LayerSchedule:
+    """One layer's place on the timeline."""
+
+    name: str
+    positions: int
+    planes: int
+    tiles: tuple[int, int]
+    replicas: int
+    sensing: str
+    adc_bits: int
+    columns_per_array: int
+    window_ns: float
+    groups: int
+    start_ns: float = 0.0
+    end_ns: float = 0.0
+    line_buffer_bits: int = 0
+    producer: str | None = None
+    group_end_ns: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def arrays(self) -> int:
+        return self.tiles[0] * self.tiles[1] * self.replicas
+
+    @property
+    def busy_ns(self) -> float:
+        return self.groups * self.window_ns
+
+    @property
+    def reads(self) -> int:
+        """Array reads of one array per inference (one per plane and window group)."""
+        return self.groups * self.planes
+
+
+@dataclass
+class Schedule:
+    layers: list[LayerSchedule]
+    clock_ns: float
+
+    @property
+    def latency_ns(self) -> float:
+        return max((layer.end_ns for layer in self.layers), default=0.0)
+
+    @property
+    def period_ns(self) -> float:
+        """Steady-state time between inferences: the bottleneck layer's busy time."""
+        return max((layer.busy_ns for layer in self.layers), default=0.0)
+
+    @property
+    def bottleneck(self) -> str | None:
+        return max(self.layers, key=lambda layer: layer.busy_ns).name if self.layers else None
+
+    @property
+    def throughput_ips(self) -> float:
+        return 1e9 / self.period_ns if self.period_ns else 0.0
+
+    def cycles(self, ns: float) -> int:
+        return int(math.ceil(ns / self.clock_ns - 1e-9))
+
+    def utilization(self, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
+        """``(bin start times, fraction of all arrays busy)`` over one inference."""
+        total = sum(layer.arrays for layer in self.layers) or 1
+        edges = np.linspace(0.0, self.latency_ns or 1.0, bins + 1)
+        busy = np.zeros(bins)
+        for layer in self.layers:
+            ends = layer.group_end_ns
+            starts = ends - layer.window_ns
+            overlap = np.clip(np.minimum(ends[:, None], edges[None, 1:]) - np.maximum(starts[:, None], edges[None, :-1]), 0, None)
+            busy += overlap.sum(axis=0) * layer.arrays
+        width = edges[1] - edges[0]
+        return edges[:-1], busy / (width * total)
+
+    def to_json(self) -> dict:
+        times, utilization = self.utilization()
+        return {
+            "clock_ns": self.clock_ns,
+            "latency_ns": self.latency_ns,
+            "latency_cycles": self.cycles(self.latency_ns),
+            "period_ns": self.period_ns,
+            "throughput_ips": self.throughput_ips,
+            "bottleneck_layer": self.bottleneck,
+            "layers": [
+                {
+                    "name": layer.name,
+                    "positions": layer.positions,
+                    "planes": layer.planes,
+                    "tiles": list(layer.tiles),
+                    "replicas": layer.replicas,
+                    "arrays": layer.arrays,
+                    "sensing": layer.sensing,
+                    "adc_bits": layer.adc_bits,
+                    "window_ns": layer.window_ns,
+                    "window_groups": layer.groups,
+                    "reads_per_array": layer.reads,
+                    "busy_ns": layer.busy_ns,
+                    "start_ns": layer.start_ns,
+                    "end_ns": layer.end_ns,
+                    "start_cycle": self.cycles(layer.start_ns),
+                    "end_cycle": self.cycles(layer.end_ns),
+                    "cycles": self.cycles(layer.end_ns - layer.start_ns),
+                    "line_buffer_bits": layer.line_buffer_bits,
+                    "waits_for": layer.producer,
+                }
+                for layer in self.layers
+            ],
+            "utilization": {"time_ns": times.round(3).tolist(), "busy_fraction": utilization.round(4).tolist()},
+        }
+
+
+# ---------------------------------------------------------------------- reading the program
+
+
+@dataclass
+class _Layer:
+    name: str
+    mvms: list[Operation]
+    window: Operation | None
+    sensing: list[Operation]
+
+
+def _layers(function: Function) -> list[_Layer]:
+    """The crossbar layers in program order: their array reads, line buffer and sensing ops."""
+    layers: dict[str, _Layer] = {}
+    for op in function.ops:
+        if isinstance(op, xbar.Mvm):
+            name = op.location.names[0] if op.location.known else f"layer{len(layers)}"
+            layer = layers.setdefault(name, _Layer(name, [], None, []))
+            layer.mvms.append(op)
+            source = op.operands[0].producer
+            while isinstance(source, xbar.Slice):
+                source = source.operands[0].producer
+            if isinstance(source, xbar.Window):
+                layer.window = source
+    for layer in layers.values():
+        frontier = [u.op for m in layer.mvms for u in m.result.uses]
+        while frontier:
+            op = frontier.pop()
+            if isinstance(op, (xbar.Compare, xbar.Readout)):
+                layer.sensing.append(op)
+            elif isinstance(op, (xbar.Adc, xbar.Accumulate)):
+                frontier.extend(u.op for u in op.result.uses)
+    return list(layers.values())
+
+
+def _spatial(layer: _Layer) -> tuple[int, int]:
+    """Output rows and columns of a layer (1×1 for dense layers)."""
+    shape = layer.sensing[0].result.type.shape
+    spatial = shape[3:] if isinstance(layer.sensing[0], xbar.Compare) else shape[2:]
+    return (spatial[0], spatial[1]) if len(spatial) == 2 else (1, 1)
+
+
+def _producer(value: Value, sensing_owner: dict[int, str]) -> tuple[str | None, list[Operation]]:
+    """The layer whose comparator bits reach ``value`` and the ops in between (nearest first)."""
+    path: list[Operation] = []
+    op = value.producer
+    while op is not None:
+        if id(op) in sensing_owner:
+            return sensing_owner[id(op)], path
+        path.append(op)
+        if not op.operands:
+            return None, path
+        op = op.operands[0].producer
+    return None, path
+
+
+def _need(consumer: _Layer, out_rows: int, out_cols: int, path: list[Operation], producer_shape: tuple[int, int]) -> np.ndarray:
+    """For each of the consumer's windows (row-major), how many of the producer's output
+    positions (row-major) must exist before it can be read."""
+    positions = out_rows * out_cols
+    p_rows, p_cols = producer_shape
+    full = np.full(positions, p_rows * p_cols)
+    window = consumer.window
+    if window is None or window.attr("kernel") == (1, 1) and window.operands[0].type.shape[3:] == (1, 1):
+        return full  # dense: the whole input
+    rows, cols = _window_reach(window, out_rows, out_cols)
+    for op in path:  # from the consumer back towards the producer
+        if isinstance(op, xbar.PoolBits):
+            rows, cols = _pool_reach(op, rows, cols)
+        elif isinstance(op, (xbar.Concat, xbar.Planes, xbar.Decode, xbar.Window, xbar.Slice)):
+            continue
+        elif isinstance(op, bnn.Reshape) and op.operands[0].type.shape[-2:] == op.result.type.shape[-2:]:
+            continue
+        else:
+            return full
+    rows = np.clip(rows, 0, p_rows - 1)
+    cols = np.clip(cols, 0, p_cols - 1)
+    return rows * p_cols + cols + 1
+
+
+def _window_reach(window: Operation, out_rows: int, out_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Last input row and column each window position covers."""
+    (kh, kw), (sh, sw), (pt, pl, _, _), (dh, dw) = (window.attr(k) for k in ("kernel", "strides", "pads", "dilations"))
+    oy, ox = np.divmod(np.arange(out_rows * out_cols), out_cols)
+    return oy * sh - pt + (kh - 1) * dh, ox * sw - pl + (kw - 1) * dw
+
+
+def _pool_reach(pool: Operation, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    (kh, kw), (sh, sw), (pt, pl, _, _), (dh, dw) = (pool.attr(k) for k in ("kernel", "strides", "pads", "dilations"))
+    return np.maximum(rows, 0) * sh - pt + (kh - 1) * dh, np.maximum(cols, 0) * sw - pl + (kw - 1) * dw
+
+
+def _window_ns(timing: Timing, planes: int, sensing: str, adc_bits: int, columns: int, row_tiles: int) -> float:
+    if sensing == "comparator":
+        per_plane = timing.read_ns + timing.comparator_ns
+        digital = timing.clock_ns
+    else:
+        conversions = min(timing.adc_share, columns)
+        per_plane = timing.read_ns + conversions * timing.adc_ns(adc_bits)
+        digital = timing.clock_ns * (1 + math.ceil(math.log2(max(row_tiles, 1) * planes)))
+    return planes * per_plane + digital
+
+
+def build_schedule(module: Module, timing: Timing, function: str = "main") -> Schedule:
+    """Lay the crossbar layers of a (tiled) module on a timeline."""
+    func = module.function(function)
+    found = _layers(func)
+    owner = {id(s): layer.name for layer in found for s in layer.sensing}
+    owner.update({id(u.op): owner[id(s)] for layer in found for s in layer.sensing for u in s.result.uses if isinstance(u.op, xbar.Concat)})
+    by_name: dict[str, LayerSchedule] = {}
+    shapes: dict[str, tuple[int, int]] = {}
+    result = []
+    for layer in found:
+        first = layer.mvms[0]
+        planes, positions, _ = first.operands[0].type.shape
+        tiles = {tuple(m.attr("tile")) for m in layer.mvms}
+        row_tiles = 1 + max(t[0] for t in tiles)
+        col_tiles = 1 + max(t[1] for t in tiles)
+        adcs = [u.op for m in layer.mvms for u in m.result.uses if isinstance(u.op, xbar.Adc)]
+        sensing = "adc" if adcs else "comparator"
+        bits = max((a.attr("bits") for a in adcs), default=0)
+        columns = max(m.result.type.shape[2] for m in layer.mvms)
+        replicas = first.attr("replicas")
+        groups = math.ceil(positions / replicas)
+        item = LayerSchedule(
+            name=layer.name, positions=positions, planes=planes, tiles=(row_tiles, col_tiles), replicas=replicas,
+            sensing=sensing, adc_bits=bits, columns_per_array=columns,
+            window_ns=_window_ns(timing, planes, sensing, bits, columns, row_tiles), groups=groups,
+        )
+        out_rows, out_cols = _spatial(layer)
+        shapes[layer.name] = (out_rows, out_cols)
+        ready = np.zeros(positions)  # when each window's input exists
+        if layer.window is not None:
+            producer, path = _producer(layer.window.operands[0], owner)
+            if producer is not None and producer in by_name:
+                item.producer = producer
+                need = _need(layer, out_rows, out_cols, path, shapes[producer])
+                produced = np.repeat(by_name[producer].group_end_ns, by_name[producer].replicas)[: by_name[producer].positions]
+                ready = produced[np.clip(need, 1, produced.size) - 1]
+            item.line_buffer_bits = _line_buffer_bits(layer.window, planes)
+        group_ready = np.maximum.reduceat(ready, np.arange(0, positions, replicas)) if positions else ready
+        # e_g = max(e_{g-1}, ready_g) + T  <=>  e_g = (g + 1)·T + max_{j <= g}(ready_j − j·T)
+        index = np.arange(groups)
+        item.group_end_ns = (index + 1) * item.window_ns + np.maximum.accumulate(group_ready - index * item.window_ns)
+        item.start_ns = float(item.group_end_ns[0] - item.window_ns)
+        item.end_ns = float(item.group_end_ns[-1])
+        by_name[layer.name] = item
+        result.append(item)
+    return Schedule(result, timing.clock_ns)
+
+
+def _line_buffer_bits(window: Operation, planes: int) -> int:
+    """Bits a layer buffers between producer and its ports: ``(dilated kernel rows − 1)``
+    full input rows plus one dilated kernel row, per channel and plane (the whole input for
+    dense layers)."""
+    _, _, channels, height, width = window.operands[0].type.shape
+    (kh, kw), (dh, dw) = window.attr("kernel"), window.attr("dilations")
+    if (kh, kw) == (1, 1) and (height, width) == (1, 1):
+        return planes * channels
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    return planes * channels * ((span_h - 1) * width + span_w)
+
+
+# ---------------------------------------------------------------------- Chrome/Perfetto trace
+
+
+def trace_events(schedule: Schedule, max_events_per_layer: int = 64) -> dict:
+    """A Chrome trace (``chrome://tracing``, ui.perfetto.dev): one track per layer with its
+    window groups, one per array group with its reads; runs of back-to-back groups become one
+    event, and a layer with more runs than ``max_events_per_layer`` is summarized in that many
+    events whose ``args`` give the windows and busy time they stand for. Times in µs."""
+    events: list[dict] = [
+        {"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "layers"}},
+        {"ph": "M", "pid": 2, "name": "process_name", "args": {"name": "array groups"}},
+    ]
+    for tid, layer in enumerate(schedule.layers):
+        events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": layer.name}})
+        events.append({"ph": "M", "pid": 2, "tid": tid, "name": "thread_name",
+                       "args": {"name": f"{layer.name}: {layer.arrays} arrays ({layer.tiles[0]}×{layer.tiles[1]} tiles × {layer.replicas})"}})
+        for start, end, windows, busy in _runs(layer, max_events_per_layer):
+            common = {"ts": round(start / 1000, 6), "dur": round((end - start) / 1000, 6), "ph": "X", "tid": tid}
+            args = {"windows": windows, "busy_ns": round(busy, 3), "reads_per_array": windows // layer.replicas * layer.planes}
+            events.append({**common, "pid": 1, "name": f"{layer.name} windows", "args": args})
+            events.append({**common, "pid": 2, "name": f"{layer.sensing} reads", "args": args})
+    return {"traceEvents": events, "displayTimeUnit": "ns"}
+
+
+def _runs(layer: LayerSchedule, limit: int) -> list[tuple[float, float, int, float]]:
+    ends = layer.group_end_ns
+    starts = ends - layer.window_ns
+    breaks = np.flatnonzero(starts[1:] > ends[:-1] + 1e-9) + 1
+    bounds = np.split(np.arange(ends.size), breaks)
+    if len(bounds) > limit:
+        bounds = np.array_split(np.arange(ends.size), limit)
+    runs = []
+    for group in bounds:
+        if group.size:
+            windows = min(layer.positions, int(group[-1] + 1) * layer.replicas) - int(group[0]) * layer.replicas
+            runs.append((float(starts[group[0]]), float(ends[group[-1]]), windows, float(group.size * layer.window_ns)))
+    return runs
