@@ -37,6 +37,12 @@ class Timing:
     clock_ns: float
 
 
+def default_timing() -> Timing:
+    """The timing of DESIGN.md §6's defaults (10 ns reads, 1 GS/s comparators, SAR ADCs of
+    1 GS/s up to 6 bits and 1.28 GS/s at 8 bits, 8 columns per ADC, 1 GHz logic)."""
+    return Timing(read_ns=10.0, comparator_ns=1.0, adc_ns=lambda bits: 1.0 if bits <= 6 else 1 / 1.28, adc_share=8, clock_ns=1.0)
+
+
 @dataclass
 class LayerSchedule:
     """One layer's place on the timeline."""

@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                             help="where an ONNX Sign can see exactly 0 after BatchNorm: exact (a second comparator, "
                             "default), pos/neg (send 0 to +1/-1; the golden check counts the events), error")
     onnx_group.add_argument("--array", default=None, metavar="RxC", help="crossbar array size (default 128x128)")
+    onnx_group.add_argument("--max-arrays", type=int, default=None, metavar="N",
+                            help="replicate bottleneck layers' arrays to minimize the pipeline period within N arrays")
+    onnx_group.add_argument("--target-fps", type=float, default=None, metavar="F",
+                            help="replicate until F inferences/s, with the fewest arrays")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")

@@ -21,6 +21,8 @@ from bnnc.driver import (
     random_inputs,
     run_program,
 )
+from bnnc.backends.report import REPORT_VERSION, layer_entries, totals
+from bnnc.backends.schedule import build_schedule, default_timing, trace_events
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
@@ -38,32 +40,27 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
 
 
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=1) + "\n").encode()
+
+
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
-def layer_table(compilation: Compilation) -> list[dict]:
-    """One entry per layer of the source model: binary layers on arrays (what the passes
-    recorded: scheme, threshold classes, Sign(0) ties, ...) and host partitions."""
-    entries = [{"name": name, "target": "crossbar", **facts} for name, facts in compilation.context.facts.get("layers", {}).items()]
-    for op in compilation.module.function("main").ops:
-        if op.name == "host.onnx":
-            entries.append({"name": ", ".join(op.location.names), "target": "host", "arrays": 0})
-    return entries
-
-
 def pipeline_for(args: argparse.Namespace) -> str:
     """``-p`` as given, or the default pipeline with ``--scheme``, ``--sign-zero``, ``--array``."""
-    tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array}
+    tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
+             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
     if args.pipeline is not None:
         given = [flag for flag, value in tuned.items() if value is not None]
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
         return args.pipeline
     rows, cols = parse_array(args.array or "128x128")
-    return default_pipeline(args.scheme or "auto", args.sign_zero or "exact", rows, cols)
+    return default_pipeline(args.scheme or "auto", args.sign_zero or "exact", rows, cols, args.max_arrays or 0, args.target_fps or 0.0)
 
 
 def parse_array(text: str) -> tuple[int, int]:
@@ -101,17 +98,22 @@ def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
         files[args.save_outputs] = _npz_bytes(run_program(compilation.module, user_inputs))
     out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
+    schedule = build_schedule(compilation.module, default_timing())
+    layers = layer_entries(compilation.module, compilation.context.facts, schedule)
     report = {
-        "version": 1,
+        "version": REPORT_VERSION,
         "bnnc": __version__,
         "model": str(path),
         "pipeline": pipeline,
-        "layers": layer_table(compilation),
+        "layers": layers,
+        "totals": totals(layers, schedule, compilation.context.facts.get("arrays")),
         "timings": compilation.timings,
     }
     if golden is not None:
         report["golden"] = golden.to_json()
-    files[out_dir / "report.json"] = (json.dumps(report, indent=2) + "\n").encode()
+    files[out_dir / "report.json"] = _json_bytes(report)
+    files[out_dir / "schedule.json"] = _json_bytes(schedule.to_json())
+    files[out_dir / "trace.json"] = _json_bytes(trace_events(schedule))
     files.update(bir_files(compilation.module, out_dir / "model.bir"))
     write_files_atomically(files)
     summary = sys.stdout
@@ -120,9 +122,14 @@ def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
         summary = sys.stderr
     if args.time_passes:
         print(json.dumps(compilation.timings), file=sys.stderr)
-    crossbar = sum(1 for layer in report["layers"] if layer["target"] == "crossbar")
-    host = sum(1 for layer in report["layers"] if layer["target"] == "host")
-    print(f"bnnc: {path.name}: {crossbar} binary layers on crossbars, {host} host partitions; wrote {out_dir}/", file=summary)
+    t = report["totals"]
+    print(
+        f"bnnc: {path.name}: {t['binary_layers']} binary layers on {t['arrays']} arrays "
+        f"(lower bound {t['arrays_lower_bound']}), {t['host_partitions']} host partitions; "
+        f"latency {t['latency_ns'] / 1000:.3f} µs, {t['throughput_ips']:.4g} inferences/s, "
+        f"bottleneck {t['bottleneck_layer']}; wrote {out_dir}/",
+        file=summary,
+    )
     if golden is not None:
         print(f"bnnc: golden check: {golden.summary()}", file=summary)
         if not golden.exact and not (compilation.sign_zero_policy != "exact" and golden.sign_zero_events):

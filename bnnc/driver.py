@@ -20,12 +20,21 @@ from bnnc.passes import PassContext, PassManager
 
 from .samples import random_arguments
 
-def default_pipeline(scheme: str = "auto", sign_zero: str = "exact", rows: int = 128, cols: int = 128) -> str:
-    """What ``bnnc model.onnx`` runs when no ``-p`` is given."""
-    return (
+def default_pipeline(
+    scheme: str = "auto", sign_zero: str = "exact", rows: int = 128, cols: int = 128,
+    max_arrays: int = 0, target_fps: float = 0.0,
+) -> str:
+    """What ``bnnc model.onnx`` runs when no ``-p`` is given (``replicate`` only with a budget
+    or a target)."""
+    pipeline = (
         f"canonicalize,fuse-bn-binarize{{sign-zero={sign_zero}}},canonicalize,pool-to-bits,"
-        f"sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,dce"
+        f"sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,tile{{rows={rows},cols={cols}}},dce"
     )
+    if max_arrays > 0 or target_fps > 0:
+        options = [f"max-arrays={max_arrays}"] if max_arrays > 0 else []
+        options += [f"target-fps={target_fps:g}"] if target_fps > 0 else []
+        pipeline += f",replicate{{{','.join(options)}}}"
+    return pipeline
 
 
 DEFAULT_PIPELINE = default_pipeline()
