@@ -133,5 +133,8 @@ def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
     if golden is not None:
         print(f"bnnc: golden check: {golden.summary()}", file=summary)
         if not golden.exact and not (compilation.sign_zero_policy != "exact" and golden.sign_zero_events):
-            raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches))
+            margins = [name for name, facts in compilation.context.facts.get("layers", {}).items() if facts.get("float_margin_channels")]
+            hint = (f" (onnxruntime's float accumulation decides signs near the thresholds of {', '.join(margins)}; "
+                    "see the warnings above)") if margins else ""
+            raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
     return 0

@@ -1,0 +1,855 @@
+"""The hardware model: every resource, energy, area and timing figure bnnc reports is computed
+from one :class:`HardwareConfig`.
+
+The configuration is grouped by component (``array``, ``cell``, ``read``, ``comparator``,
+``adc``, ``dac``, ``digital``, ``buffer``). Every field carries its unit in its name
+(``_ns``, ``_uw``, ``_mw``, ``_um2``, ``_ohm``, ``_v``, ``_gsps``, ``_ghz``, ``_pj_per_bit``,
+...; counts such as ``rows`` have none) and a citation saying where the default comes from
+(DESIGN.md §6), so a report can print ``1.26 mW (MNSIM ADC option 4)`` and a hardware
+researcher can trace any number back to a parameter and its source.
+
+A user overrides any value with a TOML file whose tables match the groups::
+
+    [array]
+    rows = 256
+
+    [adc]
+    power_8bit_mw = 3.1
+
+Missing keys keep their defaults. Unknown tables or keys and bad values raise
+:class:`HardwareConfigError` (a :class:`~bnnc.errors.BnncError`, exit code 2) with one line
+naming the file and the key. :func:`default_hardware_toml` prints the complete default
+configuration, every key with a comment giving its unit and source; loading that text gives
+exactly the defaults.
+
+Units used throughout: ns (time), GHz (clock), GS/s (giga-samples per second), V, Ω, S
+(siemens), µW/mW (power), pJ (energy), µm² (area).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import textwrap
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from bnnc.errors import BnncError
+
+__all__ = [
+    "AdcConfig",
+    "AdcPoint",
+    "ArrayConfig",
+    "BufferConfig",
+    "CellConfig",
+    "ComparatorConfig",
+    "DacConfig",
+    "DigitalConfig",
+    "HardwareConfig",
+    "HardwareConfigError",
+    "ReadConfig",
+    "adc_bits_for",
+    "default_hardware",
+    "default_hardware_toml",
+    "load_hardware",
+    "loads_hardware",
+]
+
+
+class HardwareConfigError(BnncError):
+    """A hardware configuration (TOML file or programmatic override) that bnnc cannot use.
+
+    The message is one line naming the file and the key, e.g.
+    ``hw.toml: [array] rows: expected an integer >= 2, got "big"``."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.key = key
+        """Dotted key (``"array.rows"``) or table name the error is about, where there is one."""
+
+
+# --------------------------------------------------------------------------------------------
+# Field specifications
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What a configuration field holds: its type, bounds, unit and source."""
+
+    kind: type  # int, float or str
+    unit: str
+    source: str
+    minimum: float | None = None
+    exclusive: bool = True  # minimum is exclusive (> minimum) rather than inclusive (>=)
+    choices: tuple[str, ...] | None = None
+    note: str | None = None
+
+    def expected(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        if self.kind is str:
+            return "a non-empty string"
+        noun = "an integer" if self.kind is int else "a number"
+        if self.minimum is None:
+            return noun
+        op = ">" if self.exclusive else ">="
+        return f"{noun} {op} {_fmt(self.minimum)}"
+
+    def check(self, value: Any) -> Any:
+        """The value, coerced (an integer where a number is expected becomes a float), or
+        :class:`_Invalid` if it does not fit."""
+        if self.kind is str:
+            if not isinstance(value, str) or not value.strip():
+                raise _Invalid(self.expected(), value)
+            if self.choices is not None and value not in self.choices:
+                raise _Invalid(self.expected(), value)
+            return value
+        if isinstance(value, bool):
+            raise _Invalid(self.expected(), value)
+        if self.kind is int:
+            if not isinstance(value, int):
+                raise _Invalid(self.expected(), value)
+        else:
+            if not isinstance(value, (int, float)):
+                raise _Invalid(self.expected(), value)
+            value = float(value)
+            if not math.isfinite(value):
+                raise _Invalid("a finite " + self.expected().removeprefix("a "), value)
+        if self.minimum is not None:
+            bad = value <= self.minimum if self.exclusive else value < self.minimum
+            if bad:
+                raise _Invalid(self.expected(), value)
+        return value
+
+
+class _Invalid(Exception):
+    def __init__(self, expected: str, value: Any):
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+
+
+def _param(default: Any, unit: str, source: str, **spec: Any) -> Any:
+    """A dataclass field with its :class:`_Spec` in the metadata."""
+    return field(default=default, metadata={"spec": _Spec(type(default), unit, source, **spec)})
+
+
+def _specs(group: type) -> Iterator[tuple[str, _Spec, Any]]:
+    for f in dataclasses.fields(group):
+        yield f.name, f.metadata["spec"], f.default
+
+
+class _Group:
+    """Base of the component groups: validates and coerces every field on construction."""
+
+    TABLE: ClassVar[str]
+    DESCRIPTION: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for name, spec, _ in _specs(type(self)):
+            try:
+                value = spec.check(getattr(self, name))
+            except _Invalid as bad:
+                raise HardwareConfigError(
+                    f"{type(self).__name__}: [{self.TABLE}] {name}: expected {bad.expected}, "
+                    f"got {_show(bad.value)}",
+                    key=f"{self.TABLE}.{name}",
+                ) from None
+            object.__setattr__(self, name, value)
+
+
+# --------------------------------------------------------------------------------------------
+# The component groups
+
+
+@dataclass(frozen=True)
+class ArrayConfig(_Group):
+    """One crossbar array: ``rows`` word lines (input ports) × ``cols`` bit lines."""
+
+    TABLE: ClassVar[str] = "array"
+    DESCRIPTION: ClassVar[str] = "crossbar array geometry"
+
+    rows: int = _param(
+        128, "rows", "NeuroSim numRowSubArray, PUMA xbar_size, PIMCOMP default; MNSIM-2.0 uses 256",
+        minimum=2, exclusive=False,
+    )
+    cols: int = _param(
+        128, "columns", "NeuroSim numColSubArray, PUMA xbar_size, PIMCOMP default; MNSIM-2.0 uses 256",
+        minimum=2, exclusive=False,
+    )
+    cell: str = _param(
+        "1T1R binary", "", "1T1R as in MNSIM-2.0 Cell_Type and NeuroSim; binary weights (Chen et al. 2021)",
+        note="descriptive only: the model assumes one binary (R_on/R_off) cell per weight bit",
+    )
+
+    @property
+    def cells(self) -> int:
+        """Cells per array."""
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True)
+class CellConfig(_Group):
+    """The binary memristor cell: low (on) and high (off) resistance, and its area."""
+
+    TABLE: ClassVar[str] = "cell"
+    DESCRIPTION: ClassVar[str] = "memristor cell (binary: R_on or R_off)"
+
+    r_on_ohm: float = _param(10_000.0, "Ω", "MNSIM-2.0 SimConfig.ini Device_Resistance (LRS)", minimum=0)
+    r_off_ohm: float = _param(
+        1_000_000.0, "Ω", "MNSIM-2.0 SimConfig.ini Device_Resistance (HRS)", minimum=0,
+        note="must be greater than r_on_ohm",
+    )
+    area_um2: float = _param(
+        1.44, "µm²", "MNSIM-2.0 SimConfig.ini Device_Area (RRAM)", minimum=0, exclusive=False,
+        note="MNSIM cites 'Suppress variations of analog resistive memory for neuromorphic "
+        "computing by localizing Vo formation'",
+    )
+
+    @property
+    def g_on_s(self) -> float:
+        """On conductance 1/R_on (siemens)."""
+        return 1.0 / self.r_on_ohm
+
+    @property
+    def g_off_s(self) -> float:
+        """Off conductance 1/R_off (siemens)."""
+        return 1.0 / self.r_off_ohm
+
+    @property
+    def delta_g_s(self) -> float:
+        """ΔG = G_on − G_off (siemens): the current step of one weight bit per volt."""
+        return self.g_on_s - self.g_off_s
+
+    @property
+    def on_off_ratio(self) -> float:
+        """R_off / R_on."""
+        return self.r_off_ohm / self.r_on_ohm
+
+
+@dataclass(frozen=True)
+class ReadConfig(_Group):
+    """One array read: inputs at 0 or ``voltage_v`` on the word lines for ``time_ns``."""
+
+    TABLE: ClassVar[str] = "read"
+    DESCRIPTION: ClassVar[str] = "array read (inputs are 0 V or V_read)"
+
+    voltage_v: float = _param(0.15, "V", "MNSIM-2.0 SimConfig.ini Read_Voltage = 0,0.15", minimum=0)
+    time_ns: float = _param(
+        10.0, "ns", "NeuroSim readPulseWidth = 10e-9 s", minimum=0,
+        note="per array read; MNSIM-2.0's Read_Latency is 3.16 ns",
+    )
+
+
+@dataclass(frozen=True)
+class ComparatorConfig(_Group):
+    """The 1-bit sense amplifier that replaces the ADC when a column's whole fan-in fits one
+    array (DESIGN.md §3 item 5)."""
+
+    TABLE: ClassVar[str] = "comparator"
+    DESCRIPTION: ClassVar[str] = "1-bit comparator (sense amplifier) per column"
+
+    rate_gsps: float = _param(1.0, "GS/s", "MNSIM ADC option 8 (sense amplifier)", minimum=0)
+    power_uw: float = _param(
+        1.63, "µW", "MNSIM ADC option 8 (sense amplifier)", minimum=0, exclusive=False,
+        note="MNSIM: 0.1086 × 15 µW from 'Comparative Study of Sense Amplifiers for SRAM', "
+        "scaled from 65 nm 1.2 V to 28 nm 0.8 V",
+    )
+    area_um2: float = _param(
+        1.0, "µm²", "MNSIM ADC option 8 ('SA @ 28nm')", minimum=0, exclusive=False,
+        note="MNSIM_Python Hardware_Model/ADC.py ADC_area_dict[8]",
+    )
+
+    @property
+    def decision_ns(self) -> float:
+        """Time of one comparison, 1 / rate (ns)."""
+        return 1.0 / self.rate_gsps
+
+    @property
+    def energy_pj(self) -> float:
+        """Energy of one comparison, power / rate (pJ)."""
+        return self.power_uw * 1e-3 / self.rate_gsps
+
+
+_ADC_RULES = ("geometric", "pow2")
+
+
+@dataclass(frozen=True)
+class AdcConfig(_Group):
+    """Partial-sum SAR ADCs, as many bits as needed, shared by ``share`` columns.
+
+    Two reference designs anchor the cost of other widths (see :meth:`point`)."""
+
+    TABLE: ClassVar[str] = "adc"
+    DESCRIPTION: ClassVar[str] = "partial-sum SAR ADC (bits as needed), shared by several columns"
+
+    power_6bit_mw: float = _param(
+        1.26, "mW", "MNSIM ADC option 4", minimum=0,
+        note="MNSIM cites 'Area-Efficient 1GS/s 6b SAR ADC with Charge-Injection-Cell-Based DAC'",
+    )
+    rate_6bit_gsps: float = _param(1.0, "GS/s", "MNSIM ADC option 4", minimum=0)
+    area_6bit_um2: float = _param(580.0, "µm²", "MNSIM ADC option 4", minimum=0)
+    power_8bit_mw: float = _param(
+        2.0, "mW", "ISAAC, as used by MNSIM (ADC option 2) and PUMA", minimum=0,
+        note="ISAAC (Shafiee et al., ISCA 2016): 8 ADCs per IMA, 16 mW, 0.0096 mm²",
+    )
+    rate_8bit_gsps: float = _param(1.28, "GS/s", "ISAAC, as used by MNSIM (ADC option 2) and PUMA", minimum=0)
+    area_8bit_um2: float = _param(1200.0, "µm²", "ISAAC, as used by MNSIM (ADC option 2) and PUMA", minimum=0)
+    scaling: str = _param(
+        "geometric", "", "bnnc rule: log-linear in bits through the 6- and 8-bit points",
+        choices=_ADC_RULES,
+        note="geometric: power and area interpolated log-linearly in bits between the 6- and "
+        "8-bit points and extrapolated with the same factor per bit, sample rate interpolated "
+        "likewise and held at the nearer point outside 6..8 bits (relative to the 8-bit point "
+        "this is within 15% of Accelergy's ISAAC SAR table, after Saberi et al. 2011, for "
+        "5..9 bits); pow2: power and area proportional to 2^bits from the nearest point (7 "
+        "bits: the 8-bit point, so a 7-bit ADC costs less than the 6-bit one), sample rate of "
+        "that point",
+    )
+    share: int = _param(8, "columns per ADC", "NeuroSim numColMuxed = 8", minimum=1, exclusive=False)
+
+    def point(self, bits: int) -> AdcPoint:
+        """The cost of one ``bits``-bit ADC under :attr:`scaling`."""
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+            raise ValueError(f"ADC bits must be an integer >= 1, got {bits!r}")
+        p6, r6, a6 = self.power_6bit_mw, self.rate_6bit_gsps, self.area_6bit_um2
+        p8, r8, a8 = self.power_8bit_mw, self.rate_8bit_gsps, self.area_8bit_um2
+        if self.scaling == "geometric":
+            t = (bits - 6) / 2.0
+            power = p6 * (p8 / p6) ** t
+            area = a6 * (a8 / a6) ** t
+            rate = r6 * (r8 / r6) ** min(max(t, 0.0), 1.0)
+            rule = "geometric between the 6-bit (MNSIM ADC option 4) and 8-bit (ISAAC) points"
+        else:
+            ref_bits, power, rate, area = (6, p6, r6, a6) if bits < 7 else (8, p8, r8, a8)
+            power *= 2.0 ** (bits - ref_bits)
+            area *= 2.0 ** (bits - ref_bits)
+            rule = f"2^bits from the {ref_bits}-bit point ({'MNSIM ADC option 4' if ref_bits == 6 else 'ISAAC'})"
+        return AdcPoint(bits=bits, power_mw=power, rate_gsps=rate, area_um2=area, rule=rule)
+
+    def __call__(self, bits: int) -> AdcPoint:
+        """``hw.adc(bits)``: same as :meth:`point`."""
+        return self.point(bits)
+
+
+@dataclass(frozen=True)
+class AdcPoint:
+    """One ADC of a given width, as computed by :meth:`AdcConfig.point`."""
+
+    bits: int
+    power_mw: float
+    rate_gsps: float
+    area_um2: float
+    rule: str
+    """How the figures were obtained (the scaling rule and reference point)."""
+
+    @property
+    def conversion_ns(self) -> float:
+        """Time of one conversion, 1 / rate (ns)."""
+        return 1.0 / self.rate_gsps
+
+    @property
+    def energy_pj(self) -> float:
+        """Energy of one conversion, power / rate (pJ; mW / (GS/s) = pJ)."""
+        return self.power_mw / self.rate_gsps
+
+
+@dataclass(frozen=True)
+class DacConfig(_Group):
+    """Input drivers. bnnc applies inputs as 0 or V_read (bit-serial for multi-bit inputs),
+    so there is no DAC."""
+
+    TABLE: ClassVar[str] = "dac"
+    DESCRIPTION: ClassVar[str] = "input drivers"
+
+    kind: str = _param(
+        "none", "", "NeuroSim, MNSIM, PUMA (1-bit inputs)", choices=("none",),
+        note="inputs are 0 or V_read; multi-bit inputs are applied bit-serially",
+    )
+
+
+_ALADDIN = "Aladdin (Shao et al., ISCA 2014) 40 nm 1 GHz table, via Accelergy hwcomponents-library"
+
+
+@dataclass(frozen=True)
+class DigitalConfig(_Group):
+    """Digital periphery after the arrays: adders accumulating partial sums and bit-planes,
+    registers, threshold comparators; one accumulate or compare per clock."""
+
+    TABLE: ClassVar[str] = "digital"
+    DESCRIPTION: ClassVar[str] = "digital accumulate / compare logic"
+
+    clock_ghz: float = _param(1.0, "GHz", "NeuroSim, PUMA", minimum=0)
+    adder_energy_pj_per_bit: float = _param(
+        0.0065625, "pJ/bit", _ALADDIN, minimum=0, exclusive=False,
+        note="32-bit adder: 0.21 pJ per add / 32",
+    )
+    adder_area_um2_per_bit: float = _param(
+        8.6875, "µm²/bit", _ALADDIN, minimum=0, exclusive=False, note="32-bit adder: 278 µm² / 32",
+    )
+    register_energy_pj_per_bit: float = _param(
+        0.009, "pJ/bit", _ALADDIN, minimum=0, exclusive=False, note="register: 0.009 pJ per bit access",
+    )
+    register_area_um2_per_bit: float = _param(
+        5.98, "µm²/bit", _ALADDIN, minimum=0, exclusive=False, note="register: 5.98 µm² per bit",
+    )
+    comparator_energy_pj_per_bit: float = _param(
+        0.0009209375, "pJ/bit", _ALADDIN, minimum=0, exclusive=False,
+        note="32-bit comparator: 0.02947 pJ per compare / 32",
+    )
+    comparator_area_um2_per_bit: float = _param(
+        2.21875, "µm²/bit", _ALADDIN, minimum=0, exclusive=False, note="32-bit comparator: 71 µm² / 32",
+    )
+    ops_per_clock: int = _param(
+        1, "ops/clock", "DESIGN.md §5: one accumulate/compare per clock per unit",
+        minimum=1, exclusive=False,
+    )
+
+    @property
+    def clock_period_ns(self) -> float:
+        """1 / clock (ns)."""
+        return 1.0 / self.clock_ghz
+
+
+@dataclass(frozen=True)
+class BufferConfig(_Group):
+    """SRAM line buffers and output buffers between layers."""
+
+    TABLE: ClassVar[str] = "buffer"
+    DESCRIPTION: ClassVar[str] = "SRAM line / output buffers"
+
+    read_energy_pj_per_bit: float = _param(
+        0.15625, "pJ/bit", "Horowitz, ISSCC 2014, 45 nm 0.9 V", minimum=0, exclusive=False,
+        note="8 KB SRAM: 10 pJ per 64-bit access",
+    )
+    write_energy_pj_per_bit: float = _param(
+        0.15625, "pJ/bit", "Horowitz, ISSCC 2014, 45 nm 0.9 V (write assumed = read)",
+        minimum=0, exclusive=False,
+        note="Horowitz gives one figure per 64-bit SRAM access; bnnc assumes writes cost the same",
+    )
+    area_um2_per_bit: float = _param(
+        0.2392578125, "µm²/bit", "PUMA simulator constants.py, 32 nm", minimum=0, exclusive=False,
+        note="2 KB SRAM data memory: 0.00392 mm² / 16384 bits, periphery included",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The whole configuration
+
+_GROUPS: dict[str, type[_Group]] = {
+    g.TABLE: g
+    for g in (ArrayConfig, CellConfig, ReadConfig, ComparatorConfig, AdcConfig, DacConfig, DigitalConfig, BufferConfig)
+}
+
+_SCHEMA = 1  # bump when the meaning of an existing key changes
+
+
+def adc_bits_for(rows: int) -> int:
+    """ADC bits needed to digitize a column sum over ``rows`` binary inputs without loss:
+    ``ceil(log2(rows + 1))`` (rows + 1 levels, 0..rows)."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be an integer >= 1, got {rows!r}")
+    return rows.bit_length()  # == ceil(log2(rows + 1)), exactly
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """The complete hardware model; ``HardwareConfig()`` is the documented default.
+
+    Values are read as ``hw.adc.power_6bit_mw`` or ``hw.value_of("adc.power_6bit_mw")``;
+    :meth:`source_of` gives the citation of a key's default, :meth:`describe` a printable
+    ``"1.26 mW (MNSIM ADC option 4)"``. :attr:`origins` records which keys a file or caller
+    set to a non-default value (it takes no part in equality or the digest)."""
+
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    cell: CellConfig = field(default_factory=CellConfig)
+    read: ReadConfig = field(default_factory=ReadConfig)
+    comparator: ComparatorConfig = field(default_factory=ComparatorConfig)
+    adc: AdcConfig = field(default_factory=AdcConfig)
+    dac: DacConfig = field(default_factory=DacConfig)
+    digital: DigitalConfig = field(default_factory=DigitalConfig)
+    buffer: BufferConfig = field(default_factory=BufferConfig)
+    origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    """``(dotted key, origin)`` for every key whose value differs from the default; the origin
+    is the file (or other place) that set it."""
+
+    def __post_init__(self) -> None:
+        for table, group in _GROUPS.items():
+            if not isinstance(getattr(self, table), group):
+                raise HardwareConfigError(f"HardwareConfig: {table} must be a {group.__name__}", key=table)
+        if self.cell.r_off_ohm <= self.cell.r_on_ohm:
+            raise HardwareConfigError(
+                f"HardwareConfig: [cell] r_off_ohm: expected a value > r_on_ohm "
+                f"({_fmt(self.cell.r_on_ohm)} Ω), got {_fmt(self.cell.r_off_ohm)}",
+                key="cell.r_off_ohm",
+            )
+
+    # ---- keys, values, sources ---------------------------------------------------------------
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """Every dotted key, in document order (``"array.rows"``, ...)."""
+        return [f"{table}.{name}" for table, group in _GROUPS.items() for name, _, _ in _specs(group)]
+
+    @staticmethod
+    def _spec(key: str) -> _Spec:
+        table, _, name = key.partition(".")
+        group = _GROUPS.get(table)
+        for fname, spec, _ in _specs(group) if group else ():
+            if fname == name:
+                return spec
+        raise KeyError(f"unknown hardware key {key!r}; keys are {', '.join(HardwareConfig.keys())}")
+
+    @classmethod
+    def source_of(cls, key: str) -> str:
+        """Citation for the default of ``key`` (e.g. ``"adc.power_6bit_mw"`` →
+        ``"MNSIM ADC option 4"``)."""
+        return cls._spec(key).source
+
+    @classmethod
+    def note_of(cls, key: str) -> str | None:
+        """Longer explanation of the default of ``key`` (where the figure was found, how it was
+        derived), if there is one."""
+        return cls._spec(key).note
+
+    @classmethod
+    def unit_of(cls, key: str) -> str:
+        """Unit of ``key`` as printed (``"mW"``, ``"µm²"``; empty for strings)."""
+        return cls._spec(key).unit
+
+    @classmethod
+    def default_of(cls, key: str) -> Any:
+        """The documented default value of ``key``."""
+        return _DEFAULT.value_of(key)
+
+    def value_of(self, key: str) -> Any:
+        """The value of dotted ``key``."""
+        self._spec(key)
+        table, _, name = key.partition(".")
+        return getattr(getattr(self, table), name)
+
+    def origin_of(self, key: str) -> str | None:
+        """Where the value of ``key`` came from if it is not the default (a file name), else
+        ``None``."""
+        self._spec(key)
+        return dict(self.origins).get(key)
+
+    def describe(self, key: str) -> str:
+        """``"1.26 mW (MNSIM ADC option 4)"``; for an overridden value
+        ``"3 mW (hw.toml; default 1.26 mW, MNSIM ADC option 4)"``."""
+        spec = self._spec(key)
+        text = _with_unit(self.value_of(key), spec.unit)
+        origin = self.origin_of(key)
+        if origin is None:
+            return f"{text} ({spec.source})"
+        return f"{text} ({origin}; default {_with_unit(self.default_of(key), spec.unit)}, {spec.source})"
+
+    def values(self) -> dict[str, dict[str, Any]]:
+        """``{table: {key: value}}``, every key."""
+        return {table: dataclasses.asdict(getattr(self, table)) for table in _GROUPS}
+
+    # ---- overrides ---------------------------------------------------------------------------
+
+    def with_values(self, values: Mapping[str, Any], origin: str = "<api>") -> HardwareConfig:
+        """A copy with ``{dotted key: value}`` applied, validated like a TOML file (errors are
+        :class:`HardwareConfigError` naming ``origin``)."""
+        tables: dict[str, dict[str, Any]] = {}
+        for key, value in values.items():
+            table, dot, name = key.partition(".")
+            if not dot:
+                raise HardwareConfigError(f"{origin}: {key}: expected a dotted key such as array.rows", path=origin, key=key)
+            tables.setdefault(table, {})[name] = value
+        return _build(tables, origin, base=self)
+
+    # ---- derived quantities ------------------------------------------------------------------
+
+    @property
+    def cell_read_energy_on_pj(self) -> float:
+        """Energy dissipated in one on cell during one read with its input high:
+        V_read² · G_on · t_read (pJ)."""
+        return self.read.voltage_v**2 * self.cell.g_on_s * self.read.time_ns * 1e-9 * 1e12
+
+    @property
+    def cell_read_energy_off_pj(self) -> float:
+        """Energy dissipated in one off cell during one read with its input high:
+        V_read² · G_off · t_read (pJ)."""
+        return self.read.voltage_v**2 * self.cell.g_off_s * self.read.time_ns * 1e-9 * 1e12
+
+    @property
+    def cell_current_on_ua(self) -> float:
+        """Current through an on cell with its input high, V_read · G_on (µA)."""
+        return self.read.voltage_v * self.cell.g_on_s * 1e6
+
+    @property
+    def cell_current_off_ua(self) -> float:
+        """Current through an off cell with its input high, V_read · G_off (µA)."""
+        return self.read.voltage_v * self.cell.g_off_s * 1e6
+
+    @property
+    def array_area_um2(self) -> float:
+        """Cell area of one array, rows · cols · cell area (µm²; periphery not included)."""
+        return self.array.cells * self.cell.area_um2
+
+    @staticmethod
+    def adc_bits_for(rows: int) -> int:
+        """``ceil(log2(rows + 1))``: see :func:`adc_bits_for`."""
+        return adc_bits_for(rows)
+
+    def adc_conversion_ns(self, bits: int) -> float:
+        """Time of one ``bits``-bit conversion (ns)."""
+        return self.adc.point(bits).conversion_ns
+
+    def adcs_for(self, columns: int) -> int:
+        """ADCs serving ``columns`` columns, ``ceil(columns / share)``."""
+        return -(-columns // self.adc.share)
+
+    def cycles(self, ns: float) -> int:
+        """Whole digital clock cycles covering ``ns`` nanoseconds."""
+        return int(math.ceil(ns * self.digital.clock_ghz - 1e-9))
+
+    @property
+    def read_cycles(self) -> int:
+        """Clock cycles of one array read."""
+        return self.cycles(self.read.time_ns)
+
+    # ---- identity and output -----------------------------------------------------------------
+
+    def digest(self) -> str:
+        """A short stable hash (16 hex digits of SHA-256) of every value: equal configurations
+        give equal digests, whatever file they came from."""
+        text = json.dumps({"schema": _SCHEMA, "values": self.values()}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        """Every value with its unit and source (and, if overridden, where from and the
+        default), plus the derived quantities with their formulas — for ``report.json``."""
+        parameters: dict[str, dict[str, Any]] = {}
+        for table, group in _GROUPS.items():
+            entries = parameters.setdefault(table, {})
+            for name, spec, default in _specs(group):
+                key = f"{table}.{name}"
+                entry: dict[str, Any] = {"value": self.value_of(key), "unit": spec.unit, "source": spec.source}
+                if spec.note:
+                    entry["note"] = spec.note
+                origin = self.origin_of(key)
+                if origin is not None:
+                    entry["source"] = origin
+                    entry["default"] = default
+                    entry["default_source"] = spec.source
+                entries[name] = entry
+        bits = adc_bits_for(self.array.rows)
+        point = self.adc.point(bits)
+        derived = {
+            "g_on_s": (self.cell.g_on_s, "S", "1 / r_on_ohm"),
+            "g_off_s": (self.cell.g_off_s, "S", "1 / r_off_ohm"),
+            "delta_g_s": (self.cell.delta_g_s, "S", "g_on − g_off"),
+            "cell_read_energy_on_pj": (self.cell_read_energy_on_pj, "pJ", "V_read² · G_on · t_read"),
+            "cell_read_energy_off_pj": (self.cell_read_energy_off_pj, "pJ", "V_read² · G_off · t_read"),
+            "comparator_energy_pj": (self.comparator.energy_pj, "pJ", "comparator power / rate"),
+            "clock_period_ns": (self.digital.clock_period_ns, "ns", "1 / clock_ghz"),
+            "read_cycles": (self.read_cycles, "cycles", "ceil(read time · clock)"),
+            "adc_bits_full_array": (bits, "bits", "ceil(log2(array rows + 1))"),
+            "adc_power_full_array_mw": (point.power_mw, "mW", point.rule),
+            "adc_rate_full_array_gsps": (point.rate_gsps, "GS/s", point.rule),
+            "adc_area_full_array_um2": (point.area_um2, "µm²", point.rule),
+            "adc_energy_full_array_pj": (point.energy_pj, "pJ", "ADC power / rate"),
+        }
+        return {
+            "digest": self.digest(),
+            "parameters": parameters,
+            "derived": {k: {"value": v, "unit": u, "formula": f} for k, (v, u, f) in derived.items()},
+        }
+
+    def to_toml(self) -> str:
+        """This configuration as a complete TOML document, every key with a comment giving its
+        unit and source; :func:`loads_hardware` of it gives back an equal configuration."""
+        lines = [
+            "# bnnc hardware configuration. Every resource, energy, area and timing figure bnnc",
+            "# reports is computed from these values. Override any of them in your own file",
+            "# (keys you leave out keep these defaults) and pass it with --hw FILE.",
+            "# Units are part of the key names; the comment above each key gives unit and source.",
+        ]
+        if self.origins:
+            lines.append("# Keys marked 'overridden' differ from bnnc's defaults.")
+        for table, group in _GROUPS.items():
+            lines += ["", f"# {group.DESCRIPTION}", f"[{table}]"]
+            for name, spec, default in _specs(group):
+                key = f"{table}.{name}"
+                if spec.choices is not None:
+                    unit = "[" + " | ".join(f'"{c}"' for c in spec.choices) + "] "
+                else:
+                    unit = f"[{spec.unit}] " if spec.unit else ""
+                lines += textwrap.wrap(f"{unit}{spec.source}", 96, initial_indent="# ", subsequent_indent="#   ")
+                if spec.note:
+                    lines += textwrap.wrap(spec.note, 96, initial_indent="#   ", subsequent_indent="#   ")
+                origin = self.origin_of(key)
+                if origin is not None:
+                    lines.append(f"#   overridden by {origin}; default {_toml_value(default)}")
+                lines.append(f"{name} = {_toml_value(self.value_of(key))}")
+        return "\n".join(lines) + "\n"
+
+
+_DEFAULT = HardwareConfig()
+
+
+def default_hardware() -> HardwareConfig:
+    """The documented default configuration (DESIGN.md §6)."""
+    return _DEFAULT
+
+
+def default_hardware_toml() -> str:
+    """The complete default configuration as a commented TOML document (what
+    ``bnnc --print-default-hw`` prints); :func:`loads_hardware` of it gives exactly the
+    defaults."""
+    return _DEFAULT.to_toml()
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_hardware(path: str | os.PathLike[str]) -> HardwareConfig:
+    """Read a TOML hardware file: tables matching the groups, any subset of keys; missing keys
+    keep their defaults. Raises :class:`HardwareConfigError` (one line naming the file and the
+    key) for unreadable files, TOML syntax errors (with line and column), unknown tables or
+    keys and bad values."""
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise HardwareConfigError(f"{name}: cannot read hardware file: {err.strerror or err}", path=name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HardwareConfigError(f"{name}: not UTF-8 text (byte {err.start}); TOML files must be UTF-8", path=name) from None
+    return loads_hardware(text, name)
+
+
+def loads_hardware(text: str, name: str = "<string>") -> HardwareConfig:
+    """:func:`load_hardware` on TOML ``text``; ``name`` is the file name used in messages."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = " ".join(str(err).split())
+        raise HardwareConfigError(f"{name}: TOML syntax error: {message}", path=name) from None
+    tables: dict[str, dict[str, Any]] = {}
+    for table, content in document.items():
+        if table not in _GROUPS:
+            if not isinstance(content, dict):
+                where = f"{table}: keys must be inside a table such as [array]"
+                if any(table == n for g in _GROUPS.values() for n, _, _ in _specs(g)):
+                    owner = next(t for t, g in _GROUPS.items() if any(table == n for n, _, _ in _specs(g)))
+                    where = f"{table}: keys must be inside their table; did you mean [{owner}] {table}?"
+                raise HardwareConfigError(f"{name}: {where}", path=name, key=table)
+            raise HardwareConfigError(
+                f"{name}: [{table}]: unknown table; expected one of "
+                + ", ".join(f"[{t}]" for t in _GROUPS),
+                path=name, key=table,
+            )
+        if not isinstance(content, dict):
+            raise HardwareConfigError(
+                f"{name}: {table}: expected a table [{table}], got {_show(content)}", path=name, key=table
+            )
+        tables[table] = content
+    return _build(tables, name, base=_DEFAULT)
+
+
+def _build(tables: Mapping[str, Mapping[str, Any]], origin: str, base: HardwareConfig) -> HardwareConfig:
+    """``base`` with ``{table: {key: value}}`` applied; every key and value validated."""
+    groups: dict[str, _Group] = {}
+    origins = dict(base.origins)
+    for table, group in _GROUPS.items():
+        given = tables.get(table, {})
+        specs = {n: s for n, s, _ in _specs(group)}
+        values = dataclasses.asdict(getattr(base, table))
+        for key, raw in given.items():
+            if key not in specs:
+                raise HardwareConfigError(
+                    f"{origin}: [{table}] {key}: unknown key; expected one of {', '.join(specs)}",
+                    path=origin, key=f"{table}.{key}",
+                )
+            try:
+                values[key] = specs[key].check(raw)
+            except _Invalid as bad:
+                raise HardwareConfigError(
+                    f"{origin}: [{table}] {key}: expected {bad.expected}, got {_show(bad.value)}",
+                    path=origin, key=f"{table}.{key}",
+                ) from None
+            dotted = f"{table}.{key}"
+            if values[key] == HardwareConfig.default_of(dotted):
+                origins.pop(dotted, None)
+            else:
+                origins[dotted] = origin
+        groups[table] = group(**values)
+    for table in tables:
+        if table not in _GROUPS:
+            raise HardwareConfigError(
+                f"{origin}: [{table}]: unknown table; expected one of " + ", ".join(f"[{t}]" for t in _GROUPS),
+                path=origin, key=table,
+            )
+    cell = groups["cell"]
+    if cell.r_off_ohm <= cell.r_on_ohm:  # type: ignore[attr-defined]
+        given = tables.get("cell", {})
+        if "r_off_ohm" in given or "r_on_ohm" not in given:
+            message = f"[cell] r_off_ohm: expected a value > r_on_ohm ({_fmt(cell.r_on_ohm)} Ω), got {_show(cell.r_off_ohm)}"  # type: ignore[attr-defined]
+            key = "cell.r_off_ohm"
+        else:
+            message = f"[cell] r_on_ohm: expected a value < r_off_ohm ({_fmt(cell.r_off_ohm)} Ω), got {_show(cell.r_on_ohm)}"  # type: ignore[attr-defined]
+            key = "cell.r_on_ohm"
+        raise HardwareConfigError(f"{origin}: {message}", path=origin, key=key)
+    order = {k: i for i, k in enumerate(HardwareConfig.keys())}
+    return HardwareConfig(**groups, origins=tuple(sorted(origins.items(), key=lambda kv: order[kv[0]])))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _fmt(value: Any) -> str:
+    """A number as people write it: 10000 rather than 10000.0, 1.26 rather than 1.2600000001."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _with_unit(value: Any, unit: str) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{_fmt(value)} {unit}".rstrip()
+
+
+def _show(value: Any) -> str:
+    """A user's value as it would appear in TOML, for error messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() or not math.isfinite(value) else _fmt(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array" if len(value) > 4 else "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, int):
+        return str(value)
+    return f"a {type(value).__name__} ({value})"
+
+
+def _toml_value(value: Any) -> str:
+    """``value`` as a TOML literal that reads back exactly."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return repr(value)  # shortest round-tripping form; valid TOML for finite floats
+    return str(value)
