@@ -110,6 +110,7 @@ class _Spec:
             if self.choices is not None and value not in self.choices:
                 raise _Invalid(self.expected(), value)
             return value
+        raw = value
         if isinstance(value, bool):
             raise _Invalid(self.expected(), value)
         if self.kind is int:
@@ -124,7 +125,7 @@ class _Spec:
         if self.minimum is not None:
             bad = value <= self.minimum if self.exclusive else value < self.minimum
             if bad:
-                raise _Invalid(self.expected(), value)
+                raise _Invalid(self.expected(), raw)
         return value
 
 
@@ -798,10 +799,10 @@ def _build(tables: Mapping[str, Mapping[str, Any]], origin: str, base: HardwareC
     if cell.r_off_ohm <= cell.r_on_ohm:  # type: ignore[attr-defined]
         given = tables.get("cell", {})
         if "r_off_ohm" in given or "r_on_ohm" not in given:
-            message = f"[cell] r_off_ohm: expected a value > r_on_ohm ({_fmt(cell.r_on_ohm)} Ω), got {_show(cell.r_off_ohm)}"  # type: ignore[attr-defined]
+            message = f"[cell] r_off_ohm: expected a value > r_on_ohm ({_fmt(cell.r_on_ohm)} Ω), got {_fmt(cell.r_off_ohm)}"  # type: ignore[attr-defined]
             key = "cell.r_off_ohm"
         else:
-            message = f"[cell] r_on_ohm: expected a value < r_off_ohm ({_fmt(cell.r_off_ohm)} Ω), got {_show(cell.r_on_ohm)}"  # type: ignore[attr-defined]
+            message = f"[cell] r_on_ohm: expected a value < r_off_ohm ({_fmt(cell.r_off_ohm)} Ω), got {_fmt(cell.r_on_ohm)}"  # type: ignore[attr-defined]
             key = "cell.r_on_ohm"
         raise HardwareConfigError(f"{origin}: {message}", path=origin, key=key)
     order = {k: i for i, k in enumerate(HardwareConfig.keys())}
@@ -836,7 +837,7 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float):
-        return repr(value) if not value.is_integer() or not math.isfinite(value) else _fmt(value)
+        return repr(value)
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
