@@ -686,9 +686,9 @@ class HardwareConfig:
                     unit = "[" + " | ".join(f'"{c}"' for c in spec.choices) + "] "
                 else:
                     unit = f"[{spec.unit}] " if spec.unit else ""
-                lines += textwrap.wrap(f"{unit}{spec.source}", 96, initial_indent="# ", subsequent_indent="#   ")
+                lines += _wrap(f"{unit}{spec.source}", "# ")
                 if spec.note:
-                    lines += textwrap.wrap(spec.note, 96, initial_indent="#   ", subsequent_indent="#   ")
+                    lines += _wrap(spec.note, "#   ")
                 origin = self.origin_of(key)
                 if origin is not None:
                     lines.append(f"#   overridden by {origin}; default {_toml_value(default)}")
@@ -743,12 +743,12 @@ def loads_hardware(text: str, name: str = "<string>") -> HardwareConfig:
     tables: dict[str, dict[str, Any]] = {}
     for table, content in document.items():
         if table not in _GROUPS:
-            if not isinstance(content, dict):
-                where = f"{table}: keys must be inside a table such as [array]"
-                if any(table == n for g in _GROUPS.values() for n, _, _ in _specs(g)):
-                    owner = next(t for t, g in _GROUPS.items() if any(table == n for n, _, _ in _specs(g)))
-                    where = f"{table}: keys must be inside their table; did you mean [{owner}] {table}?"
-                raise HardwareConfigError(f"{name}: {where}", path=name, key=table)
+            if not isinstance(content, dict):  # a key outside any table
+                owners = [t for t, g in _GROUPS.items() if any(table == n for n, _, _ in _specs(g))]
+                hint = "did you mean " + " or ".join(f"[{t}] {table}" for t in owners) + "?" if owners else "such as [array]"
+                raise HardwareConfigError(
+                    f"{name}: {table}: keys must be inside a table, {hint}", path=name, key=table
+                )
             raise HardwareConfigError(
                 f"{name}: [{table}]: unknown table; expected one of "
                 + ", ".join(f"[{t}]" for t in _GROUPS),
@@ -854,3 +854,11 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)  # shortest round-tripping form; valid TOML for finite floats
     return str(value)
+
+
+def _wrap(text: str, first: str) -> list[str]:
+    """``text`` as TOML comment lines of at most 96 characters (words and hyphenated names kept
+    whole)."""
+    return textwrap.wrap(
+        text, 96, initial_indent=first, subsequent_indent="#   ", break_long_words=False, break_on_hyphens=False
+    )

@@ -43,6 +43,12 @@ FINN_DOMAIN = {"UINT8": Domain.U8, "INT8": Domain.I8, "BIPOLAR": Domain.PM1, "BI
 ELEMENTWISE = {"Add": bnn.Add, "Sub": bnn.Sub, "Mul": bnn.Mul, "Div": bnn.Div}
 ROUNDING = {"ROUND": "half_even", "FLOOR": "floor", "CEIL": "ceil", "ROUND_TO_ZERO": "trunc"}
 LAYER_OPS = (bnn.Conv, bnn.Dense)
+BINARY_RELEVANT = frozenset({
+    "Conv", "Gemm", "MatMul", "Sign", "BipolarQuant", "Quant", "IntQuant", "MultiThreshold", "QuantizeLinear",
+    "DequantizeLinear", "Where", "GreaterOrEqual", "Greater", "LessOrEqual", "Less", "Not",
+})
+"""Ops that may start the crossbar region: layers, binarizers and input quantizers. Other ops
+that read a pending host partition's results join that partition."""
 SIGN_TRANSPARENT = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Clip"}
 """Ops through which a sign-preserving ``Clip`` may reach a ``Sign`` (see ``Importer._clip``)."""
 
@@ -130,8 +136,9 @@ class Importer:
             inputs = {self.g.resolve(n) for n in node.input if n}
             pending_outputs = {o for n, _ in self.pending for o in n.output}
             if self.pending and inputs & pending_outputs:
-                if node.op_type not in self.converters:
-                    self.pending.append((node, NotMappable(f"op {node.op_type} has no crossbar mapping")))
+                if node.op_type not in BINARY_RELEVANT or not self._may_be_binary_layer(node):
+                    # float work on host results stays on the host: one partition, not many
+                    self.pending.append((node, NotMappable(f"op {node.op_type} works on host results")))
                     continue
                 self._flush()
             mark, tensors = len(self.function.ops), dict(self.tensors)
@@ -145,6 +152,13 @@ class Importer:
         self._check_binary_region()
         self.module.remove_unused_constants()
         return self.module
+
+    def _may_be_binary_layer(self, node: onnx.NodeProto) -> bool:
+        """False for a Conv/Gemm/MatMul whose weights are visibly not binary."""
+        if node.op_type not in ("Conv", "Gemm", "MatMul"):
+            return True
+        weight = self.const(node.input[1]) if len(node.input) > 1 else None
+        return weight is not None and split_binary(weight if node.op_type != "MatMul" else weight.T) is not None
 
     def _rollback(self, mark: int, tensors: dict[str, Tensor]) -> None:
         """Undo a converter that gave up half-way: erase the ops it appended (a Conv whose bias

@@ -1,0 +1,156 @@
+"""Deterministic benchmark models, written as standard ONNX the way BNN exporters write them.
+
+- ``tfc``: FINN's TFC, 784-64-64-64-10 binary MLP (input binarized by Sign(2x − 1));
+- ``cnv``: FINN's CNV topology on 3×32×32 8-bit pixels (first layer bit-serial on uint8
+  codes), six 3×3 convs 64-64-128-128-256-256 with two max-pools, FCs 512-512-10 (1.5 M
+  binary weights);
+- ``vgg_small``: binarized VGG-small for CIFAR-10, 2×128, 2×256, 2×512 3×3 convs (pad 1) with
+  max-pools, FC 10 (4.6 M binary weights);
+- ``resnet18``: a ResNet-18-shaped network at 224×224: a float 7×7 stem and max-pool (a host
+  partition), then sixteen binary 3×3 convs 64-128-256-512 with stride-2 transitions (the
+  residual additions are left out: bnnc maps plain binary chains), global average pooling and
+  a float 1000-way classifier on the host (11 M binary weights).
+
+Weights are ±1 from a fixed seed; BatchNorms have random running statistics.
+``python bench/models.py DIR`` writes them all.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+class _Builder:
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.count = 0
+
+    def name(self, op: str) -> str:
+        self.count += 1
+        return f"{op}_{self.count}"
+
+    def const(self, value, dtype=np.float32) -> str:
+        name = self.name("c")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, **attrs) -> str:
+        out = self.name(op_type)
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
+        return out
+
+    def bn_sign(self, x: str, channels: int, fan_in: int) -> str:
+        gamma = self.rng.uniform(0.5, 1.5, channels) * np.where(self.rng.random(channels) < 0.1, -1, 1)
+        params = [gamma, self.rng.normal(0, 0.5, channels), self.rng.normal(0, np.sqrt(fan_in) / 3, channels),
+                  self.rng.uniform(0.5, 1.5, channels) * fan_in]
+        return self.op("Sign", self.op("BatchNormalization", x, *(self.const(p) for p in params)))
+
+    def conv(self, x: str, cin: int, cout: int, k: int = 3, pad: int = 1, stride: int = 1, binary: bool = True) -> str:
+        w = self.rng.choice([-1.0, 1.0], (cout, cin, k, k)) if binary else self.rng.normal(0, 0.1, (cout, cin, k, k))
+        return self.op("Conv", x, self.const(w), pads=[pad] * 4, strides=[stride] * 2)
+
+    def dense(self, x: str, fan_in: int, outputs: int, binary: bool = True) -> str:
+        w = self.rng.choice([-1.0, 1.0], (outputs, fan_in)) if binary else self.rng.normal(0, 0.05, (outputs, fan_in))
+        return self.op("Gemm", x, self.const(w), transB=1)
+
+    def model(self, name: str, inputs: list[onnx.ValueInfoProto], output: str, out_shape: list[int]) -> onnx.ModelProto:
+        self.nodes[-1].output[0] = "logits"
+        graph = helper.make_graph(self.nodes, name, inputs, [helper.make_tensor_value_info("logits", TensorProto.FLOAT, out_shape)], self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="bnnc-bench")
+        model.ir_version = 8
+        return model
+
+
+def tfc() -> onnx.ModelProto:
+    b = _Builder(1)
+    x = b.op("Sign", b.op("Sub", b.op("Mul", b.op("Flatten", "image"), b.const(2.0)), b.const(1.0)))
+    fan_in = 784
+    for width in (64, 64, 64):
+        x = b.bn_sign(b.dense(x, fan_in, width), width, fan_in)
+        fan_in = width
+    b.dense(x, 64, 10)
+    return b.model("tfc", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])], "logits", [1, 10])
+
+
+def cnv() -> onnx.ModelProto:
+    b = _Builder(2)
+    x = b.op("Cast", "image", to=TensorProto.FLOAT)
+    cin = 3
+    for index, cout in enumerate((64, 64, 128, 128, 256, 256)):
+        x = b.bn_sign(b.conv(x, cin, cout, pad=0), cout, 9 * cin)
+        if index in (1, 3):
+            x = b.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
+        cin = cout
+    x = b.op("Flatten", x)
+    fan_in = 256
+    for width in (512, 512):
+        x = b.bn_sign(b.dense(x, fan_in, width), width, fan_in)
+        fan_in = width
+    b.dense(x, 512, 10)
+    return b.model("cnv", [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 3, 32, 32])], "logits", [1, 10])
+
+
+def vgg_small() -> onnx.ModelProto:
+    b = _Builder(3)
+    x = b.op("Sign", "image")
+    cin = 3
+    for index, cout in enumerate((128, 128, 256, 256, 512, 512)):
+        x = b.conv(x, cin, cout)
+        if index % 2 == 1:
+            x = b.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
+        x = b.bn_sign(x, cout, 9 * cin)
+        cin = cout
+    b.dense(b.op("Flatten", x), 512 * 4 * 4, 10)
+    return b.model("vgg_small", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 32, 32])], "logits", [1, 10])
+
+
+def resnet18() -> onnx.ModelProto:
+    b = _Builder(4)
+    x = b.op("Relu", b.op("BatchNormalization", b.conv("image", 3, 64, k=7, pad=3, stride=2, binary=False),
+                          *(b.const(p) for p in (np.ones(64), np.zeros(64), np.zeros(64), np.ones(64)))))
+    x = b.op("Sign", b.op("MaxPool", x, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+    cin = 64
+    for stage, cout in enumerate((64, 128, 256, 512)):
+        for block in range(4):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = b.bn_sign(b.conv(x, cin, cout, stride=stride), cout, 9 * cin)
+            cin = cout
+    x = b.op("Flatten", b.op("GlobalAveragePool", x))
+    b.dense(x, 512, 1000, binary=False)
+    return b.model("resnet18", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 224, 224])], "logits", [1, 1000])
+
+
+MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "vgg_small": vgg_small, "resnet18": resnet18}
+
+
+def binary_weights(model: onnx.ModelProto) -> int:
+    """Weights of Conv/Gemm layers whose initializer holds only ±1."""
+    arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    total = 0
+    for node in model.graph.node:
+        if node.op_type in ("Conv", "Gemm") and node.input[1] in arrays:
+            w = arrays[node.input[1]]
+            total += w.size if np.isin(w, (-1.0, 1.0)).all() else 0
+    return total
+
+
+def write_all(directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, build in MODELS.items():
+        paths[name] = directory / f"{name}.onnx"
+        onnx.save(build(), paths[name])
+    return paths
+
+
+if __name__ == "__main__":
+    for name, path in write_all(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/models")).items():
+        print(f"{name}: {path} ({binary_weights(onnx.load(path)) / 1e6:.2f} M binary weights)")
