@@ -24,6 +24,8 @@ import numpy as np
 from bnnc.ir import Function, Module, Operation, Value
 from bnnc.ir.dialects import bnn, xbar
 
+from .hardware import HardwareConfig, default_hardware
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -37,10 +39,17 @@ class Timing:
     clock_ns: float
 
 
+def timing_of(hw: HardwareConfig) -> Timing:
+    """The schedule's view of a hardware configuration."""
+    return Timing(
+        read_ns=hw.read.time_ns, comparator_ns=hw.comparator.decision_ns, adc_ns=hw.adc_conversion_ns,
+        adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns,
+    )
+
+
 def default_timing() -> Timing:
-    """The timing of DESIGN.md §6's defaults (10 ns reads, 1 GS/s comparators, SAR ADCs of
-    1 GS/s up to 6 bits and 1.28 GS/s at 8 bits, 8 columns per ADC, 1 GHz logic)."""
-    return Timing(read_ns=10.0, comparator_ns=1.0, adc_ns=lambda bits: 1.0 if bits <= 6 else 1 / 1.28, adc_share=8, clock_ns=1.0)
+    """The timing of the default hardware (DESIGN.md §6)."""
+    return timing_of(default_hardware())
 
 
 @dataclass

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
     parser.add_argument("-o", "--output", type=Path, default=None, help="output directory")
     parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
+    parser.add_argument("--print-default-hw", action="store_true",
+                        help="print the default hardware configuration (TOML, every figure with its source) and exit")
     parser.add_argument("--load-plugin", action="append", default=[], metavar="FILE_OR_MODULE",
                         help="import a Python file or module that registers passes (repeatable)")
     parser.add_argument("--print-ir-before", type=_name_list, default=set(), metavar="PASSES",
@@ -65,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--golden-inputs", type=int, default=16, metavar="N",
                             help="random inputs for the golden check when --inputs is not given (default 16)")
     onnx_group.add_argument("--no-check", action="store_true", help="skip the golden check against onnxruntime")
-    onnx_group.add_argument("--scheme", choices=("refcol", "xnor", "diff", "auto"), default=None,
-                            help="crossbar mapping for every layer (default: auto, the fewest arrays per layer)")
+    onnx_group.add_argument("--scheme", choices=("refcol", "xnor", "diff", "auto", "all"), default=None,
+                            help="crossbar mapping for every layer (default: auto, the fewest arrays per layer; "
+                            "all: compile with auto and compare every scheme in the report)")
     onnx_group.add_argument("--sign-zero", choices=("exact", "pos", "neg", "error"), default=None,
                             help="where an ONNX Sign can see exactly 0 after BatchNorm: exact (a second comparator, "
                             "default), pos/neg (send 0 to +1/-1; the golden check counts the events), error")
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="replicate bottleneck layers' arrays to minimize the pipeline period within N arrays")
     onnx_group.add_argument("--target-fps", type=float, default=None, metavar="F",
                             help="replicate until F inferences/s, with the fewest arrays")
+    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
+                            help="hardware configuration (see --print-default-hw)")
+    onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
@@ -135,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             load_plugin(plugin)
         if args.list_passes:
             print(list_passes())
+            return 0
+        if args.print_default_hw:
+            from bnnc.backends.hardware import default_hardware_toml
+
+            sys.stdout.write(default_hardware_toml())
             return 0
         if not args.file:
             parser.error("a FILE (.onnx or .bir) is required")

@@ -1,0 +1,162 @@
+"""Resource, energy and area model of a tiled crossbar program, per layer.
+
+Every figure comes from the hardware configuration (``backends/hardware.py``, each value with
+its source) and the program itself (cell patterns, tiles, positions, planes); the one workload
+assumption, the port activity (the fraction of array reads in which a port carries V_read), is
+a stated parameter. Per inference and layer:
+
+- array reads: ``activity · Σ_cells V²·G·t_read`` per read of each array (on cells at G_on,
+  off cells at G_off, refcol reference cells at the mid conductance), times the reads
+  (planes × window positions);
+- sensing: one comparator decision per output column and comparator level per read, or one
+  ADC conversion per physical column per read (``bits`` from the array's rows);
+- digital: for ADC layers an add per digitized column count and a digital comparison per
+  output; an output register bit per comparator decision;
+- buffers: every input bit written once into the line buffer and read once per port drive.
+
+Area: cells (rows × cols × cell area per array), comparators, ADCs (``cols / share`` per
+array), adders and output registers, and line-buffer SRAM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnnc.ir import Module
+from bnnc.ir.dialects import xbar
+
+from .hardware import HardwareConfig
+from .schedule import LayerSchedule
+
+DEFAULT_ACTIVITY = 0.5
+"""Port activity assumed when nothing better is known: a binary input is 1 half the time."""
+
+
+@dataclass
+class LayerCost:
+    """The cost of one crossbar layer per inference (energies in pJ, areas in µm²)."""
+
+    name: str
+    arrays: int
+    arrays_mnsim_style: int
+    comparators: int
+    adcs: int
+    adc_bits: int
+    adders: int
+    reference_columns: int
+    cells_used: int
+    cells_allocated: int
+    macs: int
+    energy_pj: dict[str, float]
+    area_um2: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {
+            "arrays": self.arrays,
+            "arrays_mnsim_style": self.arrays_mnsim_style,
+            "comparators": self.comparators,
+            "adcs": self.adcs,
+            "adc_bits": self.adc_bits,
+            "adders": self.adders,
+            "reference_columns": self.reference_columns,
+            "cells_used": self.cells_used,
+            "cells_allocated": self.cells_allocated,
+            "cell_utilization": self.cells_used / self.cells_allocated if self.cells_allocated else 0.0,
+            "binary_macs": self.macs,
+            "energy_nj": sum(self.energy_pj.values()) / 1000,
+            "energy_breakdown_nj": {k: v / 1000 for k, v in self.energy_pj.items()},
+            "area_mm2": sum(self.area_um2.values()) / 1e6,
+            "area_breakdown_mm2": {k: v / 1e6 for k, v in self.area_um2.items()},
+        }
+
+
+def layer_costs(module: Module, schedule: list[LayerSchedule], facts: dict, hw: HardwareConfig,
+                activity: float = DEFAULT_ACTIVITY) -> dict[str, LayerCost]:
+    """The cost of every crossbar layer of a tiled module."""
+    reads_by_layer: dict[str, list] = {}
+    for op in module.function("main").ops:
+        if isinstance(op, xbar.Mvm):
+            reads_by_layer.setdefault(op.location.names[0] if op.location.known else "", []).append(op)
+    costs = {}
+    for layer in schedule:
+        costs[layer.name] = _layer_cost(layer, reads_by_layer.get(layer.name, []), facts.get("layers", {}).get(layer.name, {}), hw, activity)
+    return costs
+
+
+def _layer_cost(layer: LayerSchedule, reads: list, facts: dict, hw: HardwareConfig, activity: float) -> LayerCost:
+    scheme = facts.get("scheme", "xnor")
+    levels = facts.get("comparator_levels", 1) if facts.get("readout", "comparator") == "comparator" else 0
+    rows, cols = hw.array.rows, hw.array.cols
+    e_on, e_off = hw.cell_read_energy_on_pj, hw.cell_read_energy_off_pj
+    window_reads = layer.planes * layer.positions  # reads of each array tile per inference
+    array_pj = sensing_pj = 0.0
+    comparators = adcs = columns_total = reference = cells_used = 0
+    for op in reads:
+        cells = op.const_array("conductance")
+        on = int(cells.sum())
+        ref_cells = cells.shape[0] if scheme == "refcol" else 0
+        on -= ref_cells  # the reference column's cells are mid-conductance, not on
+        per_read = activity * (on * e_on + (cells.size - on - ref_cells) * e_off + ref_cells * (e_on + e_off) / 2)
+        array_pj += per_read * window_reads
+        columns = cells.shape[1]
+        outputs = columns - 1 if scheme == "refcol" else columns // 2 if scheme == "diff" else columns
+        columns_total += columns
+        cells_used += cells.size
+        reference += 1 if scheme == "refcol" else 0
+        if layer.sensing == "adc":
+            adcs += hw.adcs_for(columns) * layer.replicas
+            sensing_pj += window_reads * columns * hw.adc(layer.adc_bits).energy_pj
+        else:
+            comparators += outputs * levels * layer.replicas
+            sensing_pj += window_reads * outputs * levels * hw.comparator.energy_pj
+    outputs_total = facts.get("outputs", 0)
+    fan_in = facts.get("fan_in", 0)
+    acc_bits = max(1, math.ceil(math.log2(2 * fan_in * max(1, 2 ** (layer.planes - 1)) + 1)) + 1) if fan_in else 1
+    d = hw.digital
+    digital_pj = layer.positions * outputs_total * max(levels, 1) * d.register_energy_pj_per_bit
+    adders = 0
+    if layer.sensing == "adc":
+        digital_pj += window_reads * columns_total * acc_bits * d.adder_energy_pj_per_bit
+        digital_pj += layer.positions * outputs_total * max(levels, 1) * acc_bits * d.comparator_energy_pj_per_bit
+        adders = adcs
+        if levels:  # digital comparators after the accumulation
+            comparators += outputs_total * levels * layer.replicas
+    buffer_pj = _input_bits(reads) * hw.buffer.write_energy_pj_per_bit + layer.positions * _ports(reads) * hw.buffer.read_energy_pj_per_bit
+    arrays = len(reads) * layer.replicas
+    row_tiles = layer.tiles[0]
+    mnsim = row_tiles * math.ceil(outputs_total / cols) * layer.replicas if scheme == "diff" else arrays
+    area = {
+        "arrays": arrays * hw.array_area_um2,
+        "comparators": comparators * hw.comparator.area_um2,
+        "adcs": adcs * hw.adc(max(layer.adc_bits, 1)).area_um2 if adcs else 0.0,
+        "digital": adders * acc_bits * d.adder_area_um2_per_bit + outputs_total * max(levels, 1) * layer.replicas * d.register_area_um2_per_bit,
+        "buffers": layer.line_buffer_bits * hw.buffer.area_um2_per_bit,
+    }
+    return LayerCost(
+        name=layer.name, arrays=arrays, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs,
+        adc_bits=layer.adc_bits, adders=adders, reference_columns=reference * layer.replicas,
+        cells_used=cells_used * layer.replicas, cells_allocated=arrays * rows * cols,
+        macs=layer.positions * fan_in * outputs_total,
+        energy_pj={"arrays": array_pj, "sensing": sensing_pj, "digital": digital_pj, "buffers": buffer_pj},
+        area_um2=area,
+    )
+
+
+def _input_bits(reads: list) -> int:
+    """Bits of the layer input the line buffer holds per inference (all planes)."""
+    ports = reads[0].operands[0]
+    source = ports.producer
+    while source is not None and source.name == "xbar.slice":
+        source = source.operands[0].producer
+    if source is not None and source.name == "xbar.window":
+        return int(np.prod(source.operands[0].type.shape))
+    return int(np.prod(ports.type.shape))
+
+
+def _ports(reads: list) -> int:
+    """Port bits driven per window (all planes and row tiles of one column tile)."""
+    first_column = [op for op in reads if op.attr("tile")[1] == 0]
+    return sum(op.operands[0].type.shape[0] * op.operands[0].type.shape[2] for op in first_column)
