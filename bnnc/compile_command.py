@@ -128,7 +128,8 @@ def run_onnx(args: argparse.Namespace, manager_options: dict) -> int:
     context = PassContext(options={"hardware": hw, "timing": timing_of(hw)}, debug=args.debug)
     compilation = progress.run("compile", lambda: compile_model(path, pipeline, parse_input_shapes(args.input_shape), manager_options, context))
     compilation.module.attributes["hardware"] = hw.digest()
-    progress.timings.update({f"compile.{k}": v for k, v in compilation.timings.items()})
+    progress.timings.pop("compile")
+    progress.timings.update(compilation.timings)  # load, passes
     from bnnc.cli import print_remarks
 
     print_remarks(compilation.context)

@@ -1,0 +1,157 @@
+"""The report: totals are sums of the layers, energies and areas agree with an independent
+computation from the hardware configuration, array counts match hand counts, and the HTML
+report renders in a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bnnc.backends.hardware import default_hardware
+from bnnc.cli import main
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+FINN_TFC = SHARED / "finn_tfc_w1a1" / "model.onnx"
+
+
+def small_model(path: Path) -> np.ndarray:
+    """One ±1 dense layer (fan-in 3, 2 outputs) on a bipolar input, BatchNorm, Sign."""
+    w = np.array([[1, -1, 1], [1, 1, -1]], np.float32)
+    inits = [numpy_helper.from_array(w.T.copy(), "w")] + [
+        numpy_helper.from_array(np.array(v, np.float32), n)
+        for n, v in (("g", [1.0, 1.0]), ("b", [0.0, 0.0]), ("m", [0.5, -0.5]), ("v", [1.0, 1.0]))
+    ]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]),
+             helper.make_node("BatchNormalization", ["y", "g", "b", "m", "v"], ["z"]),
+             helper.make_node("Sign", ["z"], ["out"])]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 2])], inits)
+    annotation = onnx.TensorAnnotation(tensor_name="x")
+    annotation.quant_parameter_tensor_names.add(key="finn_datatype", value="BIPOLAR")
+    graph.quantization_annotation.append(annotation)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    return w
+
+
+def compile_report(tmp_path: Path, model: Path, *flags: str) -> dict:
+    assert main([str(model), "-o", str(tmp_path / "out"), *flags]) == 0
+    return json.loads((tmp_path / "out" / "report.json").read_text())
+
+
+def test_totals_are_sums_of_the_layers(tmp_path: Path) -> None:
+    report = compile_report(tmp_path, Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx", "--max-arrays", "30")
+    layers, totals = report["layers"], report["totals"]
+    for key in ("arrays", "energy_nj", "area_mm2", "arrays_mnsim_style"):
+        assert totals[key] == pytest.approx(sum(layer[key] for layer in layers))
+    assert totals["binary_ops"] == 2 * sum(layer.get("binary_macs", 0) for layer in layers)
+    assert totals["tops_per_w"] == pytest.approx(totals["binary_ops"] / (totals["energy_nj"] * 1e-9) / 1e12)
+    assert totals["ips_per_mm2"] == pytest.approx(totals["throughput_ips"] / totals["area_mm2"])
+    for layer in layers:
+        assert layer["energy_nj"] == pytest.approx(sum(layer["energy_breakdown_nj"].values()))
+
+
+def test_energy_and_area_of_a_small_layer_from_the_configuration(tmp_path: Path) -> None:
+    w = small_model(tmp_path / "small.onnx")
+    report = compile_report(tmp_path, tmp_path / "small.onnx", "--scheme", "refcol")
+    (layer,) = report["layers"]
+    hw = default_hardware()
+    # refcol on one 128x128 array: cells w̃ (3 x 2) plus a reference column of 3 mid cells,
+    # read once per inference with each port driven half the time
+    on = int((w > 0).sum())
+    off = w.size - on
+    v, t = hw.read.voltage_v, hw.read.time_ns * 1e-9
+    g_on, g_off = 1 / hw.cell.r_on_ohm, 1 / hw.cell.r_off_ohm
+    array_j = 0.5 * v * v * t * (on * g_on + off * g_off + 3 * (g_on + g_off) / 2)
+    assert layer["energy_breakdown_nj"]["arrays"] == pytest.approx(array_j * 1e9)
+    # one comparator decision per output (2), one per read; 1.63 µW at 1 GS/s
+    comparator_j = 2 * 1.63e-6 / 1e9
+    assert layer["energy_breakdown_nj"]["sensing"] == pytest.approx(comparator_j * 1e9)
+    assert layer["sensing"] == "comparator" and layer["comparators"] == 2 and layer["arrays"] == 1
+    # area: one 128x128 array of 1.44 µm² cells and two comparators
+    assert layer["area_breakdown_mm2"]["arrays"] == pytest.approx(128 * 128 * 1.44e-6)
+    assert layer["area_breakdown_mm2"]["comparators"] == pytest.approx(2 * hw.comparator.area_um2 * 1e-6)
+
+
+def test_every_hardware_figure_is_reported_with_its_source(tmp_path: Path) -> None:
+    small_model(tmp_path / "small.onnx")
+    report = compile_report(tmp_path, tmp_path / "small.onnx")
+    parameters = report["hardware"]["parameters"]
+    assert parameters["adc"]["power_6bit_mw"]["source"] and parameters["cell"]["r_on_ohm"]["value"] == 1e4
+    assert all(entry["source"] for group in parameters.values() for entry in group.values())
+
+
+def test_a_hardware_file_changes_the_figures(tmp_path: Path) -> None:
+    small_model(tmp_path / "small.onnx")
+    base = compile_report(tmp_path, tmp_path / "small.onnx")
+    (tmp_path / "hw.toml").write_text("[read]\ntime_ns = 20\n[array]\nrows = 64\ncols = 64\n")
+    changed = compile_report(tmp_path, tmp_path / "small.onnx", "--hw", str(tmp_path / "hw.toml"))
+    assert changed["layers"][0]["energy_breakdown_nj"]["arrays"] == pytest.approx(2 * base["layers"][0]["energy_breakdown_nj"]["arrays"])
+    assert changed["layers"][0]["area_breakdown_mm2"]["arrays"] == pytest.approx(base["layers"][0]["area_breakdown_mm2"]["arrays"] / 4)
+    assert changed["hardware"]["digest"] != base["hardware"]["digest"]
+
+
+def test_bad_hardware_file_is_one_line_with_exit_2(tmp_path: Path, capsys) -> None:
+    small_model(tmp_path / "small.onnx")
+    (tmp_path / "hw.toml").write_text("[array]\nrows = 1\n")
+    assert main([str(tmp_path / "small.onnx"), "--hw", str(tmp_path / "hw.toml"), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "hw.toml" in err and "rows" in err
+
+
+def test_print_default_hw_round_trips(tmp_path: Path, capsys) -> None:
+    assert main(["--print-default-hw"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "default.toml").write_text(text)
+    from bnnc.backends.hardware import load_hardware
+
+    assert load_hardware(tmp_path / "default.toml") == default_hardware()
+    assert "MNSIM" in text and "NeuroSim" in text
+
+
+@pytest.mark.skipif(not FINN_TFC.exists(), reason=f"third-party models not found at {SHARED}")
+def test_finn_tfc_array_count_matches_a_hand_count(tmp_path: Path) -> None:
+    report = compile_report(tmp_path, FINN_TFC, "--array", "128x128", "--scheme", "refcol")
+    # 784-64-64-64-10 with one reference column per array (127 outputs per array):
+    # layer 1: ceil(784 / 128) = 7 row tiles x ceil(64 / 127) = 1 -> 7 arrays (ADCs: 7 partial sums)
+    # layers 2, 3: 64 rows, 64 + 1 columns -> 1 array each (comparators)
+    # layer 4: 64 rows, 10 + 1 columns -> 1 array (ADC readout of the logits)
+    hand = {"MatMul_0": 7, "MatMul_1": 1, "MatMul_2": 1, "MatMul_3": 1}
+    crossbar = {layer["name"]: layer for layer in report["layers"] if layer["target"] == "crossbar"}
+    assert {name: layer["arrays"] for name, layer in crossbar.items()} == hand
+    assert report["totals"]["arrays"] == 10
+    assert crossbar["MatMul_0"]["sensing"] == "adc" and crossbar["MatMul_1"]["sensing"] == "comparator"
+    assert crossbar["MatMul_3"]["sensing"] == "adc"
+
+
+def test_scheme_all_compares_the_mappings(tmp_path: Path) -> None:
+    small_model(tmp_path / "small.onnx")
+    report = compile_report(tmp_path, tmp_path / "small.onnx", "--scheme", "all")
+    assert set(report["schemes"]) == {"refcol", "xnor", "diff", "auto"}
+    assert all(totals["arrays"] >= 1 for totals in report["schemes"].values())
+    assert "Mapping schemes compared" in (tmp_path / "out" / "report.md").read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium')")
+def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    report = compile_report(tmp_path, Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx")
+    page = tmp_path / "out" / "report.html"
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Pipeline timeline" in result.stdout and "<svg" in result.stdout
+    assert "Uncaught" not in result.stderr and "SyntaxError" not in result.stderr
+    assert report["totals"]["bottleneck_layer"] in result.stdout
