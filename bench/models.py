@@ -62,7 +62,12 @@ class _Builder:
         return self.op("Gemm", x, self.const(w), transB=1)
 
     def model(self, name: str, inputs: list[onnx.ValueInfoProto], output: str, out_shape: list[int]) -> onnx.ModelProto:
+        """The graph with a symbolic batch ``N`` (bnnc compiles it for one sample and stacks
+        samples; onnxruntime runs the source model on whole batches)."""
         self.nodes[-1].output[0] = "logits"
+        for value_info in inputs:
+            value_info.type.tensor_type.shape.dim[0].dim_param = "N"
+        out_shape = ["N"] + out_shape[1:]
         graph = helper.make_graph(self.nodes, name, inputs, [helper.make_tensor_value_info("logits", TensorProto.FLOAT, out_shape)], self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="bnnc-bench")
         model.ir_version = 8
