@@ -30,7 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bnnc.ir import Domain, Module, Operation, TensorType
-from bnnc.ir.location import Location
+from bnnc.ir.diagnostics import OpDiagnostic
 
 from . import kernels
 
@@ -43,26 +43,9 @@ _IMPLEMENTATIONS: dict[str, OpSemantics] = {}
 # --------------------------------------------------------------------------- errors and registry
 
 
-class InterpreterError(Exception):
+class InterpreterError(OpDiagnostic):
     """A program the interpreter cannot run, or an op whose result breaks its declared type.
     Names the op and the ONNX node(s) it came from whenever the failure belongs to an op."""
-
-    def __init__(
-        self,
-        message: str,
-        op_name: str | None = None,
-        location: Location | None = None,
-        source: tuple[str, int, int] | None = None,
-    ):
-        self.message = message
-        self.op_name = op_name
-        self.location = location
-        self.source = source
-        super().__init__(str(self))
-
-    @classmethod
-    def at(cls, op: Operation, message: str) -> InterpreterError:
-        return cls(message, op.name, op.location, op.source)
 
     def __str__(self) -> str:
         if self.op_name is None:

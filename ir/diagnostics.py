@@ -29,8 +29,9 @@ class ParseError(IRError):
         return f"{head}\n{self.source_line}\n{caret}"
 
 
-class VerifyError(IRError):
-    """An IR invariant that does not hold, naming the op and the ONNX node it came from."""
+class OpDiagnostic(Exception):
+    """An error about one op: the message, the op's name, the ONNX node(s) it came from and,
+    for parsed IR, where it was written (file, line, column)."""
 
     def __init__(
         self,
@@ -44,6 +45,15 @@ class VerifyError(IRError):
         self.location = location
         self.source = source
         super().__init__(str(self))
+
+    @classmethod
+    def at(cls, op, message: str) -> OpDiagnostic:
+        """The error ``message`` about ``op``."""
+        return cls(message, op.name, op.location, op.source)
+
+
+class VerifyError(IRError, OpDiagnostic):
+    """An IR invariant that does not hold, naming the op and the ONNX node it came from."""
 
     def __str__(self) -> str:
         where = []
