@@ -71,6 +71,7 @@ import numpy as np
 
 from bnnc.ir import Domain, Function, Module, Operation, Value
 from bnnc.ir.dialects.xbar import plane_weights
+from bnnc.ir.shapes import conv_output_size
 
 from .interpreter import (
     _ONNX_TYPES,
@@ -185,11 +186,35 @@ class ColumnCurrents:
         return counts.astype(np.int32)
 
 
-Datum = Union[np.ndarray, ColumnCurrents]
+@dataclass(frozen=True)
+class PortMatrix:
+    """The integer path's form of an ``xbar.window`` result (or of a row-tile slice of it)
+    that only array reads consume: ``bits`` ``[N, B, P, K]`` float32, the window's ports
+    without complement; ``valid`` ``[P, K]`` (uint8) where the window drives the complementary
+    rows ``valid − bit`` after them; and the range ``[start, stop)`` of the op's port axis
+    (``2K`` ports with complement) that this value holds. Materialized to uint8 bits for any
+    other consumer."""
+
+    bits: np.ndarray
+    valid: np.ndarray | None
+    start: int
+    stop: int
+
+    def materialize(self) -> np.ndarray:
+        """The bits as the interpreter holds them: uint8 ``[N, B, P, stop − start]``."""
+        direct = self.bits.astype(np.uint8)
+        if self.valid is not None:
+            direct = np.concatenate([direct, self.valid - direct], axis=-1)
+        return direct[..., self.start : self.stop]
+
+
+Datum = Union[np.ndarray, ColumnCurrents, PortMatrix]
 Kernel = Callable[["_Run", Operation, list[Datum]], list[Datum]]
 _KERNELS: dict[str, Kernel] = {}
 _ANALOG_AWARE = {"xbar.adc", "xbar.compare", "return"}
 """Kernels that take :class:`ColumnCurrents` as they are; every other op gets counts."""
+_PORT_AWARE = {"xbar.slice", "xbar.mvm", "return"}
+"""Kernels that take :class:`PortMatrix` as it is; every other op gets bits."""
 
 
 def _kernel(*names: str) -> Callable[[Kernel], Kernel]:
@@ -215,13 +240,15 @@ def simulate(
     function: str = "main",
     device: DeviceModel | None = None,
     *,
-    chunk: int = 1024,
+    chunk: int | None = None,
 ) -> list[np.ndarray]:
     """Run ``function`` of ``module`` on a batch: every input has a leading sample axis ``N`` and
     otherwise its argument's declared shape; returns each result stacked along ``N``, in its
     domain's dtype — :func:`~bnnc.backends.interpreter.interpret_batch`'s contract and results.
     With ``device`` the arrays run through the analog model (see the module docstring), else
-    on integer counts. Samples run in chunks of at most ``chunk`` to bound memory."""
+    on integer counts. Samples run in chunks of at most ``chunk`` (by default as many as keep
+    the largest intermediate value near :data:`CHUNK_BYTES`), which bounds memory and keeps
+    the working set in cache; results do not depend on it."""
     try:
         func = module.function(function)
     except KeyError:
@@ -230,7 +257,7 @@ def simulate(
     if samples == 0:
         return [np.empty((0,) + t.shape, dtype=t.domain.dtype) for t in func.result_types]
     session = _Session(device)
-    step = max(1, int(chunk))
+    step = max(1, int(chunk)) if chunk is not None else _default_chunk(func)
     parts = [_Run(func, session, [a[s : s + step] for a in arrays]).execute() for s in range(0, samples, step)]
     if len(parts) == 1:
         return parts[0]
@@ -266,6 +293,22 @@ def _batched_arguments(func: Function, inputs: Sequence[np.ndarray]) -> tuple[in
     return samples, converted
 
 
+CHUNK_BYTES = 1 << 23
+"""Default chunk: samples whose largest intermediate value (a float32 port matrix counts four
+bytes per bit) takes about this many bytes (8 MiB: smaller chunks keep buffers reusable and cached; measured on bnn_cnn)."""
+
+
+def _default_chunk(func: Function) -> int:
+    """Samples per chunk such that the largest value of ``func`` takes about
+    :data:`CHUNK_BYTES` (between 16 and 4096 samples)."""
+    largest = 1
+    for op in func.ops:
+        for value in op.results:
+            itemsize = 4 if op.name == "xbar.window" else value.type.domain.dtype.itemsize
+            largest = max(largest, value.type.size * itemsize)
+    return int(min(4096, max(16, CHUNK_BYTES // largest)))
+
+
 class _Session:
     """State shared by the chunks of one :func:`simulate` call: the device model and what its
     hooks returned (called once per op)."""
@@ -275,9 +318,50 @@ class _Session:
         self.hooked: dict[int, Any] = {}
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One op of a function's execution plan: its kernel, where its operands are read and its
+    results written (value ids), their declared types, and the values dead after it."""
+
+    op: Operation
+    kernel: Kernel | None
+    operands: tuple[int, ...]
+    results: tuple[tuple[int, Value], ...]
+    frees: tuple[int, ...]
+    wants_counts: bool
+    wants_bits: bool
+
+
+_PLANS: weakref.WeakKeyDictionary[Function, tuple[tuple, list[_Step]]] = weakref.WeakKeyDictionary()
+
+
+def _plan(func: Function) -> list[_Step]:
+    """The function's steps, built once per function and rebuilt when its ops or their
+    operands change."""
+    signature = tuple(id(a) for a in func.args) + tuple((id(op), tuple(map(id, op.operands))) for op in func.ops)
+    cached = _PLANS.get(func)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    last: dict[int, int] = {}
+    for index, op in enumerate(func.ops):
+        for value in op.operands:
+            last[id(value)] = len(func.ops) if op.name == "return" else index
+    steps = []
+    for index, op in enumerate(func.ops):
+        operands = tuple(map(id, op.operands))
+        steps.append(_Step(
+            op, _KERNELS.get(op.name), operands,
+            tuple((id(v), v) for v in op.results),
+            tuple(sorted({v for v in operands if last.get(v) == index} | {id(r) for r in op.results if id(r) not in last})),
+            op.name not in _ANALOG_AWARE, op.name not in _PORT_AWARE,
+        ))
+    _PLANS[func] = (signature, steps)
+    return steps
+
+
 class _Run:
-    """One chunk of samples through a function: the environment of live values, float32 port
-    matrices shared by an ``xbar.window`` and its row-tile slices, and the sample count."""
+    """One chunk of samples through a function: the environment of live values (arrays, or
+    :class:`PortMatrix` / :class:`ColumnCurrents` between windows, array reads and sensing)."""
 
     def __init__(self, func: Function, session: _Session, arrays: list[np.ndarray]):
         self.func = func
@@ -285,81 +369,68 @@ class _Run:
         self.device = session.device
         self.samples = int(arrays[0].shape[0]) if arrays else 1
         self.env: dict[int, Datum] = {id(arg): a for arg, a in zip(func.args, arrays)}
-        self.f32: dict[int, np.ndarray] = {}
 
     def execute(self) -> list[np.ndarray]:
-        last_use = _last_uses(self.func)
-        for index, op in enumerate(self.func.ops):
-            kernel = _KERNELS.get(op.name)
-            if kernel is None:
+        env = self.env
+        for step in _plan(self.func):
+            op = step.op
+            if step.kernel is None:
                 raise SimulatorError.at(op, f"no simulator kernel for op {op.name}")
-            args = [self._operand(op, i, v) for i, v in enumerate(op.operands)]
-            if op.name not in _ANALOG_AWARE:
-                args = [a.counts() if isinstance(a, ColumnCurrents) else a for a in args]
             try:
-                outputs = list(kernel(self, op, args))
+                args = [env[v] for v in step.operands]
+            except KeyError:
+                index = next(i for i, v in enumerate(step.operands) if v not in env)
+                raise SimulatorError.at(op, f"operand {index} is used before it is defined") from None
+            if step.wants_counts and self.device is not None:
+                args = [a.counts() if isinstance(a, ColumnCurrents) else a for a in args]
+            if step.wants_bits:
+                args = [a.materialize() if isinstance(a, PortMatrix) else a for a in args]
+            try:
+                outputs = step.kernel(self, op, args)
             except SimulatorError:
                 raise
             except Exception as e:  # numpy, onnxruntime or interpreter failures still name the op
                 raise SimulatorError.wrap(op, e) from e
             if op.name == "return":
-                return [self._final(op, a) for a in outputs]
-            if len(outputs) != len(op.results):
+                return [self._final(a) for a in outputs]
+            if len(outputs) != len(step.results):
                 raise SimulatorError.at(op, f"kernel produced {len(outputs)} results, the op declares {len(op.results)}")
-            for value, array in zip(op.results, outputs):
+            for (key, value), array in zip(step.results, outputs):
                 self._check(op, value, array)
-                self.env[id(value)] = array
-            for value in op.operands:
-                if last_use.get(id(value)) == index:
-                    self.env.pop(id(value), None)
-                    self.f32.pop(id(value), None)
+                env[key] = array
+            for key in step.frees:
+                del env[key]
         raise SimulatorError(f"function @{self.func.name} does not end in 'return'")
-
-    def _operand(self, op: Operation, index: int, value: Value) -> Datum:
-        try:
-            return self.env[id(value)]
-        except KeyError:
-            raise SimulatorError.at(op, f"operand {index} is used before it is defined") from None
 
     def _check(self, op: Operation, value: Value, array: Datum) -> None:
         """Shape and dtype against the declared type (values are the kernels' business: they
         follow the interpreter, which checks them)."""
-        expected = (self.samples,) + value.type.shape
-        if isinstance(array, ColumnCurrents):
-            shape, ok = array.currents.shape, array.currents.shape == expected
+        declared = value.type
+        if type(array) is np.ndarray:
+            if array.shape[1:] == declared.shape and array.dtype == declared.domain.dtype and array.shape[0] == self.samples:
+                return
+            shape, dtype = array.shape, array.dtype
+        elif isinstance(array, ColumnCurrents):
+            shape, dtype = array.currents.shape, "currents"
+            if shape == (self.samples,) + declared.shape:
+                return
+        elif isinstance(array, PortMatrix):
+            shape, dtype = array.bits.shape[:-1] + (array.stop - array.start,), "ports"
+            if shape == (self.samples,) + declared.shape:
+                return
         else:
-            shape, ok = array.shape, array.shape == expected and array.dtype == value.type.domain.dtype
-        if not ok:
-            raise SimulatorError.at(
-                op, f"result {value.index} is {getattr(array, 'dtype', 'currents')}{list(shape)}, but its declared type "
-                f"{value.type} means {value.type.domain.dtype}{list(expected)}")
+            shape, dtype = (), type(array).__name__
+        raise SimulatorError.at(
+            op, f"result {value.index} is {dtype}{list(shape)}, but its declared type {declared} means "
+            f"{declared.domain.dtype}{[self.samples, *declared.shape]}")
 
-    def _final(self, op: Operation, array: Datum) -> np.ndarray:
+    @staticmethod
+    def _final(array: Datum) -> np.ndarray:
         if isinstance(array, ColumnCurrents):
             array = array.counts()
+        elif isinstance(array, PortMatrix):
+            array = array.materialize()
         return np.array(array, copy=True, order="C")
-
-    def ports_f32(self, value: Value, bits: np.ndarray) -> np.ndarray:
-        """``bits`` (the array of ``value``) as float32, shared with the window it was sliced
-        from (a row tile is a strided view of its layer's float32 im2col matrix)."""
-        cached = self.f32.get(id(value))
-        if cached is None:
-            cached = bits.astype(np.float32)
-            self.f32[id(value)] = cached
-        return cached
-
-
-def _last_uses(func: Function) -> dict[int, int]:
-    """For each value, the index of the last op that reads it (values the return reads stay)."""
-    last: dict[int, int] = {}
-    for index, op in enumerate(func.ops):
-        if op.name == "return":
-            for value in op.operands:
-                last[id(value)] = len(func.ops)
-            continue
-        for value in op.operands:
-            last[id(value)] = index
-    return last
 
 
 # --------------------------------------------------------------------------- per-op constants
@@ -381,13 +452,12 @@ def _prepared(op: Operation, key: str, build: Callable[[], Any]) -> Any:
 
 
 def _thresholds_per_position(op: Operation, table: str) -> np.ndarray:
-    """``T[:, classes[s], :]`` transposed to ``[P, M, L]`` (int64): each window position's
-    thresholds (or ``[P, M]`` offsets for a readout)."""
+    """``T[:, classes[s]]`` (int64): each output column's thresholds ``[M, P, L]`` (or offsets
+    ``[M, P]`` for a readout) at every window position."""
 
     def build() -> np.ndarray:
         t = op.const_array(table).astype(np.int64)
-        k = spatial_classes(op.const_array("classes"))
-        return np.ascontiguousarray(np.moveaxis(t[:, k], 1, 0))
+        return np.ascontiguousarray(t[:, spatial_classes(op.const_array("classes"))])
 
     return _prepared(op, table, build)
 
@@ -469,7 +539,18 @@ def _valid_ports(op: Operation, channels: int, height: int, width: int) -> np.nd
         positions = cols.shape[2] * cols.shape[3]
         return np.ascontiguousarray(cols.transpose(0, 2, 3, 1, 4, 5).reshape(positions, -1))
 
-    return _prepared(op, "valid", build)
+    geometry = (channels, height, width) + tuple(tuple(op.attr(a)) for a in ("kernel", "strides", "pads", "dilations"))
+    return _prepared(op, f"valid{geometry}", build)
+
+
+def _output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
+    """``(OH, OW)`` of ``op``'s windows over an ``height × width`` image (floor mode)."""
+    (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = (op.attr(a) for a in ("kernel", "strides", "pads", "dilations"))
+    out_h = conv_output_size(height, kh, sh, pt, pb, dh)
+    out_w = conv_output_size(width, kw, sw, pl, pr, dw)
+    if out_h < 1 or out_w < 1:
+        raise SimulatorError.at(op, f"window {kh}x{kw} does not fit the padded input {height}x{width}")
+    return out_h, out_w
 
 
 def _tap_slices(op: Operation, out_h: int, out_w: int) -> list[tuple[int, int, slice, slice]]:
@@ -487,6 +568,8 @@ def _padded(x: np.ndarray, op: Operation, value: int, channels_last: bool = Fals
     """``[S, C, H, W]`` with the ONNX pads ``[top, left, bottom, right]`` filled by ``value``
     (as ``[S, H', W', C]`` with ``channels_last``)."""
     pt, pl, pb, pr = op.attr("pads")
+    if not (pt or pl or pb or pr):
+        return x.transpose(0, 2, 3, 1) if channels_last else x
     if channels_last:
         return np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=value)
     return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=value)
@@ -498,9 +581,12 @@ def _im2col(x: np.ndarray, op: Operation) -> np.ndarray:
     positions; measured 2-4x faster than copying the 6-D sliding-window view at once, whose
     innermost run is only ``kw`` elements long."""
     kh, kw = op.attr("kernel")
-    out_h, out_w = _windows(x[:1, :1], (kh, kw), op, 0).shape[2:4]  # checks the window fits
+    s, c, height, width = x.shape
+    out_h, out_w = _output_size(op, height, width)
     padded = _padded(x, op, 0, channels_last=True)  # [S, H', W', C]
-    s, c = x.shape[0], x.shape[1]
+    if (kh, kw) == (1, 1):  # one tap: the ports are the (strided) pixels, channel-last
+        rows, cols = _tap_slices(op, out_h, out_w)[0][2:]
+        return np.ascontiguousarray(padded[:, rows, cols, :]).reshape(s, out_h * out_w, c)
     out = np.empty((s, out_h, out_w, c, kh, kw), np.uint8)
     for i, j, rows, cols in _tap_slices(op, out_h, out_w):
         out[..., i, j] = padded[:, rows, cols, :]
@@ -508,40 +594,42 @@ def _im2col(x: np.ndarray, op: Operation) -> np.ndarray:
 
 
 @_kernel("xbar.window")
-def _window(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+def _window(run: _Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
     """The line buffer over every sample and plane at once: im2col ``[N, B, P, K]`` (pads 0),
-    with ``complement`` followed by ``valid − bit``. When array reads use the result, its
-    float32 copy is made here, once."""
+    with ``complement`` followed by ``valid − bit``. In the integer path, a result that only
+    array reads use stays a float32 :class:`PortMatrix` (complement implicit)."""
     (x,) = args
     n, planes, _, channels, height, width = x.shape
     ports = _im2col(x.reshape(n * planes, channels, height, width), op)
-    if op.attr("complement"):
-        valid = _valid_ports(op, channels, height, width)
-        ports = np.concatenate([ports, valid - ports], axis=2)
     ports = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
-    if run.device is None and _feeds_mvm(op.result):
-        run.f32[id(op.result)] = ports.astype(np.float32)
+    valid = _valid_ports(op, channels, height, width) if op.attr("complement") else None
+    if run.device is None and _only_array_reads(op.result):
+        width_out = ports.shape[3] * (2 if valid is not None else 1)
+        return [PortMatrix(ports.astype(np.float32), valid, 0, width_out)]
+    if valid is not None:
+        ports = np.concatenate([ports, np.broadcast_to(valid, ports.shape) - ports], axis=3)
     return [ports]
 
 
-def _feeds_mvm(value: Value) -> bool:
-    """Whether ``value`` reaches an ``xbar.mvm`` directly or through ``xbar.slice`` ops."""
-    for use in value.uses:
-        if use.op.name == "xbar.mvm" or (use.op.name == "xbar.slice" and _feeds_mvm(use.op.result)):
-            return True
-    return False
+def _only_array_reads(value: Value) -> bool:
+    """Whether every use of ``value`` is an ``xbar.mvm``, directly or through port-axis slices."""
+    return bool(value.uses) and all(
+        use.op.name == "xbar.mvm" or (use.op.name == "xbar.slice" and use.op.attr("axis") == 2 and _only_array_reads(use.op.result))
+        for use in value.uses
+    )
 
 
 @_kernel("xbar.slice")
-def _slice(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    """``x[start : start + size]`` along ``axis`` (a view); a float32 port matrix is sliced
-    alongside."""
+def _slice(run: _Run, op: Operation, args: list[Datum]) -> list[Datum]:
+    """``x[start : start + size]`` along ``axis`` (a view; a port matrix narrows its range)."""
     (x,) = args
+    start, size, axis = op.attr("start"), op.attr("size"), op.attr("axis")
+    if isinstance(x, PortMatrix):
+        if axis == 2:
+            return [PortMatrix(x.bits, x.valid, x.start + start, x.start + start + size)]
+        x = x.materialize()
     index = [slice(None)] * x.ndim
-    index[op.attr("axis") + 1] = slice(op.attr("start"), op.attr("start") + op.attr("size"))
-    source = run.f32.get(id(op.operands[0]))
-    if source is not None:
-        run.f32[id(op.result)] = source[tuple(index)]
+    index[axis + 1] = slice(start, start + size)
     return [x[tuple(index)]]
 
 
@@ -578,7 +666,7 @@ def _pool_plane(x: np.ndarray, use_or: np.ndarray, op: Operation) -> np.ndarray:
 def _window_reduce(x: np.ndarray, op: Operation, pad: int, combine: np.ufunc) -> np.ndarray:
     """``combine`` (OR / AND of bits) over each pooling window, pads holding ``pad``: one
     elementwise step per kernel tap over strided views of the whole batch."""
-    out_h, out_w = _windows(x[:1, :1], tuple(op.attr("kernel")), op, pad).shape[2:4]
+    out_h, out_w = _output_size(op, x.shape[2], x.shape[3])
     padded = _padded(x, op, pad)
     result = None
     for _, _, rows, cols in _tap_slices(op, out_h, out_w):
@@ -591,20 +679,67 @@ def _window_reduce(x: np.ndarray, op: Operation, pad: int, combine: np.ufunc) ->
 
 
 @_kernel("xbar.mvm")
-def _mvm(run: _Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
-    """Array reads over the batch: counts ``ports @ G`` as one float32 GEMM (exact below 2**24
+def _mvm(run: _Run, op: Operation, args: list[Datum]) -> list[Datum]:
+    """Array reads over the batch: counts ``ports @ G`` as float32 GEMMs (exact below 2**24
     rows), or with a device model the column currents ``v_read · ports @ G``."""
     (ports,) = args
     if run.device is not None:
         return [_column_currents(run, op, ports)]
+    if isinstance(ports, PortMatrix):
+        return [_counts_of_ports(op, ports)]
     n, planes, positions, rows = ports.shape
     if rows >= SGEMM_EXACT_ROWS:
         g = op.const_array("conductance").astype(np.float64)
         counts = ports.reshape(-1, rows).astype(np.float64) @ g
     else:
         g = _prepared(op, "g32", lambda: op.const_array("conductance").astype(np.float32))
-        counts = run.ports_f32(op.operands[0], ports).reshape(-1, rows) @ g
+        counts = ports.reshape(-1, rows).astype(np.float32) @ g
     return [counts.astype(np.int32).reshape(n, planes, positions, g.shape[1])]
+
+
+def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
+    """Counts of a read of ``ports`` without materializing complementary rows: a complement
+    row ``k`` carries ``valid[p, k] − bit[k]``, so its cells add ``valid @ G`` (a per-position
+    constant) and ``−G`` on ``bit[k]``'s row. The direct and complement parts of the range
+    become one GEMM on the direct bits with signed weights (or two, where merging their row
+    ranges would cost more) — exact: float32 sums of at most 2**24 terms in {−1, 0, 1}."""
+    n, planes, positions, width = ports.bits.shape
+    rows = ports.stop - ports.start
+    if 2 * width >= SGEMM_EXACT_ROWS:
+        raise SimulatorError.at(op, f"an array read over {rows} rows is beyond exact float32 counting")
+    key = f"ports{ports.start}:{ports.stop}:{width}:{id(ports.valid) if ports.valid is not None else None}"
+    parts, constant = _prepared(op, key,
+                                lambda: _port_weights(op.const_array("conductance"), ports, width))
+    counts = None
+    for lo, hi, weights in parts:
+        partial = ports.bits[..., lo:hi].reshape(-1, hi - lo) @ weights
+        counts = partial if counts is None else counts + partial
+    counts = counts.reshape(n, planes, positions, -1).astype(np.int32)
+    if constant is not None:
+        counts += constant
+    return counts
+
+
+def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray | None]:
+    """GEMM pieces ``(lo, hi, W)`` over direct-bit rows ``[lo, hi)`` and the constant ``[P, M]``
+    (int32) of the complement rows, for a read of ``ports``' range with ``cells``."""
+    g = cells.astype(np.float32)
+    start, stop = ports.start, ports.stop
+    direct = (start, min(stop, width)) if start < width else None
+    complement = (max(start, width) - width, stop - width) if stop > width else None
+    if complement is None:
+        return [(direct[0], direct[1], g)], None
+    g_direct, g_complement = g[: (direct[1] - direct[0]) if direct else 0], g[(direct[1] - direct[0]) if direct else 0 :]
+    constant = (ports.valid[:, complement[0] : complement[1]].astype(np.float32) @ g_complement).astype(np.int32)
+    if direct is None:
+        return [(complement[0], complement[1], -g_complement)], constant
+    lo, hi = min(direct[0], complement[0]), max(direct[1], complement[1])
+    if hi - lo > (direct[1] - direct[0]) + (complement[1] - complement[0]):
+        return [(direct[0], direct[1], g_direct), (complement[0], complement[1], -g_complement)], constant
+    merged = np.zeros((hi - lo, g.shape[1]), np.float32)
+    merged[direct[0] - lo : direct[1] - lo] += g_direct
+    merged[complement[0] - lo : complement[1] - lo] -= g_complement
+    return [(lo, hi, merged)], constant
 
 
 def _column_currents(run: _Run, op: Operation, ports: np.ndarray) -> ColumnCurrents:
@@ -662,6 +797,9 @@ def _adc(run: _Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
     bits = op.attr("bits")
     if isinstance(counts, ColumnCurrents):
         return [counts.counts(bits)]
+    bound = _count_bound(op.operands[0])
+    if bound is not None and bound < 1 << bits:  # the program proves every count fits
+        return [counts]
     if counts.size and (counts.min() < 0 or counts.max() >= 1 << bits):
         raise SimulatorError.at(op, f"a column count of {counts.max()} does not fit a {bits}-bit ADC")
     return [counts]
@@ -679,24 +817,63 @@ def _accumulate(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.nda
 # --------------------------------------------------------------------------- xbar: sensing
 
 
-def _sensed_value(op: Operation, counts: np.ndarray) -> np.ndarray:
-    """``v[n, p, j] = Σ_b ω_b · raw_b`` from counts ``[N, B, P, M']`` (see ``xbar._Sensing``),
-    in int32 where it cannot overflow, else int64."""
+def _sensed_value(op: Operation, counts: np.ndarray, bound: int | None = None) -> np.ndarray:
+    """``v[n, j, p] = Σ_b ω_b · raw_b[p, j]`` from counts ``[N, B, P, M']`` (see
+    ``xbar._Sensing``), laid out ``[N, M, P]`` like the sensing ops' results, in the narrowest
+    of int16/int32/int64 that holds every ``|v| ≤ bound + 1`` (``bound`` from
+    :func:`_value_bound`). The planes combine first (``raw`` is linear in the counts), then the
+    columns, along contiguous rows."""
     weights = plane_weights(op.attr("encoding"))
-    largest = int(np.abs(counts).max(initial=0))
-    dtype = np.int32 if 2 * largest * sum(abs(w) for w in weights) < 2**31 else np.int64
+    if bound is None:
+        bound = _value_bound(op, counts)
+    dtype = next(t for t in (np.int16, np.int32, np.int64) if bound < np.iinfo(t).max)
     c = counts.astype(dtype, copy=False)
-    scheme = op.attr("scheme")
-    if scheme == "refcol":
-        raw = 2 * c[..., :-1] - c[..., -1:]
-    elif scheme == "diff":
-        raw = c[..., 0::2] - c[..., 1::2]
-    else:
-        raw = c
-    value = weights[0] * raw[:, 0]
+    combined = c[:, 0] * dtype(weights[0])
     for b in range(1, len(weights)):
-        value += weights[b] * raw[:, b]
-    return value
+        if weights[b] == 1:
+            combined += c[:, b]
+        elif weights[b] == -1:
+            combined -= c[:, b]
+        else:
+            combined += c[:, b] * dtype(weights[b])
+    columns = np.ascontiguousarray(combined.transpose(0, 2, 1))  # [N, M', P]
+    return _combine_columns(op.attr("scheme"), columns, columns[:, -1:] if op.attr("scheme") == "refcol" else None)
+
+
+def _value_bound(op: Operation, counts: np.ndarray) -> int:
+    """A bound of ``|v|`` (and of every partial sum computing it) for the sensing op ``op``:
+    ``3 · Σ|ω| · (largest count)`` (refcol's ``2·x_j − x_ref`` reaches it), the largest count known from the program where possible."""
+    largest = _count_bound(op.operands[0])
+    if largest is None:
+        largest = int(np.abs(counts).max(initial=0))
+    return 3 * largest * sum(abs(w) for w in plane_weights(op.attr("encoding")))
+
+
+def _combine_columns(scheme: str, columns: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+    """Per scheme, column values ``[N, M', P]`` → output values ``[N, M, P]``: refcol
+    ``2·x[j] − reference``, diff ``x[2j] − x[2j+1]``, xnor ``x[j]``."""
+    if scheme == "refcol":
+        return 2 * columns[:, :-1] - reference
+    if scheme == "diff":
+        return columns[:, 0::2] - columns[:, 1::2]
+    return columns
+
+
+def _count_bound(value: Value) -> int | None:
+    """An upper bound of the column counts ``value`` holds, from the program: an array read
+    counts at most its rows, an ADC at most its range, a sum at most the sum; None if unknown."""
+    op = value.producer
+    if op is None:
+        return None
+    if op.name == "xbar.mvm":
+        return op.operands[0].type.shape[-1]
+    if op.name == "xbar.adc":
+        inner = _count_bound(op.operands[0])
+        return (1 << op.attr("bits")) - 1 if inner is None else min(inner, (1 << op.attr("bits")) - 1)
+    if op.name == "xbar.accumulate":
+        bounds = [_count_bound(v) for v in op.operands]
+        return None if None in bounds else sum(bounds)
+    return None
 
 
 @_kernel("xbar.compare")
@@ -704,43 +881,44 @@ def _compare(run: _Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
     """One level: ``[v >= T0]``; two levels: ``p = [v >= T1]``, ``n = [v < T0]`` — on counts,
     or in current units where the comparator senses one array read directly."""
     (x,) = args
-    thresholds = _thresholds_per_position(op, "thresholds")  # [P, M, L]
+    thresholds = _thresholds_per_position(op, "thresholds")  # [M, P, L]
     if isinstance(x, ColumnCurrents):
         if x.currents.shape[1] == 1 and plane_weights(op.attr("encoding"))[0] > 0:
             return [_comparator_planes(run, op, _analog_fires(run, op, x, thresholds))]
         x = x.counts()
-    v = _sensed_value(op, x)  # [N, P, M]
-    t = thresholds.astype(v.dtype, copy=False)
+    bound = _value_bound(op, x)
+    v = _sensed_value(op, x, bound)  # [N, M, P], |v| <= bound
+    # thresholds beyond ±bound decide alike at ±(bound + 1): v's narrow dtype holds them
+    t = np.clip(thresholds, -bound - 1, bound + 1).astype(v.dtype)
     fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
     return [_comparator_planes(run, op, fired)]
 
 
 def _comparator_planes(run: _Run, op: Operation, fired: list[np.ndarray]) -> np.ndarray:
-    """Comparator outputs ``[N, P, M]`` per level → the result ``[N, L, 1, M, …spatial]``."""
+    """Comparator outputs ``[N, M, P]`` per level → the result ``[N, L, 1, M, …spatial]``."""
     shape = op.result.type.shape  # (L, 1, M, ...spatial)
     out = np.empty((run.samples,) + shape, np.uint8)
     for level, plane in enumerate(fired):
-        out[:, level, 0] = plane.transpose(0, 2, 1).reshape((run.samples,) + shape[2:])
+        out[:, level, 0] = plane.reshape((run.samples,) + shape[2:])
     return out
 
 
 def _analog_fires(run: _Run, op: Operation, x: ColumnCurrents, thresholds: np.ndarray) -> list[np.ndarray]:
     """The comparators in current units: ``S ≥ I_T + offset`` (see the module docstring)."""
     device = x.device
-    currents = x.currents[:, 0]  # [N, P, M']
     scheme = op.attr("scheme")
+    currents = np.ascontiguousarray(x.currents[:, 0].transpose(0, 2, 1))  # [N, M', P]
     unit = device.v_read * device.delta_g
-    if scheme == "refcol":
-        sensed, unit = currents[..., :-1] - currents[..., -1:], unit / 2
-    elif scheme == "diff":
-        sensed = currents[..., 0::2] - currents[..., 1::2]
-    else:
-        sensed = currents - x.baseline[:, 0]
+    if scheme == "refcol":  # S = I_j − I_ref
+        sensed, unit = currents[:, :-1] - currents[:, -1:], unit / 2
+    elif scheme == "diff":  # S = I⁺ − I⁻
+        sensed = currents[:, 0::2] - currents[:, 1::2]
+    else:  # S = I − I_base, the popcount current
+        sensed = currents - x.baseline[:, 0].transpose(0, 2, 1)
     omega = plane_weights(op.attr("encoding"))[0]
     steps = -((-thresholds) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
-    threshold_current = (steps - 0.5) * unit  # [P, M, L]
-    offset = _comparator_offsets(run, op, thresholds.shape[1], thresholds.shape[2])  # [M, L]
-    limit = threshold_current + offset
+    threshold_current = (steps - 0.5) * unit  # [M, P, L]
+    limit = threshold_current + _comparator_offsets(run, op, thresholds.shape[0], thresholds.shape[2])[:, None, :]
     if limit.shape[2] == 1:
         return [sensed >= limit[..., 0]]
     return [sensed >= limit[..., 1], sensed < limit[..., 0]]
@@ -768,10 +946,9 @@ def _comparator_offsets(run: _Run, op: Operation, columns: int, levels: int) -> 
 @_kernel("xbar.readout")
 def _readout(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """``y = v + offset[j, class]``, the exact pre-activation."""
-    v = _sensed_value(op, args[0])  # [N, P, M]
-    offset = _thresholds_per_position(op, "offset")  # [P, M]
-    y = (v + offset).astype(np.int32)
-    return [y.transpose(0, 2, 1).reshape((run.samples,) + op.result.type.shape)]
+    v = _sensed_value(op, args[0], max(_value_bound(op, args[0]), 2**16))  # [N, M, P], at least int32
+    offset = _thresholds_per_position(op, "offset")  # [M, P]
+    return [(v + offset).astype(np.int32).reshape((run.samples,) + op.result.type.shape)]
 
 
 # --------------------------------------------------------------------------- host partitions
