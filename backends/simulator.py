@@ -11,15 +11,25 @@ into it), the ``xbar`` ops have batched kernels here, and a ``host.onnx`` partit
 the whole batch when its graph can be given a symbolic batch axis (checked against per-sample
 runs), otherwise sample by sample.
 
-Array reads are a GEMM of port bits and cell states: float32 ``sgemm`` (exact: every count is
-an integer below 2**24), with the im2col line buffer materialized once as float32 and every row
-tile a strided view of it.
-
 Integer path (``device=None``)
 ------------------------------
 ``xbar.mvm`` gives column counts (on-cells on driven rows), ``xbar.adc`` passes them through
-(a count beyond the ADC's range is an error, as in the interpreter), and sensing combines them
-into the signed value ``v`` of :class:`bnnc.ir.dialects.xbar._Sensing`.
+(a count beyond the ADC's range is an error, as in the interpreter; skipped where the program
+proves the range suffices), and sensing combines them into the signed value ``v`` of
+:class:`bnnc.ir.dialects.xbar._Sensing`. Everything between a window and its sensing op is
+linear and exact, which the simulator exploits without changing any result:
+
+- an ``xbar.window`` whose result only array reads use stays a :class:`PortMatrix` (its input
+  planes; im2col on demand; row tiles are ranges of it; xnor's complementary rows are never
+  built: their cells become ``−G`` on the direct bits plus a per-position ``valid @ G``);
+- array reads stay :class:`PendingReads` through proven-exact ADCs and accumulations, and the
+  sensing op evaluates ``v = (Σ_b ω_b · bits_b) @ (Σ_tiles G · S)`` — bit-planes, row tiles
+  and the scheme's column combination ``S`` folded — as one GEMM per window, the planes'
+  weighted sum being one im2col of their weighted image;
+- GEMMs run as onnxruntime ``MatMulInteger`` (uint8 × int8 → int32, exact) where large and
+  safe, else float32 ``sgemm`` (exact below 2**24; see :func:`_integer_gemm`).
+
+Any other consumer of a deferred value gets exactly the array the interpreter holds.
 
 Analog path (a :class:`DeviceModel`)
 -------------------------------------
@@ -33,8 +43,9 @@ column (the array's last column); :attr:`DeviceModel.conductance` may replace th
 With ``d`` the number of driven rows of a read (ports at V_read), ``I_base = d · g_off · v_read``
 is its all-off current and ``ΔG = g_on − g_off`` the ideal on/off step.
 
-- ADC (``xbar.adc``, and implicitly where a readout or a multi-plane sum reads currents):
-  ``count = round((I − I_base) / (v_read · s_j))``, saturating at ``[0, 2**bits − 1]``, where
+- ADC (``xbar.adc``; implicitly, without saturation, where an untiled program's readout or
+  multi-plane comparison reads currents): ``count = round((I − I_base) / (v_read · s_j))``,
+  saturating at ``[0, 2**bits − 1]``, where
   ``s_j = ΔG`` for a data column and ``g_mid − g_off = ΔG / 2`` for a reference column (its ADC
   is calibrated to its own cells, so it reports the driven-row count ``c_ref`` that the integer
   model means).
@@ -55,7 +66,8 @@ is its all-off current and ``ΔG = g_on − g_off`` the ideal on/off step.
   ``I_T = (r − 1/2) · u`` — half a step below the integer threshold, so that the ideal device
   gives exactly the integer results — and ``offset_j`` from
   :attr:`DeviceModel.comparator_offset`. Two levels give ``p = [S ≥ I_T1 + offset]`` and
-  ``n = [S < I_T0 + offset]``.
+  ``n = [S < I_T0 + offset]``. (xnor drives every valid tap, ``x̃`` or ``1 − x̃``, so its
+  ``I_base + I_T`` is a fixed reference current per window class.)
 - A comparator behind an ADC (row tiles or bit-planes summed digitally) is digital: it compares
   the accumulated counts exactly and has no offset.
 """
@@ -63,13 +75,13 @@ is its all-off current and ``ΔG = g_on − g_off`` the ideal on/off step.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 import numpy as np
 
-from bnnc.ir import Domain, Function, Module, Operation, Value
+from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
 from bnnc.ir.dialects.xbar import plane_weights
 from bnnc.ir.shapes import conv_output_size
 
@@ -102,7 +114,8 @@ class SimulatorError(InterpreterError):
     def wrap(cls, op: Operation, error: Exception) -> SimulatorError:
         """``error`` raised while running ``op``, as a SimulatorError naming ``op``."""
         if isinstance(error, InterpreterError):
-            return cls(error.message, error.op_name or op.name, error.location or op.location, error.source or op.source)
+            return cls(error.message, error.op_name or op.name, error.location or op.location,
+                       error.source or op.source)
         return cls.at(op, f"{type(error).__name__}: {error}")
 
 
@@ -185,36 +198,113 @@ class ColumnCurrents:
             counts = np.clip(counts, 0, (1 << bits) - 1)
         return counts.astype(np.int32)
 
+    def resolve(self) -> np.ndarray:
+        """The counts an ideal ADC reads (for consumers that need integers)."""
+        return self.counts()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.currents.shape
+
 
 @dataclass(frozen=True)
 class PortMatrix:
     """The integer path's form of an ``xbar.window`` result (or of a row-tile slice of it)
-    that only array reads consume: ``bits`` ``[N, B, P, K]`` float32, the window's ports
-    without complement; ``valid`` ``[P, K]`` (uint8) where the window drives the complementary
-    rows ``valid − bit`` after them; and the range ``[start, stop)`` of the op's port axis
-    (``2K`` ports with complement) that this value holds. Materialized to uint8 bits for any
-    other consumer."""
+    that only array reads consume, kept as the window's input: ``planes`` ``[N, B, C, H, W]``
+    (uint8) and the ``window`` op; ``valid`` ``[P, K]`` (uint8) where the window also drives
+    the complementary rows ``valid − bit``; the range ``[start, stop)`` of the op's port axis
+    (``2K`` ports with complement) this value holds. im2col happens on demand, once per window
+    (``cache`` is shared by its slices): :attr:`bits` per plane, or :meth:`plane_sum` of
+    the planes' weighted sum in one go (im2col is linear and pads are 0 in every plane)."""
 
-    bits: np.ndarray
+    planes: np.ndarray
+    window: Operation
     valid: np.ndarray | None
     start: int
     stop: int
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def materialize(self) -> np.ndarray:
+    def narrowed(self, start: int, size: int) -> PortMatrix:
+        """Ports ``[start, start + size)`` of this range (a row tile)."""
+        return PortMatrix(self.planes, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.planes.shape[:2] + (self.window.result.type.shape[1], self.stop - self.start)
+
+    @property
+    def width(self) -> int:
+        """Direct ports per window, ``K = C·kh·kw``."""
+        kh, kw = self.window.attr("kernel")
+        return self.planes.shape[2] * kh * kw
+
+    @property
+    def bits(self) -> np.ndarray:
+        """The direct ports of every plane, uint8 ``[N, B, P, K]``."""
+        if "bits" not in self.cache:
+            n, planes, channels, height, width = self.planes.shape
+            ports = _im2col(self.planes.reshape(n * planes, channels, height, width), self.window)
+            self.cache["bits"] = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
+        return self.cache["bits"]
+
+    def plane_sum(self, weights: list[int]) -> tuple[np.ndarray, int]:
+        """``(X − shift, shift)``, ``[N, P, K]``: ``X = Σ_b ω_b · bits_b`` the ports' weighted
+        sum over planes and ``shift = Σ_{ω<0} ω`` its least value, so that the result is
+        uint8 (``Σ|ω| ≤ 255`` for every encoding); one plane gives its bits (ω is folded into
+        the weights) and shift 0."""
+        if self.planes.shape[1] == 1:
+            return self.bits[:, 0], 0
+        key = ("sum", tuple(weights))
+        if key not in self.cache:
+            shift = sum(w for w in weights if w < 0)
+            total = weights[0] * self.planes[:, 0].astype(np.int16)
+            for b, w in enumerate(weights[1:], 1):
+                total += w * self.planes[:, b].astype(np.int16)
+            dtype = np.uint8 if sum(abs(w) for w in weights) <= 255 else np.int16
+            self.cache[key] = (_im2col((total - shift).astype(dtype), self.window, pad=-shift), shift)
+        return self.cache[key]
+
+    def resolve(self) -> np.ndarray:
         """The bits as the interpreter holds them: uint8 ``[N, B, P, stop − start]``."""
-        direct = self.bits.astype(np.uint8)
+        direct = self.bits
         if self.valid is not None:
             direct = np.concatenate([direct, self.valid - direct], axis=-1)
         return direct[..., self.start : self.stop]
 
 
-Datum = Union[np.ndarray, ColumnCurrents, PortMatrix]
+@dataclass(frozen=True)
+class PendingReads:
+    """The integer path's form of column counts ``[N, B, P, M']`` not yet computed: the sum,
+    over ``reads`` (an ``xbar.mvm`` op and its :class:`PortMatrix`), of ``ports @ G``. Reads
+    stay pending through ADCs the program proves exact and through accumulations, so that a
+    sensing op folds bit-planes, row tiles and its scheme's column combination into one GEMM
+    per window (:func:`_fused_value`); any other consumer gets the counts."""
+
+    reads: tuple[tuple[Operation, PortMatrix], ...]
+    shape: tuple[int, ...]
+
+    def resolve(self) -> np.ndarray:
+        """The counts, int32 (a sum wraps like the interpreter's int64 → int32)."""
+        total = _counts_of_ports(*self.reads[0])
+        for op, ports in self.reads[1:]:
+            total += _counts_of_ports(op, ports)
+        return total
+
+
+Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads]
 Kernel = Callable[["_Run", Operation, list[Datum]], list[Datum]]
 _KERNELS: dict[str, Kernel] = {}
-_ANALOG_AWARE = {"xbar.adc", "xbar.compare", "return"}
-"""Kernels that take :class:`ColumnCurrents` as they are; every other op gets counts."""
-_PORT_AWARE = {"xbar.slice", "xbar.mvm", "return"}
-"""Kernels that take :class:`PortMatrix` as it is; every other op gets bits."""
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "xbar.slice": (PortMatrix,),
+    "xbar.mvm": (PortMatrix,),
+    "xbar.adc": (ColumnCurrents, PendingReads),
+    "xbar.accumulate": (PendingReads,),
+    "xbar.compare": (ColumnCurrents, PendingReads),
+    "xbar.readout": (PendingReads,),
+    "return": (ColumnCurrents, PortMatrix, PendingReads),
+}
+"""The deferred forms each kernel takes as they are; every other op gets them resolved to the
+arrays the interpreter holds."""
 
 
 def _kernel(*names: str) -> Callable[[Kernel], Kernel]:
@@ -257,7 +347,7 @@ def simulate(
     if samples == 0:
         return [np.empty((0,) + t.shape, dtype=t.domain.dtype) for t in func.result_types]
     session = _Session(device)
-    step = max(1, int(chunk)) if chunk is not None else _default_chunk(func)
+    step = max(1, int(chunk)) if chunk is not None else _default_chunk(func, device is not None)
     parts = [_Run(func, session, [a[s : s + step] for a in arrays]).execute() for s in range(0, samples, step)]
     if len(parts) == 1:
         return parts[0]
@@ -294,18 +384,22 @@ def _batched_arguments(func: Function, inputs: Sequence[np.ndarray]) -> tuple[in
 
 
 CHUNK_BYTES = 1 << 23
-"""Default chunk: samples whose largest intermediate value (a float32 port matrix counts four
-bytes per bit) takes about this many bytes (8 MiB: smaller chunks keep buffers reusable and cached; measured on bnn_cnn)."""
+"""Default chunk: as many samples as make the largest intermediate value about this many
+bytes. 8 MiB measured best or near it on ``examples/bnn_cnn.onnx``, FINN TFC and a CNV:
+smaller chunks keep buffers cached and reusable, larger ones spend less per op."""
 
 
-def _default_chunk(func: Function) -> int:
-    """Samples per chunk such that the largest value of ``func`` takes about
-    :data:`CHUNK_BYTES` (between 16 and 4096 samples)."""
+def _default_chunk(func: Function, analog: bool) -> int:
+    """Samples per chunk such that the largest value of ``func`` — counts as the fused sensing
+    holds them (one plane, 4 bytes per column) in the integer path, currents (8 bytes) in
+    the analog one — takes about :data:`CHUNK_BYTES` (between 16 and 4096 samples)."""
     largest = 1
     for op in func.ops:
         for value in op.results:
-            itemsize = 4 if op.name == "xbar.window" else value.type.domain.dtype.itemsize
-            largest = max(largest, value.type.size * itemsize)
+            size = value.type.size * value.type.domain.dtype.itemsize
+            if op.name in ("xbar.mvm", "xbar.adc", "xbar.accumulate") and value.type.rank:
+                size = value.type.size * 8 if analog else value.type.size // value.type.shape[0] * 4
+            largest = max(largest, size)
     return int(min(4096, max(16, CHUNK_BYTES // largest)))
 
 
@@ -320,16 +414,16 @@ class _Session:
 
 @dataclass(frozen=True)
 class _Step:
-    """One op of a function's execution plan: its kernel, where its operands are read and its
-    results written (value ids), their declared types, and the values dead after it."""
+    """One op of a function's execution plan: the op (weakly: a cached plan must not keep its
+    function alive), its kernel, the value ids its operands are read from, its results' ids,
+    declared types and indices, and the values dead after it."""
 
-    op: Operation
+    op: weakref.ReferenceType
     kernel: Kernel | None
     operands: tuple[int, ...]
-    results: tuple[tuple[int, Value], ...]
+    results: tuple[tuple[int, TensorType, int], ...]
     frees: tuple[int, ...]
-    wants_counts: bool
-    wants_bits: bool
+    accepts: tuple[type, ...]
 
 
 _PLANS: weakref.WeakKeyDictionary[Function, tuple[tuple, list[_Step]]] = weakref.WeakKeyDictionary()
@@ -340,7 +434,7 @@ def _plan(func: Function) -> list[_Step]:
     operands change."""
     signature = tuple(id(a) for a in func.args) + tuple((id(op), tuple(map(id, op.operands))) for op in func.ops)
     cached = _PLANS.get(func)
-    if cached is not None and cached[0] == signature:
+    if cached is not None and cached[0] == signature and all(s.op() is op for s, op in zip(cached[1], func.ops)):
         return cached[1]
     last: dict[int, int] = {}
     for index, op in enumerate(func.ops):
@@ -349,11 +443,11 @@ def _plan(func: Function) -> list[_Step]:
     steps = []
     for index, op in enumerate(func.ops):
         operands = tuple(map(id, op.operands))
+        dead = {v for v in operands if last.get(v) == index} | {id(r) for r in op.results if id(r) not in last}
         steps.append(_Step(
-            op, _KERNELS.get(op.name), operands,
-            tuple((id(v), v) for v in op.results),
-            tuple(sorted({v for v in operands if last.get(v) == index} | {id(r) for r in op.results if id(r) not in last})),
-            op.name not in _ANALOG_AWARE, op.name not in _PORT_AWARE,
+            weakref.ref(op), _KERNELS.get(op.name), operands,
+            tuple((id(v), v.type, v.index) for v in op.results), tuple(sorted(dead)),
+            _ACCEPTS.get(op.name, ()),
         ))
     _PLANS[func] = (signature, steps)
     return steps
@@ -372,8 +466,7 @@ class _Run:
 
     def execute(self) -> list[np.ndarray]:
         env = self.env
-        for step in _plan(self.func):
-            op = step.op
+        for step, op in zip(_plan(self.func), self.func.ops):
             if step.kernel is None:
                 raise SimulatorError.at(op, f"no simulator kernel for op {op.name}")
             try:
@@ -381,10 +474,7 @@ class _Run:
             except KeyError:
                 index = next(i for i, v in enumerate(step.operands) if v not in env)
                 raise SimulatorError.at(op, f"operand {index} is used before it is defined") from None
-            if step.wants_counts and self.device is not None:
-                args = [a.counts() if isinstance(a, ColumnCurrents) else a for a in args]
-            if step.wants_bits:
-                args = [a.materialize() if isinstance(a, PortMatrix) else a for a in args]
+            args = [a if type(a) is np.ndarray or isinstance(a, step.accepts) else a.resolve() for a in args]
             try:
                 outputs = step.kernel(self, op, args)
             except SimulatorError:
@@ -395,50 +485,43 @@ class _Run:
                 return [self._final(a) for a in outputs]
             if len(outputs) != len(step.results):
                 raise SimulatorError.at(op, f"kernel produced {len(outputs)} results, the op declares {len(op.results)}")
-            for (key, value), array in zip(step.results, outputs):
-                self._check(op, value, array)
+            for (key, declared, index), array in zip(step.results, outputs):
+                self._check(op, index, declared, array)
                 env[key] = array
             for key in step.frees:
                 del env[key]
         raise SimulatorError(f"function @{self.func.name} does not end in 'return'")
 
-    def _check(self, op: Operation, value: Value, array: Datum) -> None:
-        """Shape and dtype against the declared type (values are the kernels' business: they
-        follow the interpreter, which checks them)."""
-        declared = value.type
+    def _check(self, op: Operation, index: int, declared: TensorType, array: Datum) -> None:
+        """Result ``index``'s shape and dtype against its declared type (values are the kernels'
+        business: they follow the interpreter, which checks them)."""
         if type(array) is np.ndarray:
             if array.shape[1:] == declared.shape and array.dtype == declared.domain.dtype and array.shape[0] == self.samples:
                 return
             shape, dtype = array.shape, array.dtype
-        elif isinstance(array, ColumnCurrents):
-            shape, dtype = array.currents.shape, "currents"
-            if shape == (self.samples,) + declared.shape:
-                return
-        elif isinstance(array, PortMatrix):
-            shape, dtype = array.bits.shape[:-1] + (array.stop - array.start,), "ports"
+        elif isinstance(array, (ColumnCurrents, PortMatrix, PendingReads)):
+            shape, dtype = array.shape, type(array).__name__
             if shape == (self.samples,) + declared.shape:
                 return
         else:
             shape, dtype = (), type(array).__name__
         raise SimulatorError.at(
-            op, f"result {value.index} is {dtype}{list(shape)}, but its declared type {declared} means "
+            op, f"result {index} is {dtype}{list(shape)}, but its declared type {declared} means "
             f"{declared.domain.dtype}{[self.samples, *declared.shape]}")
 
     @staticmethod
     def _final(array: Datum) -> np.ndarray:
-        if isinstance(array, ColumnCurrents):
-            array = array.counts()
-        elif isinstance(array, PortMatrix):
-            array = array.materialize()
+        if type(array) is not np.ndarray:
+            array = array.resolve()
         return np.array(array, copy=True, order="C")
 
 
 # --------------------------------------------------------------------------- per-op constants
 
-_PREPARED: weakref.WeakKeyDictionary[Operation, dict[str, tuple[tuple, Any]]] = weakref.WeakKeyDictionary()
+_PREPARED: weakref.WeakKeyDictionary[Operation, dict[Hashable, tuple[tuple, Any]]] = weakref.WeakKeyDictionary()
 
 
-def _prepared(op: Operation, key: str, build: Callable[[], Any]) -> Any:
+def _prepared(op: Operation, key: Hashable, build: Callable[[], Any]) -> Any:
     """``build()`` — derived from ``op``'s constants — computed once per op and kept until one
     of its constants' data is replaced."""
     stamp = tuple(id(op.module.constant(s).data) for s in op.consts)
@@ -575,19 +658,19 @@ def _padded(x: np.ndarray, op: Operation, value: int, channels_last: bool = Fals
     return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=value)
 
 
-def _im2col(x: np.ndarray, op: Operation) -> np.ndarray:
-    """``[S, C, H, W]`` planes → ``[S, P, C·kh·kw]`` port vectors (uint8, ports ordered
-    (c, i, j), pads 0). One strided copy per kernel tap — never a loop over samples or
+def _im2col(x: np.ndarray, op: Operation, pad: int = 0) -> np.ndarray:
+    """``[S, C, H, W]`` planes → ``[S, P, C·kh·kw]`` port vectors (ports ordered (c, i, j),
+    pads ``pad``, ``x``'s dtype). One strided copy per kernel tap — never a loop over samples or
     positions; measured 2-4x faster than copying the 6-D sliding-window view at once, whose
     innermost run is only ``kw`` elements long."""
     kh, kw = op.attr("kernel")
     s, c, height, width = x.shape
     out_h, out_w = _output_size(op, height, width)
-    padded = _padded(x, op, 0, channels_last=True)  # [S, H', W', C]
+    padded = _padded(x, op, pad, channels_last=True)  # [S, H', W', C]
     if (kh, kw) == (1, 1):  # one tap: the ports are the (strided) pixels, channel-last
         rows, cols = _tap_slices(op, out_h, out_w)[0][2:]
         return np.ascontiguousarray(padded[:, rows, cols, :]).reshape(s, out_h * out_w, c)
-    out = np.empty((s, out_h, out_w, c, kh, kw), np.uint8)
+    out = np.empty((s, out_h, out_w, c, kh, kw), x.dtype)
     for i, j, rows, cols in _tap_slices(op, out_h, out_w):
         out[..., i, j] = padded[:, rows, cols, :]
     return out.reshape(s, out_h * out_w, c * kh * kw)
@@ -597,15 +680,16 @@ def _im2col(x: np.ndarray, op: Operation) -> np.ndarray:
 def _window(run: _Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
     """The line buffer over every sample and plane at once: im2col ``[N, B, P, K]`` (pads 0),
     with ``complement`` followed by ``valid − bit``. In the integer path, a result that only
-    array reads use stays a float32 :class:`PortMatrix` (complement implicit)."""
+    array reads use stays a :class:`PortMatrix` (im2col on demand, complement implicit)."""
     (x,) = args
     n, planes, _, channels, height, width = x.shape
-    ports = _im2col(x.reshape(n * planes, channels, height, width), op)
-    ports = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
     valid = _valid_ports(op, channels, height, width) if op.attr("complement") else None
     if run.device is None and _only_array_reads(op.result):
-        width_out = ports.shape[3] * (2 if valid is not None else 1)
-        return [PortMatrix(ports.astype(np.float32), valid, 0, width_out)]
+        kh, kw = op.attr("kernel")
+        ports = channels * kh * kw * (2 if valid is not None else 1)
+        return [PortMatrix(x.reshape(n, planes, channels, height, width), op, valid, 0, ports)]
+    ports = _im2col(x.reshape(n * planes, channels, height, width), op)
+    ports = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
     if valid is not None:
         ports = np.concatenate([ports, np.broadcast_to(valid, ports.shape) - ports], axis=3)
     return [ports]
@@ -613,10 +697,12 @@ def _window(run: _Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
 
 def _only_array_reads(value: Value) -> bool:
     """Whether every use of ``value`` is an ``xbar.mvm``, directly or through port-axis slices."""
-    return bool(value.uses) and all(
-        use.op.name == "xbar.mvm" or (use.op.name == "xbar.slice" and use.op.attr("axis") == 2 and _only_array_reads(use.op.result))
-        for use in value.uses
-    )
+    def read_by_arrays(op: Operation) -> bool:
+        if op.name == "xbar.slice":
+            return op.attr("axis") == 2 and _only_array_reads(op.result)
+        return op.name == "xbar.mvm"
+
+    return bool(value.uses) and all(read_by_arrays(use.op) for use in value.uses)
 
 
 @_kernel("xbar.slice")
@@ -626,8 +712,8 @@ def _slice(run: _Run, op: Operation, args: list[Datum]) -> list[Datum]:
     start, size, axis = op.attr("start"), op.attr("size"), op.attr("axis")
     if isinstance(x, PortMatrix):
         if axis == 2:
-            return [PortMatrix(x.bits, x.valid, x.start + start, x.start + start + size)]
-        x = x.materialize()
+            return [x.narrowed(start, size)]
+        x = x.resolve()
     index = [slice(None)] * x.ndim
     index[axis + 1] = slice(start, start + size)
     return [x[tuple(index)]]
@@ -680,13 +766,14 @@ def _window_reduce(x: np.ndarray, op: Operation, pad: int, combine: np.ufunc) ->
 
 @_kernel("xbar.mvm")
 def _mvm(run: _Run, op: Operation, args: list[Datum]) -> list[Datum]:
-    """Array reads over the batch: counts ``ports @ G`` as float32 GEMMs (exact below 2**24
-    rows), or with a device model the column currents ``v_read · ports @ G``."""
+    """Array reads over the batch: reads of a :class:`PortMatrix` stay pending for the sensing
+    op; other ports give counts ``ports @ G`` by float32 GEMM (exact below 2**24 rows); with a
+    device model, the column currents ``v_read · ports @ G``."""
     (ports,) = args
     if run.device is not None:
         return [_column_currents(run, op, ports)]
     if isinstance(ports, PortMatrix):
-        return [_counts_of_ports(op, ports)]
+        return [PendingReads(((op, ports),), (run.samples,) + op.result.type.shape)]
     n, planes, positions, rows = ports.shape
     if rows >= SGEMM_EXACT_ROWS:
         g = op.const_array("conductance").astype(np.float64)
@@ -704,41 +791,43 @@ def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
     become one GEMM on the direct bits with signed weights (or two, where merging their row
     ranges would cost more) — exact: float32 sums of at most 2**24 terms in {−1, 0, 1}."""
     n, planes, positions, width = ports.bits.shape
-    rows = ports.stop - ports.start
-    if 2 * width >= SGEMM_EXACT_ROWS:
-        raise SimulatorError.at(op, f"an array read over {rows} rows is beyond exact float32 counting")
+    if width >= SGEMM_EXACT_ROWS:
+        raise SimulatorError.at(op, f"a window of {width} ports is beyond exact float32 counting")
     key = f"ports{ports.start}:{ports.stop}:{width}:{id(ports.valid) if ports.valid is not None else None}"
-    parts, constant = _prepared(op, key,
-                                lambda: _port_weights(op.const_array("conductance"), ports, width))
-    counts = None
-    for lo, hi, weights in parts:
-        partial = ports.bits[..., lo:hi].reshape(-1, hi - lo) @ weights
-        counts = partial if counts is None else counts + partial
-    counts = counts.reshape(n, planes, positions, -1).astype(np.int32)
+    pieces, constant = _prepared(op, key, lambda: _port_weights(op.const_array("conductance"), ports, width))
+    sums = None
+    for lo, hi, weights in pieces:
+        partial = ports.bits[..., lo:hi].reshape(-1, hi - lo).astype(np.float32) @ weights
+        sums = partial if sums is None else sums + partial
+    counts = sums.reshape(n, planes, positions, -1).astype(np.int32)
     if constant is not None:
         counts += constant
     return counts
 
 
-def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray | None]:
-    """GEMM pieces ``(lo, hi, W)`` over direct-bit rows ``[lo, hi)`` and the constant ``[P, M]``
-    (int32) of the complement rows, for a read of ``ports``' range with ``cells``."""
+GemmPiece = tuple[int, int, np.ndarray]
+"""``(lo, hi, W)``: direct-bit rows ``[lo, hi)`` times weights ``W``."""
+
+
+def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[list[GemmPiece], np.ndarray | None]:
+    """The GEMM pieces over direct bits, and the ``[P, M]`` int32 constant of the complement
+    rows (None without), that give the counts of ``ports``' range read with ``cells``."""
     g = cells.astype(np.float32)
     start, stop = ports.start, ports.stop
-    direct = (start, min(stop, width)) if start < width else None
-    complement = (max(start, width) - width, stop - width) if stop > width else None
-    if complement is None:
-        return [(direct[0], direct[1], g)], None
-    g_direct, g_complement = g[: (direct[1] - direct[0]) if direct else 0], g[(direct[1] - direct[0]) if direct else 0 :]
-    constant = (ports.valid[:, complement[0] : complement[1]].astype(np.float32) @ g_complement).astype(np.int32)
-    if direct is None:
-        return [(complement[0], complement[1], -g_complement)], constant
-    lo, hi = min(direct[0], complement[0]), max(direct[1], complement[1])
-    if hi - lo > (direct[1] - direct[0]) + (complement[1] - complement[0]):
-        return [(direct[0], direct[1], g_direct), (complement[0], complement[1], -g_complement)], constant
-    merged = np.zeros((hi - lo, g.shape[1]), np.float32)
-    merged[direct[0] - lo : direct[1] - lo] += g_direct
-    merged[complement[0] - lo : complement[1] - lo] -= g_complement
+    if stop <= width:  # direct ports only
+        return [(start, stop, g)], None
+    split = max(0, width - start)  # cells on direct ports, then cells on complement ports
+    c_lo, c_hi = max(start, width) - width, stop - width  # complement ports as direct-bit rows
+    g_direct, g_complement = g[:split], g[split:]
+    constant = (ports.valid[:, c_lo:c_hi].astype(np.float32) @ g_complement).astype(np.int32)
+    if not split:
+        return [(c_lo, c_hi, -g_complement)], constant
+    lo, hi = min(start, c_lo), max(start + split, c_hi)
+    if hi - lo > split + (c_hi - c_lo):  # far apart: two GEMMs
+        return [(start, start + split, g_direct), (c_lo, c_hi, -g_complement)], constant
+    merged = np.zeros((hi - lo, g.shape[1]), np.float32)  # overlapping: one GEMM, weights summed
+    merged[start - lo : start + split - lo] += g_direct
+    merged[c_lo - lo : c_hi - lo] -= g_complement
     return [(lo, hi, merged)], constant
 
 
@@ -800,14 +889,20 @@ def _adc(run: _Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
     bound = _count_bound(op.operands[0])
     if bound is not None and bound < 1 << bits:  # the program proves every count fits
         return [counts]
+    if isinstance(counts, PendingReads):
+        counts = counts.resolve()
     if counts.size and (counts.min() < 0 or counts.max() >= 1 << bits):
         raise SimulatorError.at(op, f"a column count of {counts.max()} does not fit a {bits}-bit ADC")
     return [counts]
 
 
 @_kernel("xbar.accumulate")
-def _accumulate(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    """Digital sum of partial counts (int32 wraps like the interpreter's int64 → int32)."""
+def _accumulate(run: _Run, op: Operation, args: list[Datum]) -> list[Datum]:
+    """Digital sum of partial counts (int32 wraps like the interpreter's int64 → int32);
+    pending reads stay pending, as one sum."""
+    if all(isinstance(a, PendingReads) for a in args):
+        return [PendingReads(tuple(read for a in args for read in a.reads), args[0].shape)]
+    args = [a.resolve() if isinstance(a, PendingReads) else a for a in args]
     total = args[0].astype(np.int32, copy=True)
     for partial in args[1:]:
         total += partial
@@ -842,7 +937,8 @@ def _sensed_value(op: Operation, counts: np.ndarray, bound: int | None = None) -
 
 def _value_bound(op: Operation, counts: np.ndarray) -> int:
     """A bound of ``|v|`` (and of every partial sum computing it) for the sensing op ``op``:
-    ``3 · Σ|ω| · (largest count)`` (refcol's ``2·x_j − x_ref`` reaches it), the largest count known from the program where possible."""
+    ``3 · Σ|ω| · (largest count)`` (refcol's ``2·x_j − x_ref`` reaches it), with the largest
+    count known from the program where possible."""
     largest = _count_bound(op.operands[0])
     if largest is None:
         largest = int(np.abs(counts).max(initial=0))
@@ -857,6 +953,157 @@ def _combine_columns(scheme: str, columns: np.ndarray, reference: np.ndarray | N
     if scheme == "diff":
         return columns[:, 0::2] - columns[:, 1::2]
     return columns
+
+
+@dataclass
+class _FusedGroup:
+    """One window's share of a fused sensing: ``v += X[..., lo:hi] @ weights + constant``
+    where ``X = Σ_b ω_b · bits_b`` (plane weights folded into ``weights`` for one plane);
+    ``engine`` is the integer GEMM made for ``weights`` when first needed."""
+
+    lo: int
+    hi: int
+    weights: np.ndarray
+    constant: np.ndarray | None
+    engine: Any = None
+
+    def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
+        """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``."""
+        total = self.weights.sum(axis=0) * shift
+        if self.constant is not None:
+            total = total + self.constant
+        return np.asarray(total).astype(dtype)
+
+
+INTEGER_GEMM_MACS = 1 << 22
+"""Below this many multiply-adds an array read runs as numpy sgemm (onnxruntime's call costs
+more than it saves)."""
+
+
+def _integer_gemm(group: _FusedGroup, x: np.ndarray, bound: int) -> np.ndarray:
+    """``x @ group.weights`` exactly, by the fastest engine that is exact here: onnxruntime's
+    ``MatMulInteger`` (MLAS, u8 × s8 → i32: ~3.5x numpy sgemm on AVX-512 VNNI) for uint8
+    ``x`` and int8 weights whose products cannot saturate MLAS' 16-bit pair sums
+    (``2 · 255 · max|w| < 2**15``, conservatively); else float32 sgemm while ``bound`` is
+    below 2**24, float64 beyond."""
+    rows, k = x.shape
+    w = group.weights
+    if x.dtype == np.uint8 and rows * k * w.shape[1] >= INTEGER_GEMM_MACS and np.abs(w).max(initial=0) <= 64:
+        if group.engine is None:
+            group.engine = _MatMulInteger(w.astype(np.int8))
+        return group.engine(np.ascontiguousarray(x))
+    dtype = np.float32 if bound < SGEMM_EXACT_ROWS else np.float64
+    return x.astype(dtype) @ w.astype(dtype)
+
+
+class _MatMulInteger:
+    """``x (uint8) @ weights (int8) → int32`` by onnxruntime (one ``MatMulInteger`` node, the
+    weights an initializer MLAS packs once); intra-op threads as ``OMP_NUM_THREADS`` /
+    ``OPENBLAS_NUM_THREADS`` say (onnxruntime's default when neither is set)."""
+
+    def __init__(self, weights: np.ndarray):
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        k, m = weights.shape
+        graph = helper.make_graph(
+            [helper.make_node("MatMulInteger", ["x", "w"], ["y"])], "read",
+            [helper.make_tensor_value_info("x", TensorProto.UINT8, ["rows", k])],
+            [helper.make_tensor_value_info("y", TensorProto.INT32, ["rows", m])],
+            initializer=[numpy_helper.from_array(weights, "w")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"x": x})[0]
+
+
+def _threads() -> int:
+    import os
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 0
+
+
+def _fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
+    """The sensed value ``v`` ``[N, P, M]`` (exact integers, int32 or float) of sensing op
+    ``op`` over pending reads, and a bound of ``|v|``. ``v`` is linear in the counts, so
+    ``v = Σ_b ω_b · S(Σ_reads bits_b @ G)`` — with ``S`` the scheme's column combination — is
+    one GEMM per window: ``(Σ_b ω_b · bits_b) @ (Σ_reads G · S)``, complement rows folded as in
+    :func:`_counts_of_ports` (see :func:`_integer_gemm` for the engine)."""
+    windows: dict[int, PortMatrix] = {}
+    for _, ports in pending.reads:
+        windows.setdefault(id(ports.cache), ports)
+    layout = tuple((id(mvm), id(mvm.const_array("conductance")), ports.start, ports.stop, id(ports.valid),
+                    list(windows).index(id(ports.cache))) for mvm, ports in pending.reads)
+    groups, bound = _prepared(op, ("fused", layout), lambda: _fusion_plan(op, pending, list(windows)))
+    n, planes, positions = pending.shape[:3]
+    value = None
+    for group, ports in zip(groups, windows.values()):
+        x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
+        x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
+        part = _integer_gemm(group, x, bound).reshape(n, positions, -1)
+        if group.constant is not None or shift:
+            key = ("constant", layout, shift, id(group), part.dtype)
+            part = part + _prepared(op, key, lambda: group.shifted_constant(shift, part.dtype))
+        value = part if value is None else value + part
+    return value, bound
+
+
+def _fusion_plan(op: Operation, pending: PendingReads, windows: list[int]) -> tuple[list[_FusedGroup], int]:
+    """Per window (in ``windows`` order): the summed weights ``G · S`` of its reads over the
+    direct-bit rows they use and the complement constant, with plane weights folded in for
+    one plane; and the bound of ``|v|`` (``Σ|ω|`` times, per window, the sum over rows of the
+    largest ``|weight|`` plus the largest ``|constant|``)."""
+    weights = plane_weights(op.attr("encoding"))
+    planes = pending.shape[1]
+    scale = weights[0] if planes == 1 else 1
+    total = sum(abs(w) for w in weights)
+    combine = _scheme_matrix(op.attr("scheme"), pending.shape[3])
+    groups, bound = [], 0.0
+    for key in windows:
+        reads = [(mvm, ports) for mvm, ports in pending.reads if id(ports.cache) == key]
+        width = reads[0][1].width
+        pieces, constant = [], None
+        for mvm, ports in reads:
+            parts, c = _port_weights(mvm.const_array("conductance"), ports, width)
+            pieces += parts
+            if c is not None:
+                constant = (0 if constant is None else constant) + c.astype(np.float64) @ combine
+        lo, hi = min(p[0] for p in pieces), max(p[1] for p in pieces)
+        summed = np.zeros((hi - lo, combine.shape[1]))
+        for start, stop, w in pieces:
+            summed[start - lo : stop - lo] += w.astype(np.float64) @ combine
+        if constant is not None:
+            constant = constant * (scale if planes == 1 else sum(weights))
+        groups.append(_FusedGroup(lo, hi, summed * scale, constant))
+        bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
+    return groups, int(bound) + 1
+
+
+def _scheme_matrix(scheme: str, columns: int) -> np.ndarray:
+    """``S`` ``[M', M]`` (float64) with ``raw = counts @ S``: refcol ``2·c_j − c_ref``, diff
+    ``c_2j − c_2j+1``, xnor ``c_j``."""
+    if scheme == "refcol":
+        s = np.zeros((columns, columns - 1))
+        s[np.arange(columns - 1), np.arange(columns - 1)] = 2
+        s[-1] = -1
+    elif scheme == "diff":
+        s = np.zeros((columns, columns // 2))
+        s[0::2][np.arange(columns // 2), np.arange(columns // 2)] = 1
+        s[1::2][np.arange(columns // 2), np.arange(columns // 2)] = -1
+    else:
+        s = np.eye(columns)
+    return s
 
 
 def _count_bound(value: Value) -> int | None:
@@ -886,12 +1133,23 @@ def _compare(run: _Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
         if x.currents.shape[1] == 1 and plane_weights(op.attr("encoding"))[0] > 0:
             return [_comparator_planes(run, op, _analog_fires(run, op, x, thresholds))]
         x = x.counts()
+    if isinstance(x, PendingReads):
+        v, bound = _fused_value(op, x)  # [N, P, M]
+        t = _prepared(op, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
+        fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
+        return [_comparator_planes(run, op, [f.transpose(0, 2, 1) for f in fired])]
     bound = _value_bound(op, x)
     v = _sensed_value(op, x, bound)  # [N, M, P], |v| <= bound
     # thresholds beyond ±bound decide alike at ±(bound + 1): v's narrow dtype holds them
     t = np.clip(thresholds, -bound - 1, bound + 1).astype(v.dtype)
     fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
     return [_comparator_planes(run, op, fired)]
+
+
+def _clipped_thresholds(thresholds: np.ndarray, bound: int, dtype: np.dtype) -> np.ndarray:
+    """``[M, P, L]`` thresholds as ``[P, M, L]`` in ``dtype``, clipped to ``±(bound + 1)`` —
+    values beyond decide alike for every ``|v| ≤ bound`` and stay exact in float32."""
+    return np.ascontiguousarray(np.clip(thresholds, -bound - 1, bound + 1).transpose(1, 0, 2)).astype(dtype)
 
 
 def _comparator_planes(run: _Run, op: Operation, fired: list[np.ndarray]) -> np.ndarray:
@@ -946,6 +1204,11 @@ def _comparator_offsets(run: _Run, op: Operation, columns: int, levels: int) -> 
 @_kernel("xbar.readout")
 def _readout(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """``y = v + offset[j, class]``, the exact pre-activation."""
+    if isinstance(args[0], PendingReads):
+        v, _ = _fused_value(op, args[0])  # [N, P, M], exact integers
+        offset = _thresholds_per_position(op, "offset")  # [M, P]
+        y = (v.astype(np.int64) + offset.T).astype(np.int32)
+        return [np.ascontiguousarray(y.transpose(0, 2, 1)).reshape((run.samples,) + op.result.type.shape)]
     v = _sensed_value(op, args[0], max(_value_bound(op, args[0]), 2**16))  # [N, M, P], at least int32
     offset = _thresholds_per_position(op, "offset")  # [M, P]
     return [(v + offset).astype(np.int32).reshape((run.samples,) + op.result.type.shape)]
@@ -957,8 +1220,9 @@ def _readout(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarra
 class _HostPartition:
     """A ``host.onnx`` model run on a whole batch where possible: a copy of the model whose
     graph inputs and outputs have a symbolic batch axis instead of the fixed 1, used for a
-    batch size once its results equal per-sample runs on probe samples; otherwise (or when
-    anything fails) the interpreter's per-sample run."""
+    batch size once its results equal per-sample runs bit for bit on up to :attr:`PROBES`
+    samples spread over the batch (first and last included); otherwise (or when anything
+    fails) the interpreter's per-sample run."""
 
     PROBES = 8
 
@@ -979,7 +1243,7 @@ class _HostPartition:
         if samples not in self.verified:
             probes = np.unique(np.linspace(0, samples - 1, min(samples, self.PROBES)).round().astype(int))
             expected = self._per_sample(op, [a[probes] for a in args], len(probes))
-            if not all(np.array_equal(o[probes], e, equal_nan=o.dtype.kind == "f") for o, e in zip(outputs, expected)):
+            if not all(o[probes].dtype == e.dtype and o[probes].tobytes() == e.tobytes() for o, e in zip(outputs, expected)):
                 self.usable = False
                 return self._per_sample(op, args, samples)
             self.verified.add(samples)
@@ -1010,7 +1274,8 @@ class _HostPartition:
                 raise ValueError(f"operand does not convert exactly to {spec.type}")
             feeds[spec.name] = converted.reshape((samples,) + value.type.shape[1:])
         outputs = self.session.run(None, feeds)
-        return [to_domain(np.asarray(out).reshape((samples,) + r.type.shape), r.type.domain) for out, r in zip(outputs, op.results)]
+        return [to_domain(np.asarray(out).reshape((samples,) + r.type.shape), r.type.domain)
+                for out, r in zip(outputs, op.results)]
 
 
 def _symbolic_batch_session(data: np.ndarray) -> Any:
