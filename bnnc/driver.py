@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 
 from bnnc.backends.interpreter import interpret_batch
+from bnnc.backends.simulator import simulate
 from bnnc.errors import BnncError
 from bnnc.frontend import OnnxGraph, import_onnx
 from bnnc.frontend.reference import run_reference
@@ -97,11 +98,12 @@ def _sample_count(declared: tuple[int, ...], array: np.ndarray, name: str) -> in
 
 
 def run_program(
-    module: Module, inputs: Mapping[str, np.ndarray], runner: Callable = interpret_batch, outputs: list[str] | None = None
+    module: Module, inputs: Mapping[str, np.ndarray], runner: Callable = simulate, outputs: list[str] | None = None
 ) -> dict[str, np.ndarray]:
     """Run the compiled program on ONNX-named inputs (samples may be stacked along the first
     axis where the model's batch is 1); outputs keyed by ONNX output name (or ``outputs``),
-    stacked likewise, in the dtype ONNX declares for them."""
+    stacked likewise, in the dtype ONNX declares for them. ``runner`` is the fast simulator by
+    default; the reference interpreter (``interpret_batch``) computes the same numbers."""
     function = module.function("main")
     names = list(function.attributes["inputs"])
     missing = [n for n in names if n not in inputs]
@@ -177,7 +179,7 @@ class GoldenResult:
 FLOAT_RTOL = 1e-5
 
 
-def golden_check(compilation: Compilation, inputs: Mapping[str, np.ndarray], runner: Callable = interpret_batch) -> GoldenResult:
+def golden_check(compilation: Compilation, inputs: Mapping[str, np.ndarray], runner: Callable = simulate) -> GoldenResult:
     """Run the source model in onnxruntime (graph optimizations off) and the compiled program on
     the same inputs; integer and binary outputs must be equal, float outputs within 1e-5
     relative."""
