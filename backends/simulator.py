@@ -347,7 +347,10 @@ def simulate(
     if samples == 0:
         return [np.empty((0,) + t.shape, dtype=t.domain.dtype) for t in func.result_types]
     session = _Session(device)
-    step = max(1, int(chunk)) if chunk is not None else _default_chunk(func, device is not None)
+    if chunk is not None:
+        step = max(1, int(chunk))
+    else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
+        step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
     parts = [_Run(func, session, [a[s : s + step] for a in arrays]).execute() for s in range(0, samples, step)]
     if len(parts) == 1:
         return parts[0]
@@ -389,6 +392,9 @@ bytes. 8 MiB measured best or near it on ``examples/bnn_cnn.onnx``, FINN TFC and
 smaller chunks keep buffers cached and reusable, larger ones spend less per op."""
 
 
+MIN_CHUNK = 16
+
+
 def _default_chunk(func: Function, analog: bool) -> int:
     """Samples per chunk such that the largest value of ``func`` — counts as the fused sensing
     holds them (one plane, 4 bytes per column) in the integer path, currents (8 bytes) in
@@ -400,7 +406,7 @@ def _default_chunk(func: Function, analog: bool) -> int:
             if op.name in ("xbar.mvm", "xbar.adc", "xbar.accumulate") and value.type.rank:
                 size = value.type.size * 8 if analog else value.type.size // value.type.shape[0] * 4
             largest = max(largest, size)
-    return int(min(4096, max(16, CHUNK_BYTES // largest)))
+    return int(min(4096, max(MIN_CHUNK, CHUNK_BYTES // largest)))
 
 
 class _Session:

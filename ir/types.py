@@ -5,6 +5,7 @@ Textual form: ``<domain><d0xd1x...>``, e.g. ``bit<1x128>``; a rank-0 tensor is `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -83,7 +84,7 @@ class TensorType:
     @property
     def size(self) -> int:
         """Number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def with_shape(self, shape: tuple[int, ...]) -> TensorType:
         return TensorType(self.domain, tuple(shape))
