@@ -129,12 +129,7 @@ def interpret_batch(module: Module, inputs: Sequence[np.ndarray], function: str 
     """:func:`interpret` over a batch: every input has an extra leading axis of samples; runs
     sample by sample and stacks each output along a new leading axis."""
     arrays = [np.asarray(x) for x in inputs]
-    if any(a.ndim == 0 for a in arrays):
-        raise InterpreterError("interpret_batch needs a leading sample axis on every input")
-    counts = {a.shape[0] for a in arrays}
-    if len(counts) > 1:
-        raise InterpreterError(f"inputs hold different numbers of samples: {[a.shape[0] for a in arrays]}")
-    samples = counts.pop() if counts else 1
+    samples = sample_count(arrays, InterpreterError, "interpret_batch")
     if samples == 0:
         try:
             types = module.function(function).result_types
@@ -143,6 +138,16 @@ def interpret_batch(module: Module, inputs: Sequence[np.ndarray], function: str 
         return [np.empty((0,) + t.shape, dtype=t.domain.dtype) for t in types]
     runs = [interpret(module, [a[s] for a in arrays], function) for s in range(samples)]
     return [np.stack(outs) for outs in zip(*runs)]
+
+
+def sample_count(arrays: list[np.ndarray], error: type[Exception], who: str) -> int:
+    """The common length of the leading sample axis of ``arrays`` (1 for no arrays)."""
+    if any(a.ndim == 0 for a in arrays):
+        raise error(f"{who} needs a leading sample axis on every input")
+    counts = {a.shape[0] for a in arrays}
+    if len(counts) > 1:
+        raise error(f"inputs hold different numbers of samples: {[a.shape[0] for a in arrays]}")
+    return counts.pop() if counts else 1
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -92,6 +92,7 @@ from .interpreter import (
     _host_onnx,
     _session_for,
     _windows,
+    sample_count,
     semantics_of,
     spatial_classes,
     to_domain,
@@ -363,12 +364,7 @@ def _batched_arguments(func: Function, inputs: Sequence[np.ndarray]) -> tuple[in
     arrays = [np.asarray(x) for x in inputs]
     if len(arrays) != len(func.args):
         raise SimulatorError(f"@{func.name} takes {len(func.args)} inputs, got {len(arrays)}")
-    if any(a.ndim == 0 for a in arrays):
-        raise SimulatorError("simulate needs a leading sample axis on every input")
-    counts = {a.shape[0] for a in arrays}
-    if len(counts) > 1:
-        raise SimulatorError(f"inputs hold different numbers of samples: {[a.shape[0] for a in arrays]}")
-    samples = counts.pop() if counts else 1
+    samples = sample_count(arrays, SimulatorError, "simulate")
     converted = []
     for i, (arg, array) in enumerate(zip(func.args, arrays)):
         what = f"argument {i} (%arg{i}: {arg.type}) of @{func.name}"

@@ -25,14 +25,6 @@ MNIST_EXPECTED = SHARED / "finn_tfc_w1a1" / "expected_output.npy"
 needs_shared = pytest.mark.skipif(not FINN_TFC.exists(), reason=f"third-party models not found at {SHARED}")
 
 
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("zoo")
-    for name, model in {**ZOO, **BAD}.items():
-        onnx.save(model.build(), directory / f"{name}.onnx")
-    return directory
-
-
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_is_exact_against_onnxruntime(zoo_dir: Path, name: str) -> None:
     compilation = compile_model(zoo_dir / f"{name}.onnx")

@@ -145,14 +145,6 @@ def test_random_layer_is_exact_against_onnxruntime(tmp_path: Path, scheme: str, 
 # ---------------------------------------------------------------------- zoo and third-party models
 
 
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("zoo")
-    for name, model in ZOO.items():
-        onnx.save(model.build(), directory / f"{name}.onnx")
-    return directory
-
-
 @pytest.mark.parametrize("scheme", SCHEMES + ["auto"])
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_is_exact_under_every_scheme(zoo_dir: Path, name: str, scheme: str) -> None:

@@ -42,14 +42,6 @@ MODELS = sorted(ZOO) + [
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("zoo")
-    for name, model in ZOO.items():
-        onnx.save(model.build(), directory / f"{name}.onnx")
-    return directory
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _forget_compilations():
     yield
