@@ -285,3 +285,28 @@ def test_after_the_default_pipeline_no_batchnorm_or_sign_remains_on_a_crossbar_p
     text = print_module(compile_model(zoo_dir / "finn_multithreshold_input.onnx").module)
     assert "bnn.batchnorm" not in text and "bnn.dense" not in text
     assert text.count("xbar.compare") == 2 and text.count("xbar.readout") == 1
+
+
+def test_a_falling_where_binarizer_is_binary_and_fuses(tmp_path: Path) -> None:
+    """``Where(BN(y) < 0.25, +1, -1)``: +1 below a threshold is still a ±1 binarizer."""
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.choice([-1.0, 1.0], (4, 6)).astype(np.float32), "w")] + [
+        numpy_helper.from_array(np.asarray(v, np.float32), n)
+        for n, v in (("g", [1.0, -0.5, 2.0, 0.7]), ("b", [0.1, 0.0, -0.3, 0.2]), ("m", [0.0, 1.0, -1.0, 2.0]),
+                     ("v", [1.0, 2.0, 3.0, 4.0]), ("t", 0.25), ("one", 1.0), ("minus", -1.0))
+    ]
+    nodes = [helper.make_node("Gemm", ["input", "w"], ["y"], transB=1),
+             helper.make_node("BatchNormalization", ["y", "g", "b", "m", "v"], ["bn"]),
+             helper.make_node("Less", ["bn", "t"], ["lt"]),
+             helper.make_node("Where", ["lt", "one", "minus"], ["out"])]
+    graph = helper.make_graph(nodes, "falling", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])], inits)
+    annotation = onnx.TensorAnnotation(tensor_name="input")
+    annotation.quant_parameter_tensor_names.add(key="finn_datatype", value="BIPOLAR")
+    graph.quantization_annotation.append(annotation)
+    path = tmp_path / "falling.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    compilation = compile_model(path)
+    names = [op.name for op in compilation.module.function().ops]
+    assert "xbar.compare" in names and "bnn.threshold" not in names and "bnn.batchnorm" not in names
+    assert golden_check(compilation, _inputs(onnx.load(path), "pm1", np.random.default_rng(0), 64)).exact

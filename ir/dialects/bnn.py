@@ -45,8 +45,8 @@ class Sign(Operation):
 
 def threshold_result_domain(levels: int, out_scale: float, out_bias: float) -> Domain:
     """Domain of ``out_scale * count + out_bias`` for a count in ``0..levels``."""
-    if levels == 1 and out_scale == 2.0 and out_bias == -1.0:
-        return D.PM1
+    if levels == 1 and {out_bias, out_scale + out_bias} == {-1.0, 1.0}:
+        return D.PM1  # a binarizer: +1 at or above the threshold, or (out_scale −2) below it
     if out_scale == 1.0 and out_bias == 0.0 and levels <= 255:
         return D.U8
     if out_scale == 1.0 and float(out_bias).is_integer() and -128 <= out_bias and levels + out_bias <= 127:
