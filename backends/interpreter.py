@@ -331,6 +331,13 @@ for _kind in ("add", "sub", "mul", "div"):
     implements(f"bnn.{_kind}")(_elementwise)
 
 
+@implements("bnn.add_tensors")
+def _add_tensors(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """``a + b`` in float32 with broadcasting."""
+    lhs, rhs = args
+    return [kernels.elementwise("add", lhs, rhs, False)]
+
+
 @implements("bnn.maxpool")
 def _maxpool(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """Maximum over each window; pads hold -inf (or the dtype's minimum), so they never win.

@@ -561,6 +561,14 @@ def _elementwise(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.nd
     return semantics_of(op.name)(op, [x])
 
 
+@_kernel("bnn.add_tensors")
+def _add_tensors(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """Both operands carry the sample axis; align their ranks with the result's, then add."""
+    rank = op.results[0].type.rank
+    aligned = [a.reshape(a.shape[:1] + (1,) * (rank - (a.ndim - 1)) + a.shape[1:]) for a in args]
+    return semantics_of(op.name)(op, aligned)
+
+
 @_kernel("bnn.conv", "bnn.dense", "bnn.threshold", "bnn.batchnorm", "bnn.maxpool", "bnn.pool", "bnn.compare")
 def _folded(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """Ops whose axis 0 is independent (a batch axis): the samples fold into it and the

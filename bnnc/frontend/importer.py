@@ -620,6 +620,10 @@ class Importer:
     def _elementwise(self, node: onnx.NodeProto) -> None:
         self.float_output(node)
         a, b = self.const(node.input[0]), self.const(node.input[1])
+        if a is None and b is None and node.op_type == "Add":  # a residual shortcut
+            lhs, rhs = self.value(node.input[0]), self.value(node.input[1])
+            self.define(node, self.emit(bnn.AddTensors, [lhs, rhs], [], {}, self.loc(node)).result)
+            return
         if (a is None) == (b is None):
             raise NotMappable(f"{node.op_type} of two runtime tensors")
         const_first = a is not None

@@ -373,3 +373,21 @@ class Pool(Operation):
         if const_types[0].shape != (operand_types[0].shape[1],):
             raise ValueError(f"direction must have one entry per channel ({operand_types[0].shape[1]}), got {const_types[0]}")
         return MaxPool.infer_types(operand_types, const_types, attributes)
+
+
+@register_op
+class AddTensors(Operation):
+    """``y = a + b`` elementwise in float32 for two computed tensors, with ONNX/numpy
+    broadcasting (integer or binary operands are converted to float32 first, exactly): the
+    real-valued shortcut of a residual block (Bi-Real, ReActNet style). Digital periphery."""
+
+    name = "bnn.add_tensors"
+    operand_defs = (OperandDef("lhs", NUMERIC), OperandDef("rhs", NUMERIC))
+    result_defs = (ResultDef("output", REAL),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        shape = broadcast_shapes(operand_types[0].shape, operand_types[1].shape)
+        if shape is None:
+            raise ValueError(f"{operand_types[0]} and {operand_types[1]} do not broadcast")
+        return [TensorType(D.F32, shape)]

@@ -360,6 +360,18 @@ def _real_input_zeros() -> onnx.ModelProto:
     return net.model([_tensor("input", [1, 1, 8, 8])], _logits(net, h))
 
 
+def _residual_block() -> onnx.ModelProto:
+    """Bi-Real style: the real-valued BatchNorm output of one block is added to the next
+    block's BatchNorm output (an identity shortcut) before the Sign."""
+    net = _Net(19, 13)
+    h = net.op("Sign", "input")
+    shortcut = net.bn(net.conv(h, net.pm1(8, 3, 3, 3), pad=1), net.bn_params(8, 27))
+    h = net.bn(net.conv(net.op("Sign", shortcut), net.pm1(8, 8, 3, 3), pad=1), net.bn_params(8, 72))
+    h = net.op("Sign", net.op("Add", h, shortcut))
+    h = net.matmul(net.op("Flatten", h, axis=1), net.pm1(8 * 6 * 6, 10))
+    return net.model([_tensor("input", [1, 3, 6, 6])], _logits(net, h))
+
+
 def _qonnx_quant8_input() -> onnx.ModelProto:
     net = _Net(14, 13, (QONNX,))
     h = net.op(
@@ -581,6 +593,12 @@ ZOO: dict[str, ZooModel] = _entries(
         "opset 13, input in [0, 1] -> 2x-1 -> ONNX Sign (pixel 0.5 -> 0: ternary input) -> Conv3x3 p1 -> BN "
         "-> Sign; Flatten, MatMul(+-1) logits",
         _real_input_zeros, "real", input_zero=0.5,
+    ),
+    ZooModel(
+        "residual_block",
+        "opset 13, Sign input -> Conv3x3 -> BN (shortcut) -> Sign -> Conv3x3 -> BN -> Add(shortcut) -> Sign; "
+        "Flatten, MatMul(+-1) logits: a real-valued identity shortcut between binary layers",
+        _residual_block, "real",
     ),
 )
 
