@@ -280,7 +280,9 @@ def _decider(binarizer: Operation, steps: list[Step], exact_ties: bool) -> Calla
         def decide_threshold(values: np.ndarray, k: int, perturb: np.ndarray | None = None) -> np.ndarray:
             z = _evaluate(steps, values, k, perturb=perturb)
             t = threshold[:, min(k, threshold.shape[1] - 1)]
-            common = kernels.compare_dtype(z.dtype if z.dtype != np.float64 or steps[0].apply else np.dtype(np.int64), t.dtype)
+            # with no float step before it, the threshold compares the integer sum itself
+            z_dtype = np.dtype(np.int64) if steps[0].apply is None else z.dtype
+            common = kernels.compare_dtype(z_dtype, t.dtype)
             hit = z.astype(common) >= t.astype(common)
             return np.where(hit, scale + bias, bias).astype(np.int64)
 
