@@ -33,6 +33,7 @@ from bnnc.ir import Domain, Module, Operation, TensorType
 from bnnc.ir.diagnostics import OpDiagnostic
 
 from . import kernels
+from .onnx_session import reference_session
 
 OpSemantics = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
 """An op's semantics: ``(op, operand arrays) -> result arrays``."""
@@ -454,20 +455,13 @@ _SESSIONS: weakref.WeakKeyDictionary[Module, dict[str, tuple[np.ndarray, object]
 def _session_for(op: Operation):
     """The onnxruntime session of ``op``'s model constant, created once per module and symbol
     (and again only if the constant's data is replaced)."""
-    import onnxruntime as ort
-
     module, symbol = op.module, op.const("model")
     data = module.constant(symbol).data
     per_module = _SESSIONS.setdefault(module, {})
     cached = per_module.get(symbol)
     if cached is not None and cached[0] is data:
         return cached[1]
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(data.tobytes(), options, providers=["CPUExecutionProvider"])
+    session = reference_session(data.tobytes())
     per_module[symbol] = (data, session)
     return session
 

@@ -85,6 +85,7 @@ from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
 from bnnc.ir.dialects.xbar import plane_weights
 from bnnc.ir.shapes import conv_output_size
 
+from .onnx_session import reference_session
 from .interpreter import (
     _ONNX_TYPES,
     InterpreterError,
@@ -1294,7 +1295,6 @@ def _symbolic_batch_session(data: np.ndarray) -> Any:
     graph input or output has no such axis or the model no longer checks (onnx shape inference,
     strict)."""
     import onnx
-    import onnxruntime as ort
 
     try:
         model = onnx.load_from_string(data.tobytes())
@@ -1308,12 +1308,7 @@ def _symbolic_batch_session(data: np.ndarray) -> Any:
                 return None
         del model.graph.value_info[:]
         onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return reference_session(model.SerializeToString())
     except Exception:
         return None
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnx.inliner
-import onnxruntime as ort
 from onnx import helper, numpy_helper
+
+from bnnc.backends.onnx_session import reference_session
 
 from .errors import InvalidModelError, UnsupportedModelError
 from .standardize import standardize
@@ -368,12 +369,9 @@ def _evaluate_everything(standard: onnx.ModelProto, elem_types: dict[str, int], 
                     )
                 graph.output.append(helper.make_tensor_value_info(name, elem_types[name], None))
                 existing.add(name)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 4  # a model it cannot run is reported once, by us, as one line
     try:
-        session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        # log level 4: a model onnxruntime cannot run is reported once, by us, as one line
+        session = reference_session(probe.SerializeToString(), log_severity=4)
         feeds = {
             i.name: np.zeros([d.dim_value for d in i.type.tensor_type.shape.dim], onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type))
             for i in graph.input

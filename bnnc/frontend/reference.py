@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from bnnc.backends.onnx_session import reference_session as onnx_reference_session
 from bnnc.frontend.standardize import standardize
 
 __all__ = ["reference_session", "run_session", "run_reference"]
@@ -22,14 +23,7 @@ __all__ = ["reference_session", "run_session", "run_reference"]
 def reference_session(model: onnx.ModelProto) -> ort.InferenceSession:
     """An onnxruntime CPU session on ``standardize(model)`` with graph
     optimizations disabled and a single intra-op thread."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # old exports list initializers as inputs: ORT warns per tensor
-    return ort.InferenceSession(
-        standardize(model).SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    return onnx_reference_session(standardize(model).SerializeToString())
 
 
 def _batched_inputs(session: ort.InferenceSession, inputs: dict[str, np.ndarray]) -> tuple[set[str], int]:
