@@ -63,7 +63,6 @@ class LayerSchedule:
     replicas: int
     sensing: str
     adc_bits: int
-    columns_per_array: int
     window_ns: float
     groups: int
     start_ns: float = 0.0
@@ -287,7 +286,7 @@ def build_schedule(module: Module, timing: Timing, function: str = "main") -> Sc
         groups = math.ceil(positions / replicas)
         item = LayerSchedule(
             name=layer.name, positions=positions, planes=planes, tiles=(row_tiles, col_tiles), replicas=replicas,
-            sensing=sensing, adc_bits=bits, columns_per_array=columns,
+            sensing=sensing, adc_bits=bits,
             window_ns=_window_ns(timing, planes, sensing, bits, columns, row_tiles), groups=groups,
         )
         out_rows, out_cols = _spatial(layer)

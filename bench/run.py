@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from models import MODELS, binary_weights, write_all  # noqa: E402
+from models import binary_weights, write_all  # noqa: E402
 
 COMPILE_CHILD = r"""
 import json, resource, sys, time

@@ -9,7 +9,7 @@ module constants, written ``@name``), results and attributes, and verifies itsel
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np

@@ -18,6 +18,7 @@ the comparator as a per-channel max/min pool (``pool-to-bits`` then moves it beh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -96,7 +97,7 @@ class FuseBnBinarize(Pass):
     def _fuse(self, module: Module, binarizer: Operation, chain: list[Operation], layer: Operation) -> dict:
         y = layer.result
         y_shape = y.type.shape
-        channels, positions = y_shape[1], int(np.prod(y_shape[2:], dtype=np.int64))
+        positions = math.prod(y_shape[2:])
         steps, pool = _steps(chain, binarizer, y_shape, layer)
         geo = geometry(layer)
         bounds = reach(layer, geo)
