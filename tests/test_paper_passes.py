@@ -13,7 +13,7 @@ import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from bnnc.cli import main
 from bnnc.driver import compile_model, default_pipeline, golden_check, random_inputs
@@ -21,6 +21,7 @@ from bnnc.ir import print_module
 from bnnc.ir.dialects import xbar
 from bnnc.passes import PassContext, PassError, PassManager, register_pass
 from bnnc.passes.base import Pass
+from tests.models.builders import single_io_model
 from tests.models.zoo import ZOO, sample_inputs
 
 SCHEMES = ["refcol", "xnor", "diff"]
@@ -107,16 +108,7 @@ def layers(draw):
         side = (in_shape[2] + 2 * pad - kernel) // stride + 1
         side = side // 2 if pool else side
         out_shape = [1, cout, side, side]
-    graph = helper.make_graph(
-        nodes, "layer", [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)], inits,
-    )
-    if input_kind == "pm1":
-        annotation = onnx.TensorAnnotation(tensor_name="input")
-        annotation.quant_parameter_tensor_names.add(key="finn_datatype", value="BIPOLAR")
-        graph.quantization_annotation.append(annotation)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
+    model = single_io_model(nodes, inits, "input", in_shape, "out", out_shape, bipolar_input=input_kind == "pm1", name="layer")
     return model, input_kind, kinds
 
 
@@ -236,13 +228,8 @@ def test_float_scaled_weights_near_a_tie_are_warned_about(tmp_path: Path) -> Non
         helper.make_node("BatchNormalization", ["y", "g", "b", "m", "v"], ["bn"]),
         helper.make_node("Sign", ["bn"], ["out"]),
     ]
-    graph = helper.make_graph(nodes, "alpha", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4, 5, 5])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 3, 3])], inits)
-    annotation = onnx.TensorAnnotation(tensor_name="input")
-    annotation.quant_parameter_tensor_names.add(key="finn_datatype", value="BIPOLAR")
-    graph.quantization_annotation.append(annotation)
     path = tmp_path / "alpha.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    onnx.save(single_io_model(nodes, inits, "input", [1, 4, 5, 5], "out", [1, 3, 3, 3]), path)
     compilation = compile_model(path)
     assert compilation.context.facts["layers"]["Conv_0"]["float_margin_channels"] == [2]
     assert any("warning: layer Conv_0" in r and "[2]" in r for r in compilation.context.remarks)
@@ -302,13 +289,8 @@ def test_a_falling_where_binarizer_is_binary_and_fuses(tmp_path: Path) -> None:
              helper.make_node("BatchNormalization", ["y", "g", "b", "m", "v"], ["bn"]),
              helper.make_node("Less", ["bn", "t"], ["lt"]),
              helper.make_node("Where", ["lt", "one", "minus"], ["out"])]
-    graph = helper.make_graph(nodes, "falling", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 6])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])], inits)
-    annotation = onnx.TensorAnnotation(tensor_name="input")
-    annotation.quant_parameter_tensor_names.add(key="finn_datatype", value="BIPOLAR")
-    graph.quantization_annotation.append(annotation)
     path = tmp_path / "falling.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    onnx.save(single_io_model(nodes, inits, "input", [1, 6], "out", [1, 4]), path)
     compilation = compile_model(path)
     names = [op.name for op in compilation.module.function().ops]
     assert "xbar.compare" in names and "bnn.threshold" not in names and "bnn.batchnorm" not in names

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from bnnc.backends.hardware import default_hardware
 from bnnc.cli import main
+from tests.models.builders import single_io_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 FINN_TFC = SHARED / "finn_tfc_w1a1" / "model.onnx"
@@ -31,12 +32,7 @@ def small_model(path: Path) -> np.ndarray:
     nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]),
              helper.make_node("BatchNormalization", ["y", "g", "b", "m", "v"], ["z"]),
              helper.make_node("Sign", ["z"], ["out"])]
-    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 2])], inits)
-    annotation = onnx.TensorAnnotation(tensor_name="x")
-    annotation.quant_parameter_tensor_names.add(key="finn_datatype", value="BIPOLAR")
-    graph.quantization_annotation.append(annotation)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+    onnx.save(single_io_model(nodes, inits, "x", [1, 3], "out", [1, 2]), path)
     return w
 
 
