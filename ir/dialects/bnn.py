@@ -169,6 +169,14 @@ class BatchNorm(Operation):
         return [x.with_domain(D.F32)]
 
 
+def _broadcast_real(a: TensorType, b: TensorType) -> TensorType:
+    """The float32 result of an elementwise op on ``a`` and ``b`` (ONNX/numpy broadcasting)."""
+    shape = broadcast_shapes(a.shape, b.shape)
+    if shape is None:
+        raise ValueError(f"{a} and {b} do not broadcast")
+    return TensorType(D.F32, shape)
+
+
 class ElementwiseConst(Operation):
     """Base of the float32 elementwise ops with a constant: ``y = x op c`` (or ``c op x`` when
     ``const_first``), with ONNX/numpy broadcasting. Integer inputs are converted to float32
@@ -181,10 +189,7 @@ class ElementwiseConst(Operation):
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
-        shape = broadcast_shapes(operand_types[0].shape, const_types[0].shape)
-        if shape is None:
-            raise ValueError(f"constant {const_types[0]} does not broadcast with {operand_types[0]}")
-        return [TensorType(D.F32, shape)]
+        return [_broadcast_real(operand_types[0], const_types[0])]
 
 
 @register_op
@@ -387,7 +392,4 @@ class AddTensors(Operation):
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
-        shape = broadcast_shapes(operand_types[0].shape, operand_types[1].shape)
-        if shape is None:
-            raise ValueError(f"{operand_types[0]} and {operand_types[1]} do not broadcast")
-        return [TensorType(D.F32, shape)]
+        return [_broadcast_real(operand_types[0], operand_types[1])]
