@@ -17,7 +17,7 @@ A user overrides any value with a TOML file whose tables match the groups::
     power_8bit_mw = 3.1
 
 Missing keys keep their defaults. Unknown tables or keys and bad values raise
-:class:`HardwareConfigError` (a :class:`~bnnc.errors.BnncError`, exit code 2) with one line
+:class:`HardwareConfigError` (a :class:`~bnnc.ir.BnncError`, exit code 2) with one line
 naming the file and the key. :func:`default_hardware_toml` prints the complete default
 configuration, every key with a comment giving its unit and source; loading that text gives
 exactly the defaults.
@@ -39,7 +39,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from bnnc.errors import BnncError
+from bnnc.ir import BnncError
 
 __all__ = [
     "AdcConfig",

@@ -32,7 +32,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from bnnc.ir import Domain, Module, Operation, TensorType
 from bnnc.ir.diagnostics import OpDiagnostic
 
-from . import kernels
+from bnnc.ir import float32 as kernels
 from .onnx_session import reference_session
 
 OpSemantics = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]

@@ -82,8 +82,8 @@ from typing import Any, Union
 import numpy as np
 
 from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
-from bnnc.ir.dialects.xbar import plane_weights
-from bnnc.ir.shapes import conv_output_size
+from bnnc.ir.schemes import SCHEMES, plane_weights
+from bnnc.ir.shapes import window_attrs_output
 
 from .onnx_session import reference_session
 from .interpreter import (
@@ -639,12 +639,10 @@ def _valid_ports(op: Operation, channels: int, height: int, width: int) -> np.nd
 
 def _output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
     """``(OH, OW)`` of ``op``'s windows over an ``height × width`` image (floor mode)."""
-    (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = (op.attr(a) for a in ("kernel", "strides", "pads", "dilations"))
-    out_h = conv_output_size(height, kh, sh, pt, pb, dh)
-    out_w = conv_output_size(width, kw, sw, pl, pr, dw)
-    if out_h < 1 or out_w < 1:
-        raise SimulatorError.at(op, f"window {kh}x{kw} does not fit the padded input {height}x{width}")
-    return out_h, out_w
+    try:
+        return window_attrs_output(op, height, width)
+    except ValueError as e:
+        raise SimulatorError.at(op, str(e)) from None
 
 
 def _tap_slices(op: Operation, out_h: int, out_w: int) -> list[tuple[int, int, slice, slice]]:
@@ -943,7 +941,7 @@ def _sensed_value(op: Operation, counts: np.ndarray, bound: int | None = None) -
         else:
             combined += c[:, b] * dtype(weights[b])
     columns = np.ascontiguousarray(combined.transpose(0, 2, 1))  # [N, M', P]
-    return _combine_columns(op.attr("scheme"), columns, columns[:, -1:] if op.attr("scheme") == "refcol" else None)
+    return SCHEMES[op.attr("scheme")].combine(columns, axis=1)
 
 
 def _value_bound(op: Operation, counts: np.ndarray) -> int:
@@ -954,16 +952,6 @@ def _value_bound(op: Operation, counts: np.ndarray) -> int:
     if largest is None:
         largest = int(np.abs(counts).max(initial=0))
     return 3 * largest * sum(abs(w) for w in plane_weights(op.attr("encoding")))
-
-
-def _combine_columns(scheme: str, columns: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
-    """Per scheme, column values ``[N, M', P]`` → output values ``[N, M, P]``: refcol
-    ``2·x[j] − reference``, diff ``x[2j] − x[2j+1]``, xnor ``x[j]``."""
-    if scheme == "refcol":
-        return 2 * columns[:, :-1] - reference
-    if scheme == "diff":
-        return columns[:, 0::2] - columns[:, 1::2]
-    return columns
 
 
 @dataclass
@@ -1079,7 +1067,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[int]) -> tu
     planes = pending.shape[1]
     scale = weights[0] if planes == 1 else 1
     total = sum(abs(w) for w in weights)
-    combine = _scheme_matrix(op.attr("scheme"), pending.shape[3])
+    combine = SCHEMES[op.attr("scheme")].column_matrix(pending.shape[3])
     groups, bound = [], 0.0
     for key in windows:
         reads = [(mvm, ports) for mvm, ports in pending.reads if id(ports.cache) == key]
@@ -1099,22 +1087,6 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[int]) -> tu
         groups.append(_FusedGroup(lo, hi, summed * scale, constant))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1
-
-
-def _scheme_matrix(scheme: str, columns: int) -> np.ndarray:
-    """``S`` ``[M', M]`` (float64) with ``raw = counts @ S``: refcol ``2·c_j − c_ref``, diff
-    ``c_2j − c_2j+1``, xnor ``c_j``."""
-    if scheme == "refcol":
-        s = np.zeros((columns, columns - 1))
-        s[np.arange(columns - 1), np.arange(columns - 1)] = 2
-        s[-1] = -1
-    elif scheme == "diff":
-        s = np.zeros((columns, columns // 2))
-        s[0::2][np.arange(columns // 2), np.arange(columns // 2)] = 1
-        s[1::2][np.arange(columns // 2), np.arange(columns // 2)] = -1
-    else:
-        s = np.eye(columns)
-    return s
 
 
 def _count_bound(value: Value) -> int | None:

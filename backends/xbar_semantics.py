@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bnnc.ir import Operation
-from bnnc.ir.dialects.xbar import plane_weights
+from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from .interpreter import _windows, implements, spatial_classes
 
@@ -66,13 +66,7 @@ def sensed_value(op: Operation, counts: np.ndarray) -> np.ndarray:
     """``v[p, j] = Σ_b ω_b · raw_b[p, j]`` (int64, shape ``[P, M]``): ``raw`` per scheme from the
     column counts, ``ω`` the plane weights of the encoding."""
     c = counts.astype(np.int64)
-    scheme = op.attr("scheme")
-    if scheme == "refcol":
-        raw = 2 * c[..., :-1] - c[..., -1:]
-    elif scheme == "diff":
-        raw = c[..., 0::2] - c[..., 1::2]
-    else:
-        raw = c
+    raw = SCHEMES[op.attr("scheme")].combine(c)
     weights = np.array(plane_weights(op.attr("encoding")), np.int64).reshape(-1, 1, 1)
     return (weights * raw).sum(axis=0)
 

@@ -4,11 +4,9 @@ code 2 (no traceback unless ``--debug``)."""
 from __future__ import annotations
 
 
-class BnncError(Exception):
-    """An error in the user's input (model, IR file, options) with a message that says what was
-    expected and what to do. The CLI prints it and exits with :attr:`exit_code`."""
+from bnnc.ir.diagnostics import BnncError
 
-    exit_code = 2
+__all__ = ["BnncError", "GoldenMismatch"]
 
 
 class GoldenMismatch(BnncError):

@@ -5,7 +5,15 @@ from __future__ import annotations
 from .location import Location
 
 
-class IRError(Exception):
+class BnncError(Exception):
+    """An error in the user's input (model, IR file, options, hardware file) with a one-line
+    message that says what was expected and what to do; every layer raises subclasses of it
+    (re-exported as ``bnnc.BnncError``). The CLI prints it and exits with :attr:`exit_code`."""
+
+    exit_code = 2
+
+
+class IRError(BnncError):
     """Base class of every error the IR layer raises on bad input."""
 
 

@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from bnnc.backends import kernels
-from bnnc.errors import BnncError
+from bnnc.ir import float32 as kernels
+from bnnc.ir import BnncError
 from bnnc.ir import Domain, Location, Module, Operation, Value
 from bnnc.ir.dialects import bnn
 

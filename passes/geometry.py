@@ -12,7 +12,7 @@ import numpy as np
 
 from bnnc.ir import Domain, Operation
 from bnnc.ir.dialects import bnn
-from bnnc.ir.shapes import conv_output_size
+from bnnc.ir.shapes import window_output_shape
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ def valid_taps(op: Operation) -> np.ndarray:
     _, _, height, width = op.operands[0].type.shape
     _, _, kh, kw = op.const_type("weight").shape
     (sh, sw), (pt, pl, pb, pr), (dh, dw) = op.attr("strides"), op.attr("pads"), op.attr("dilations")
-    oh = conv_output_size(height, kh, sh, pt, pb, dh)
-    ow = conv_output_size(width, kw, sw, pl, pr, dw)
+    oh, ow = window_output_shape(height, width, (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw))
     rows = np.arange(oh)[:, None] * sh - pt + np.arange(kh)[None, :] * dh  # [OH, kh]
     cols = np.arange(ow)[:, None] * sw - pl + np.arange(kw)[None, :] * dw  # [OW, kw]
     row_ok = (rows >= 0) & (rows < height)

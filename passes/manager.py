@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bnnc.ir import IRError, Module, clone_module, print_module
+from bnnc.ir import BnncError, IRError, Module, clone_module, print_module
 
 from .base import Pass, PassContext
 from .pipeline import parse_pipeline
@@ -19,7 +19,7 @@ NumericCheck = Callable[[Module, Module, Pass], None]
 pass changed what the program computes."""
 
 
-class PassError(Exception):
+class PassError(BnncError):
     """A failure inside a pass or in the verification after it: ``in pass X (after passes A, B): …``."""
 
     def __init__(self, pass_name: str, previous: list[str], message: str):

@@ -12,10 +12,12 @@ import typing
 from dataclasses import MISSING
 from typing import Any, Literal
 
+from bnnc.ir import BnncError
+
 from .base import Pass, lookup_pass, option_type, registered_passes
 
 
-class PipelineError(ValueError):
+class PipelineError(BnncError, ValueError):
     """A malformed pipeline string, or an unknown pass or option; names the column."""
 
     def __init__(self, message: str, text: str, column: int):

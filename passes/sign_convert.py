@@ -20,13 +20,13 @@ needing the fewest ``rows × cols`` arrays.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
 
 from bnnc.ir import Domain, Module, Operation
 from bnnc.ir.dialects import bnn, xbar
+from bnnc.ir.schemes import SCHEMES
 
 from .base import Pass, PassContext, register_pass
 from .geometry import geometry, tap_counts, weight_matrix
@@ -36,41 +36,9 @@ PREFERENCE = ("xnor", "refcol", "diff")
 """Tie-break for ``auto``: fewer physical columns (sense inputs) first."""
 
 
-def arrays_needed(scheme: str, fan_in: int, outputs: int, rows: int, cols: int) -> int:
-    """Arrays of ``rows × cols`` a layer occupies under ``scheme`` (a reference column in every
-    array for refcol; complementary columns kept in the same array for diff)."""
-    if scheme == "refcol":
-        return math.ceil(fan_in / rows) * math.ceil(outputs / max(cols - 1, 1))
-    if scheme == "xnor":
-        return math.ceil(2 * fan_in / rows) * math.ceil(outputs / cols)
-    return math.ceil(fan_in / rows) * math.ceil(outputs / max(cols // 2, 1))
-
-
 def choose_scheme(fan_in: int, outputs: int, rows: int, cols: int) -> str:
-    return min(PREFERENCE, key=lambda s: (arrays_needed(s, fan_in, outputs, rows, cols), PREFERENCE.index(s)))
-
-
-def conductance(scheme: str, w: np.ndarray) -> np.ndarray:
-    """Cell states ``[K', M']`` for ±1 weights ``w`` of shape ``[M, K]``."""
-    on = (w.T > 0).astype(np.uint8)  # w̃, [K, M]
-    if scheme == "refcol":
-        return np.concatenate([on, np.ones((on.shape[0], 1), np.uint8)], axis=1)
-    if scheme == "xnor":
-        return np.concatenate([on, 1 - on], axis=0)
-    paired = np.empty((on.shape[0], 2 * on.shape[1]), np.uint8)
-    paired[:, 0::2], paired[:, 1::2] = on, 1 - on
-    return paired
-
-
-def corrections(scheme: str, encoding: str, plus: np.ndarray, minus: np.ndarray) -> np.ndarray:
-    """``e[j, k]`` with ``y = v + e`` for the sensed value ``v`` (see ``xbar.compare``), per
-    column and border class; ``plus``/``minus`` count the ±1 weights on valid taps."""
-    weight_sum, fan_in = plus - minus, plus + minus
-    if encoding == "offset":  # y = 2·Σx̃w − Σw, and for xnor y = 2·popcount − N
-        return -fan_in if scheme == "xnor" else -weight_sum
-    if scheme == "xnor":  # Σ bit·w = popcount − (number of −1 weights), per plane
-        return -minus * sum(xbar.plane_weights(encoding))
-    return np.zeros_like(plus)
+    """The mapping needing the fewest ``rows × cols`` arrays (ties: :data:`PREFERENCE`)."""
+    return min(PREFERENCE, key=lambda s: (SCHEMES[s].arrays_needed(fan_in, outputs, rows, cols), PREFERENCE.index(s)))
 
 
 @register_pass
@@ -96,10 +64,11 @@ class SignConvert(Pass):
         w = weight_matrix(layer)
         outputs, fan_in = w.shape[0], int(np.prod(w.shape[1:]))
         scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols)
+        mapping = SCHEMES[scheme]
         name = _name(layer)
         geo = geometry(layer)
         plus, minus = tap_counts(layer, geo)
-        offset = corrections(scheme, encoding, plus, minus)  # [M, K_border]
+        offset = mapping.correction(encoding, plus, minus)  # [M, K_border]
 
         def insert(op: Operation) -> Operation:
             return function.insert_before(layer, op)
@@ -110,8 +79,8 @@ class SignConvert(Pass):
             window = {"kernel": (1, 1)}
         else:
             window = {"kernel": tuple(w.shape[2:]), **{k: layer.attr(k) for k in WINDOW}}
-        ports = insert(xbar.Window.build([planes], {**window, "complement": scheme == "xnor"}, [], layer.location)).result
-        g = module.add_constant(f"{name}.cells", conductance(scheme, w.reshape(outputs, -1)), Domain.BIT)
+        ports = insert(xbar.Window.build([planes], {**window, "complement": mapping.complement_ports}, [], layer.location)).result
+        g = module.add_constant(f"{name}.cells", mapping.cells(w.reshape(outputs, -1)), Domain.BIT)
         counts = insert(xbar.Mvm.build([ports], {}, [g], layer.location, [module.constants[g].type])).result
         sensing = {"scheme": scheme, "encoding": encoding}
         users = [u.op for u in layer.result.uses]
@@ -142,7 +111,7 @@ class SignConvert(Pass):
             "readout": sensing_kind,
             "fan_in": fan_in,
             "outputs": outputs,
-            "arrays_by_scheme": {s: arrays_needed(s, fan_in, outputs, self.rows, self.cols) for s in xbar.SCHEMES},
+            "arrays_by_scheme": {s: m.arrays_needed(fan_in, outputs, self.rows, self.cols) for s, m in SCHEMES.items()},
         }
 
 

@@ -17,28 +17,11 @@ import numpy as np
 
 from bnnc.ir import Domain, Module, Operation, Value
 from bnnc.ir.dialects import xbar
+from bnnc.ir.schemes import SCHEMES
 
 from .base import Pass, PassContext, register_pass
 
 SENSING = (xbar.Compare, xbar.Readout)
-
-
-def outputs_per_array(scheme: str, cols: int) -> int:
-    """Logical outputs (comparators) one array of ``cols`` columns holds under ``scheme``."""
-    per = {"refcol": cols - 1, "xnor": cols, "diff": cols // 2}[scheme]
-    if per < 1:
-        raise ValueError(f"an array of {cols} columns cannot hold one {scheme} output")
-    return per
-
-
-def physical_columns(scheme: str, outputs: np.ndarray, total: int) -> np.ndarray:
-    """Indices into the layer's column pattern of the columns serving ``outputs`` (refcol adds
-    the reference column, the last of the pattern)."""
-    if scheme == "refcol":
-        return np.append(outputs, total - 1)
-    if scheme == "diff":
-        return np.stack([2 * outputs, 2 * outputs + 1], axis=1).reshape(-1)
-    return outputs
 
 
 def adc_bits(rows: int) -> int:
@@ -97,7 +80,8 @@ class Tile(Pass):
         scheme = sensing.attr("scheme")
         table = sensing.const_array(sensing.const_defs[0].name)
         outputs = table.shape[0]
-        per_array = outputs_per_array(scheme, self.cols)
+        mapping = SCHEMES[scheme]
+        per_array = mapping.outputs_per_array(self.cols)
         row_starts = list(range(0, fan_rows, self.rows))
         # a comparator senses one analog read; sums over row tiles or bit-planes, and readouts,
         # go through ADCs
@@ -118,7 +102,7 @@ class Tile(Pass):
         shapes: list[tuple[int, int]] = []
         for j, first in enumerate(range(0, outputs, per_array)):
             outs = np.arange(first, min(first + per_array, outputs))
-            columns = physical_columns(scheme, outs, pattern.shape[1])
+            columns = mapping.column_indices(outs, pattern.shape[1])
             partials = []
             for r, (start, slice_ports) in enumerate(zip(row_starts, row_ports)):
                 cells = pattern[start : start + self.rows][:, columns]
@@ -149,6 +133,6 @@ class Tile(Pass):
             "planes": int(planes),
             "cells_used": sum(k * m for k, m in shapes),
             "cells_allocated": len(shapes) * self.rows * self.cols,
-            "reference_columns": len(shapes) if scheme == "refcol" else 0,
+            "reference_columns": len(shapes) if mapping.reference_column else 0,
         }
         return info, shapes

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..attributes import AttrDef, AttrValue
 from ..core import ConstDef, OperandDef, Operation, ResultDef, domains
 from ..registry import register_op
-from ..shapes import broadcast_shapes, conv_output_size
+from ..shapes import broadcast_shapes, window_output_shape
 from ..types import Domain, TensorType
 
 D = Domain
@@ -115,14 +115,7 @@ def _window_attrs(spatial_default: tuple[int, ...] = (1, 1)) -> tuple[AttrDef, .
 def _window_output(x: TensorType, kernel: tuple[int, int], attributes: dict[str, AttrValue]) -> tuple[int, int]:
     if x.rank != 4:
         raise ValueError(f"expected an NCHW input, got {x}")
-    (sh, sw), (pt, pl, pb, pr), (dh, dw) = attributes["strides"], attributes["pads"], attributes["dilations"]
-    if min(sh, sw, dh, dw) < 1 or min(pt, pl, pb, pr) < 0:
-        raise ValueError("strides and dilations must be >= 1 and pads >= 0")
-    oh = conv_output_size(x.shape[2], kernel[0], sh, pt, pb, dh)
-    ow = conv_output_size(x.shape[3], kernel[1], sw, pl, pr, dw)
-    if oh < 1 or ow < 1:
-        raise ValueError(f"window {kernel} does not fit the padded input {x}")
-    return oh, ow
+    return window_output_shape(x.shape[2], x.shape[3], kernel, attributes["strides"], attributes["pads"], attributes["dilations"])
 
 
 @register_op

@@ -13,28 +13,23 @@ from __future__ import annotations
 from ..attributes import AttrDef
 from ..core import ConstDef, OperandDef, Operation, ResultDef, domains
 from ..registry import register_op
-from ..shapes import conv_output_size
+from ..schemes import ENCODINGS, plane_weights
+from ..schemes import SCHEMES as MAPPINGS
+from ..shapes import window_output_shape
 from ..types import Domain, TensorType
 from .bnn import _window_attrs
 
 D = Domain
 BIT = domains(D.BIT)
-ENCODINGS = ("offset", "ternary", "unsigned", "twos")
 PLANES = {D.PM1: ("offset", 1), D.TERN: ("ternary", 2), D.U8: ("unsigned", 8), D.I8: ("twos", 8)}
 """How each value domain is applied to ports: encoding and number of bit-planes."""
-SCHEMES = ("refcol", "xnor", "diff")
+SCHEMES = tuple(MAPPINGS)
 
 
-def plane_weights(encoding: str) -> list[int]:
-    """The weight of each plane's dot product in the value's dot product."""
-    return {"offset": [2], "ternary": [1, -1], "unsigned": [1 << b for b in range(8)],
-            "twos": [1 << b for b in range(7)] + [-128]}[encoding]
-
-
-def physical_columns(scheme: str, outputs: int) -> int:
-    """Array columns a layer of ``outputs`` logical columns occupies (before tiling):
-    refcol adds one reference column, diff a complementary column per output."""
-    return {"refcol": outputs + 1, "xnor": outputs, "diff": 2 * outputs}[scheme]
+def _window_output(x: TensorType, attributes: dict) -> tuple[int, int]:
+    """``(OH, OW)`` of a window or pool over planes ``[B, N, C, H, W]``."""
+    return window_output_shape(x.shape[3], x.shape[4], attributes["kernel"], attributes["strides"],
+                               attributes["pads"], attributes["dilations"])
 
 
 @register_op
@@ -88,12 +83,8 @@ class Window(Operation):
         x = operand_types[0]
         if x.rank != 5 or x.shape[1] != 1:
             raise ValueError(f"window takes planes [B, 1, C, H, W], got {x}")
-        (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = (
-            attributes["kernel"], attributes["strides"], attributes["pads"], attributes["dilations"])
-        oh = conv_output_size(x.shape[3], kh, sh, pt, pb, dh)
-        ow = conv_output_size(x.shape[4], kw, sw, pl, pr, dw)
-        if oh < 1 or ow < 1:
-            raise ValueError(f"window {kh}x{kw} does not fit {x}")
+        oh, ow = _window_output(x, attributes)
+        kh, kw = attributes["kernel"]
         ports = x.shape[2] * kh * kw * (2 if attributes["complement"] else 1)
         return [TensorType(D.BIT, (x.shape[0], oh * ow, ports))]
 
@@ -126,8 +117,9 @@ class Mvm(Operation):
 def _sensed_shape(counts: TensorType, scheme: str, spatial_classes: TensorType, outputs: int) -> tuple[int, ...]:
     if counts.rank != 3:
         raise ValueError(f"expected column counts [B, P, M'], got {counts}")
-    if physical_columns(scheme, outputs) != counts.shape[2]:
-        raise ValueError(f"{scheme} with {outputs} outputs reads {physical_columns(scheme, outputs)} columns, got {counts.shape[2]}")
+    columns = MAPPINGS[scheme].physical_columns(outputs)
+    if columns != counts.shape[2]:
+        raise ValueError(f"{scheme} with {outputs} outputs reads {columns} columns, got {counts.shape[2]}")
     positions = 1
     for d in spatial_classes.shape:
         positions *= d
@@ -212,10 +204,7 @@ class PoolBits(Operation):
         x = operand_types[0]
         if x.rank != 5 or x.shape[0] not in (1, 2) or const_types[0].shape != (x.shape[2],):
             raise ValueError(f"pool_bits takes planes [1|2, N, C, H, W] and one direction per channel, got {x}")
-        (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = (
-            attributes["kernel"], attributes["strides"], attributes["pads"], attributes["dilations"])
-        oh = conv_output_size(x.shape[3], kh, sh, pt, pb, dh)
-        ow = conv_output_size(x.shape[4], kw, sw, pl, pr, dw)
+        oh, ow = _window_output(x, attributes)
         return [TensorType(D.BIT, x.shape[:3] + (oh, ow))]
 
 

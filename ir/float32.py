@@ -1,5 +1,6 @@
-"""Float32 arithmetic shared by the interpreter and the passes that must reproduce it exactly
-(threshold derivation evaluates the same chain of ops on every reachable integer)."""
+"""The float32 arithmetic that defines the bnn dialect's float ops (onnxruntime's, step by
+step), shared by the interpreter and the passes that must reproduce it exactly (threshold
+derivation evaluates the same chain of ops on every reachable integer)."""
 
 from __future__ import annotations
 
