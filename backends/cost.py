@@ -25,11 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnnc.ir import Module
-from bnnc.ir.dialects import xbar
+from bnnc.ir.analysis import CrossbarLayer, ProgramLayers
 
 from .hardware import HardwareConfig
-from .schedule import LayerSchedule
+from .schedule import LayerSchedule, Schedule
 
 DEFAULT_ACTIVITY = 0.5
 """Port activity assumed when nothing better is known: a binary input is 1 half the time."""
@@ -73,72 +72,63 @@ class LayerCost:
         }
 
 
-def layer_costs(module: Module, schedule: list[LayerSchedule], facts: dict, hw: HardwareConfig,
+def layer_costs(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig,
                 activity: float = DEFAULT_ACTIVITY) -> dict[str, LayerCost]:
-    """The cost of every crossbar layer of a tiled module."""
-    reads_by_layer: dict[str, list] = {}
-    for op in module.function("main").ops:
-        if isinstance(op, xbar.Mvm):
-            reads_by_layer.setdefault(op.location.names[0] if op.location.known else "", []).append(op)
-    costs = {}
-    for layer in schedule:
-        costs[layer.name] = _layer_cost(layer, reads_by_layer.get(layer.name, []), facts.get("layers", {}).get(layer.name, {}), hw, activity)
-    return costs
+    """The cost of every crossbar layer of a tiled program."""
+    timeline = {layer.name: layer for layer in schedule.layers}
+    return {layer.name: _layer_cost(layer, timeline[layer.name], hw, activity) for layer in layers.crossbar}
 
 
-def _layer_cost(layer: LayerSchedule, reads: list, facts: dict, hw: HardwareConfig, activity: float) -> LayerCost:
-    scheme = facts.get("scheme", "xnor")
-    levels = facts.get("comparator_levels", 1) if facts.get("readout", "comparator") == "comparator" else 0
-    rows, cols = hw.array.rows, hw.array.cols
+def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, activity: float) -> LayerCost:
+    scheme = layer.scheme
+    levels = layer.comparator_levels
+    rows, cols = layer.array
     e_on, e_off = hw.cell_read_energy_on_pj, hw.cell_read_energy_off_pj
+    replicas = layer.replicas
     window_reads = layer.planes * layer.positions  # reads of each array tile per inference
     array_pj = sensing_pj = 0.0
-    comparators = adcs = columns_total = reference = cells_used = 0
-    for op in reads:
+    comparators = adcs = columns_total = 0
+    for op in layer.reads:
         cells = op.const_array("conductance")
         on = int(cells.sum())
-        ref_cells = cells.shape[0] if scheme == "refcol" else 0
+        ref_cells = cells.shape[0] if scheme.reference_column else 0
         on -= ref_cells  # the reference column's cells are mid-conductance, not on
         per_read = activity * (on * e_on + (cells.size - on - ref_cells) * e_off + ref_cells * (e_on + e_off) / 2)
         array_pj += per_read * window_reads
         columns = cells.shape[1]
-        outputs = columns - 1 if scheme == "refcol" else columns // 2 if scheme == "diff" else columns
+        outputs = scheme.outputs_in(columns)
         columns_total += columns
-        cells_used += cells.size
-        reference += 1 if scheme == "refcol" else 0
-        if layer.sensing == "adc":
-            adcs += hw.adcs_for(columns) * layer.replicas
+        if layer.sensing_kind == "adc":
+            adcs += hw.adcs_for(columns) * replicas
             sensing_pj += window_reads * columns * hw.adc(layer.adc_bits).energy_pj
         else:
-            comparators += outputs * levels * layer.replicas
+            comparators += outputs * levels * replicas
             sensing_pj += window_reads * outputs * levels * hw.comparator.energy_pj
-    outputs_total = facts.get("outputs", 0)
-    fan_in = facts.get("fan_in", 0)
+    outputs_total, fan_in = layer.outputs, layer.fan_in
     acc_bits = max(1, math.ceil(math.log2(2 * fan_in * max(1, 2 ** (layer.planes - 1)) + 1)) + 1) if fan_in else 1
     d = hw.digital
     digital_pj = layer.positions * outputs_total * max(levels, 1) * d.register_energy_pj_per_bit
     adders = 0
-    if layer.sensing == "adc":
+    if layer.sensing_kind == "adc":
         digital_pj += window_reads * columns_total * acc_bits * d.adder_energy_pj_per_bit
         digital_pj += layer.positions * outputs_total * max(levels, 1) * acc_bits * d.comparator_energy_pj_per_bit
         adders = adcs
         if levels:  # digital comparators after the accumulation
-            comparators += outputs_total * levels * layer.replicas
-    buffer_pj = _input_bits(reads) * hw.buffer.write_energy_pj_per_bit + layer.positions * _ports(reads) * hw.buffer.read_energy_pj_per_bit
-    arrays = len(reads) * layer.replicas
-    row_tiles = layer.tiles[0]
-    mnsim = row_tiles * math.ceil(outputs_total / cols) * layer.replicas if scheme == "diff" else arrays
+            comparators += outputs_total * levels * replicas
+    buffer_pj = _input_bits(layer.reads) * hw.buffer.write_energy_pj_per_bit + layer.positions * _ports(layer.reads) * hw.buffer.read_energy_pj_per_bit
+    arrays = layer.arrays
+    mnsim = layer.tiles[0] * math.ceil(outputs_total / cols) * replicas if scheme.columns_per_output == 2 else arrays
     area = {
-        "arrays": arrays * hw.array_area_um2,
+        "arrays": arrays * rows * cols * hw.cell.area_um2,
         "comparators": comparators * hw.comparator.area_um2,
         "adcs": adcs * hw.adc(max(layer.adc_bits, 1)).area_um2 if adcs else 0.0,
-        "digital": adders * acc_bits * d.adder_area_um2_per_bit + outputs_total * max(levels, 1) * layer.replicas * d.register_area_um2_per_bit,
-        "buffers": layer.line_buffer_bits * hw.buffer.area_um2_per_bit,
+        "digital": adders * acc_bits * d.adder_area_um2_per_bit + outputs_total * max(levels, 1) * replicas * d.register_area_um2_per_bit,
+        "buffers": timed.line_buffer_bits * hw.buffer.area_um2_per_bit,
     }
     return LayerCost(
         name=layer.name, arrays=arrays, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs,
-        adc_bits=layer.adc_bits, adders=adders, reference_columns=reference * layer.replicas,
-        cells_used=cells_used * layer.replicas, cells_allocated=arrays * rows * cols,
+        adc_bits=layer.adc_bits, adders=adders, reference_columns=layer.reference_columns,
+        cells_used=layer.cells_used, cells_allocated=layer.cells_allocated,
         macs=layer.positions * fan_in * outputs_total,
         energy_pj={"arrays": array_pj, "sensing": sensing_pj, "digital": digital_pj, "buffers": buffer_pj},
         area_um2=area,

@@ -568,6 +568,11 @@ class HardwareConfig:
             tables.setdefault(table, {})[name] = value
         return _build(tables, origin, base=self)
 
+    def overrides(self) -> dict[str, tuple[Any, str]]:
+        """``{dotted key: (value, origin)}`` for every key that differs from the default:
+        with :func:`hardware_from_overrides`, all it takes to rebuild this configuration."""
+        return {key: (self.value_of(key), origin) for key, origin in self.origins}
+
     # ---- derived quantities ------------------------------------------------------------------
 
     @property
@@ -702,6 +707,18 @@ _DEFAULT = HardwareConfig()
 def default_hardware() -> HardwareConfig:
     """The documented default configuration (DESIGN.md §6)."""
     return _DEFAULT
+
+
+def hardware_from_overrides(overrides: Mapping[str, tuple[Any, str]]) -> HardwareConfig:
+    """The default configuration with ``{dotted key: (value, origin)}`` applied (the inverse of
+    :meth:`HardwareConfig.overrides`), validated like a file."""
+    by_origin: dict[str, dict[str, Any]] = {}
+    for key, (value, origin) in overrides.items():
+        by_origin.setdefault(origin, {})[key] = value
+    hw = _DEFAULT
+    for origin, values in by_origin.items():
+        hw = hw.with_values(values, origin)
+    return hw
 
 
 def default_hardware_toml() -> str:

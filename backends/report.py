@@ -3,9 +3,8 @@ with the hardware it was computed for and the golden check. Schema: ``docs/repor
 
 from __future__ import annotations
 
-import math
-
-from bnnc.ir import Module
+from bnnc.ir.analysis import ProgramLayers
+from bnnc.ir.schemes import SCHEMES
 
 from .cost import DEFAULT_ACTIVITY, layer_costs
 from .hardware import HardwareConfig
@@ -16,38 +15,63 @@ TIMELINE_KEYS = ("arrays", "tiles", "replicas", "sensing", "adc_bits", "cycles",
                  "window_ns", "busy_ns", "line_buffer_bits", "planes", "positions")
 
 
-def layer_entries(module: Module, facts: dict, schedule: Schedule, hw: HardwareConfig) -> list[dict]:
-    """One entry per source layer: crossbar layers (what the passes recorded, their place on
-    the timeline, their cost) and host partitions (not modelled: ``arrays`` 0, no energy)."""
+def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig) -> list[dict]:
+    """One entry per source layer: crossbar layers (what the final IR says of them, their place
+    on the timeline, their cost) and host partitions (not modelled: ``arrays`` 0, no energy)."""
     timeline = {layer["name"]: layer for layer in schedule.to_json()["layers"]}
-    costs = layer_costs(module, schedule.layers, facts, hw)
+    costs = layer_costs(layers, schedule, hw)
     entries = []
-    for name, recorded in facts.get("layers", {}).items():
-        entry = {"name": name, "target": "crossbar", **recorded}
-        if name in timeline:
-            entry.update({k: timeline[name][k] for k in TIMELINE_KEYS})
-        if name in costs:
-            entry.update(costs[name].to_json())
+    for layer in layers.crossbar:
+        rows, cols = layer.array
+        ties = layer.channels("ties")
+        entry = {
+            "name": layer.name,
+            "target": "crossbar",
+            "threshold_classes": layer.threshold_classes,
+            "sign_zero_ties": bool(ties),
+            "tie_channels": ties,
+            "comparator_levels": layer.comparator_levels,
+            "negated_channels": len(layer.channels("negated")),
+            "constant_channels": len(layer.channels("constant")),
+            "float_margin_channels": layer.channels("float_margin"),
+            "scheme": layer.scheme.name,
+            "encoding": layer.encoding,
+            "readout": layer.readout,
+            "fan_in": layer.fan_in,
+            "outputs": layer.outputs,
+            "array": [rows, cols],
+            "arrays_by_scheme": {name: mapping.arrays_needed(layer.fan_in, layer.outputs, rows, cols)
+                                 for name, mapping in SCHEMES.items()},
+            "tiles": list(layer.tiles),
+            "replicas": layer.replicas,
+            "arrays": layer.arrays,
+            "sensing": layer.sensing_kind,
+            "adc_bits": layer.adc_bits,
+            "planes": layer.planes,
+            "cells_used": layer.cells_used,
+            "cells_allocated": layer.cells_allocated,
+            "reference_columns": layer.reference_columns,
+        }
+        entry.update({k: timeline[layer.name][k] for k in TIMELINE_KEYS})
+        entry.update(costs[layer.name].to_json())
         entries.append(entry)
-    for op in module.function("main").ops:
-        if op.name == "host.onnx":
-            entries.append({"name": ", ".join(op.location.names), "target": "host", "arrays": 0,
-                            "arrays_mnsim_style": 0, "energy_nj": 0.0, "area_mm2": 0.0})
+    for op in layers.host:
+        entries.append({"name": ", ".join(op.location.names), "target": "host", "arrays": 0,
+                        "arrays_mnsim_style": 0, "energy_nj": 0.0, "area_mm2": 0.0})
     return entries
 
 
-def totals(entries: list[dict], schedule: Schedule, arrays_fact: dict | None) -> dict:
+def totals(entries: list[dict], schedule: Schedule, layers: ProgramLayers) -> dict:
     """Sums over the layers, and the figures of merit derived from them."""
     crossbar = [e for e in entries if e["target"] == "crossbar"]
-    rows, cols = (arrays_fact or {}).get("rows", 128), (arrays_fact or {}).get("cols", 128)
     cells = sum(e.get("cells_used", 0) for e in crossbar)
     energy_nj = sum(e.get("energy_nj", 0.0) for e in entries)
     area_mm2 = sum(e.get("area_mm2", 0.0) for e in entries)
     ops = 2 * sum(e.get("binary_macs", 0) for e in crossbar)
     return {
         "arrays": sum(e.get("arrays", 0) for e in entries),
-        "arrays_lower_bound": math.ceil(cells / (rows * cols)) if cells else 0,
-        "arrays_packed": (arrays_fact or {}).get("packed"),
+        "arrays_lower_bound": layers.arrays_lower_bound(),
+        "arrays_packed": layers.arrays_packed(),
         "arrays_mnsim_style": sum(e.get("arrays_mnsim_style", 0) for e in entries),
         "cells_used": cells,
         "energy_nj": energy_nj,

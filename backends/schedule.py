@@ -16,33 +16,26 @@ line-buffer sizes — written as ``schedule.json`` and a Chrome/Perfetto ``trace
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnnc.ir import Function, Module, Operation, Value
+from bnnc.ir import Operation, Value
+from bnnc.ir.analysis import CrossbarLayer, ProgramLayers, Timing
 from bnnc.ir.dialects import bnn, xbar
 
 from .hardware import HardwareConfig, default_hardware
 
 
-@dataclass(frozen=True)
-class Timing:
-    """The hardware figures the schedule needs (nanoseconds)."""
-
-    read_ns: float
-    comparator_ns: float
-    adc_ns: Callable[[int], float]
-    """Time of one conversion of a ``bits``-bit ADC."""
-    adc_share: int
-    clock_ns: float
+ADC_WIDTHS = 16
+"""ADC widths whose conversion time a :class:`Timing` lists (``xbar.adc`` allows 1..16 bits)."""
 
 
 def timing_of(hw: HardwareConfig) -> Timing:
     """The schedule's view of a hardware configuration."""
     return Timing(
-        read_ns=hw.read.time_ns, comparator_ns=hw.comparator.decision_ns, adc_ns=hw.adc_conversion_ns,
+        read_ns=hw.read.time_ns, comparator_ns=hw.comparator.decision_ns,
+        adc_ns=tuple(hw.adc_conversion_ns(bits) for bits in range(1, ADC_WIDTHS + 1)),
         adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns,
     )
 
@@ -163,45 +156,6 @@ class Schedule:
 # ---------------------------------------------------------------------- reading the program
 
 
-@dataclass
-class _Layer:
-    name: str
-    mvms: list[Operation]
-    window: Operation | None
-    sensing: list[Operation]
-
-
-def _layers(function: Function) -> list[_Layer]:
-    """The crossbar layers in program order: their array reads, line buffer and sensing ops."""
-    layers: dict[str, _Layer] = {}
-    for op in function.ops:
-        if isinstance(op, xbar.Mvm):
-            name = op.location.names[0] if op.location.known else f"layer{len(layers)}"
-            layer = layers.setdefault(name, _Layer(name, [], None, []))
-            layer.mvms.append(op)
-            source = op.operands[0].producer
-            while isinstance(source, xbar.Slice):
-                source = source.operands[0].producer
-            if isinstance(source, xbar.Window):
-                layer.window = source
-    for layer in layers.values():
-        frontier = [u.op for m in layer.mvms for u in m.result.uses]
-        while frontier:
-            op = frontier.pop()
-            if isinstance(op, (xbar.Compare, xbar.Readout)):
-                layer.sensing.append(op)
-            elif isinstance(op, (xbar.Adc, xbar.Accumulate)):
-                frontier.extend(u.op for u in op.result.uses)
-    return list(layers.values())
-
-
-def _spatial(layer: _Layer) -> tuple[int, int]:
-    """Output rows and columns of a layer (1×1 for dense layers)."""
-    shape = layer.sensing[0].result.type.shape
-    spatial = shape[3:] if isinstance(layer.sensing[0], xbar.Compare) else shape[2:]
-    return (spatial[0], spatial[1]) if len(spatial) == 2 else (1, 1)
-
-
 def _producer(value: Value, sensing_owner: dict[int, str]) -> tuple[str | None, list[Operation]]:
     """The layer whose comparator bits reach ``value`` and the ops in between (nearest first)."""
     path: list[Operation] = []
@@ -216,7 +170,7 @@ def _producer(value: Value, sensing_owner: dict[int, str]) -> tuple[str | None, 
     return None, path
 
 
-def _need(consumer: _Layer, out_rows: int, out_cols: int, path: list[Operation], producer_shape: tuple[int, int]) -> np.ndarray:
+def _need(consumer: CrossbarLayer, out_rows: int, out_cols: int, path: list[Operation], producer_shape: tuple[int, int]) -> np.ndarray:
     """For each of the consumer's windows (row-major), how many of the producer's output
     positions (row-major) must exist before it can be read."""
     positions = out_rows * out_cols
@@ -252,44 +206,22 @@ def _pool_reach(pool: Operation, rows: np.ndarray, cols: np.ndarray) -> tuple[np
     return np.maximum(rows, 0) * sh - pt + (kh - 1) * dh, np.maximum(cols, 0) * sw - pl + (kw - 1) * dw
 
 
-def _window_ns(timing: Timing, planes: int, sensing: str, adc_bits: int, columns: int, row_tiles: int) -> float:
-    if sensing == "comparator":
-        per_plane = timing.read_ns + timing.comparator_ns
-        digital = timing.clock_ns
-    else:
-        conversions = min(timing.adc_share, columns)
-        per_plane = timing.read_ns + conversions * timing.adc_ns(adc_bits)
-        digital = timing.clock_ns * (1 + math.ceil(math.log2(max(row_tiles, 1) * planes)))
-    return planes * per_plane + digital
-
-
-def build_schedule(module: Module, timing: Timing, function: str = "main") -> Schedule:
-    """Lay the crossbar layers of a (tiled) module on a timeline."""
-    func = module.function(function)
-    found = _layers(func)
+def build_schedule(layers: ProgramLayers, timing: Timing) -> Schedule:
+    """Lay the crossbar layers of a (tiled) program on a timeline."""
+    found = layers.crossbar
     owner = {id(s): layer.name for layer in found for s in layer.sensing}
     owner.update({id(u.op): owner[id(s)] for layer in found for s in layer.sensing for u in s.result.uses if isinstance(u.op, xbar.Concat)})
     by_name: dict[str, LayerSchedule] = {}
     shapes: dict[str, tuple[int, int]] = {}
     result = []
     for layer in found:
-        first = layer.mvms[0]
-        planes, positions, _ = first.operands[0].type.shape
-        tiles = {tuple(m.attr("tile")) for m in layer.mvms}
-        row_tiles = 1 + max(t[0] for t in tiles)
-        col_tiles = 1 + max(t[1] for t in tiles)
-        adcs = [u.op for m in layer.mvms for u in m.result.uses if isinstance(u.op, xbar.Adc)]
-        sensing = "adc" if adcs else "comparator"
-        bits = max((a.attr("bits") for a in adcs), default=0)
-        columns = max(m.result.type.shape[2] for m in layer.mvms)
-        replicas = first.attr("replicas")
-        groups = math.ceil(positions / replicas)
+        positions, replicas = layer.positions, layer.replicas
         item = LayerSchedule(
-            name=layer.name, positions=positions, planes=planes, tiles=(row_tiles, col_tiles), replicas=replicas,
-            sensing=sensing, adc_bits=bits,
-            window_ns=_window_ns(timing, planes, sensing, bits, columns, row_tiles), groups=groups,
+            name=layer.name, positions=positions, planes=layer.planes, tiles=layer.tiles, replicas=replicas,
+            sensing=layer.sensing_kind, adc_bits=layer.adc_bits, window_ns=layer.window_ns(timing),
+            groups=layer.window_groups(),
         )
-        out_rows, out_cols = _spatial(layer)
+        out_rows, out_cols = layer.spatial
         shapes[layer.name] = (out_rows, out_cols)
         ready = np.zeros(positions)  # when each window's input exists
         if layer.window is not None:
@@ -299,10 +231,10 @@ def build_schedule(module: Module, timing: Timing, function: str = "main") -> Sc
                 need = _need(layer, out_rows, out_cols, path, shapes[producer])
                 produced = np.repeat(by_name[producer].group_end_ns, by_name[producer].replicas)[: by_name[producer].positions]
                 ready = produced[np.clip(need, 1, produced.size) - 1]
-            item.line_buffer_bits = _line_buffer_bits(layer.window, planes)
+            item.line_buffer_bits = _line_buffer_bits(layer.window, layer.planes)
         group_ready = np.maximum.reduceat(ready, np.arange(0, positions, replicas)) if positions else ready
         # e_g = max(e_{g-1}, ready_g) + T  <=>  e_g = (g + 1)·T + max_{j <= g}(ready_j − j·T)
-        index = np.arange(groups)
+        index = np.arange(item.groups)
         item.group_end_ns = (index + 1) * item.window_ns + np.maximum.accumulate(group_ready - index * item.window_ns)
         item.start_ns = float(item.group_end_ns[0] - item.window_ns)
         item.end_ns = float(item.group_end_ns[-1])

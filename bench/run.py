@@ -45,14 +45,15 @@ print(json.dumps({"code": code, "wall_s": wall, "timings": summary["timings"], "
 THROUGHPUT_CHILD = r"""
 import json, sys, time
 import numpy as np
-from bnnc.driver import compile_model, default_pipeline, random_inputs
+import bnnc
+from bnnc.api import default_pipeline
 from bnnc.backends.simulator import simulate
 from bnnc.frontend.reference import reference_session
 path, batch, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-compilation = compile_model(path, default_pipeline())
-inputs = random_inputs(compilation.module, compilation.graph, batch, seed=0)
+compilation = bnnc.compile(path, pipeline=default_pipeline())
+inputs = compilation.random_inputs(batch, seed=0)
 function = compilation.module.function("main")
-args = [np.asarray(inputs[name]).reshape((batch,) + arg.type.shape) for name, arg in zip(compilation.graph.inputs, function.args)]
+args = [np.asarray(inputs[name]).reshape((batch,) + arg.type.shape) for name, arg in zip(compilation.inputs, function.args)]
 import onnx
 session = reference_session(onnx.load(path))  # the source model, symbolic batch and all
 def timed(fn):

@@ -1,12 +1,29 @@
 """bnnc: compile binarized neural networks (ONNX) onto memristor crossbar arrays.
 
+The Python API (:mod:`bnnc.api`): :func:`compile`, :func:`load`, :class:`Compilation`,
+:func:`compare_schemes`, :func:`hardware`; errors are :class:`BnncError` subclasses.
 Packages: :mod:`bnnc.ir` (the IR), :mod:`bnnc.passes` (pass API and passes),
 :mod:`bnnc.backends` (interpreter, simulator, schedule, reports), :mod:`bnnc.frontend`
-(ONNX import)."""
+(ONNX import). The API loads on first use, so ``import bnnc.ir`` stays light."""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from bnnc.errors import BnncError, GoldenMismatch
 
 try:
     __version__ = version("bnnc")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
+
+_API = ("compile", "load", "Compilation", "compare_schemes", "hardware", "default_pipeline", "DEFAULT_PIPELINE")
+
+__all__ = ["BnncError", "GoldenMismatch", "__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from bnnc import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'bnnc' has no attribute {name!r}")

@@ -8,22 +8,23 @@ with code 2 (3 for a golden-check mismatch); ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
 
-from bnnc import __version__
-from bnnc.driver import DEFAULT_PIPELINE
-from bnnc.errors import BnncError
-from bnnc.ir import IRError, load_bir, print_module, save_bir
-from bnnc.passes import (
-    PassContext,
-    PassError,
-    PassManager,
-    PipelineError,
-    load_plugin,
-    registered_passes,
-)
+import numpy as np
+
+from bnnc import __version__, api
+from bnnc.api import DEFAULT_PIPELINE
+from bnnc.errors import BnncError, GoldenMismatch
+from bnnc.frontend.loader import parse_input_shapes, read_model
+from bnnc.frontend.standardize import standardize
+from bnnc.ir import print_module
+from bnnc.ir.atomic import write_files_atomically
+from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
+from bnnc.program import onnx_inputs_to_domain
+from bnnc.report_writers import console_summary
 
 
 def _name_list(text: str) -> set[str]:
@@ -111,24 +112,124 @@ def _manager_options(args: argparse.Namespace) -> dict:
     }
 
 
-def run_bir(args: argparse.Namespace) -> int:
+class Progress:
+    """Phase-by-phase progress on stderr for interactive runs."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def run(self, phase: str, work):
+        if self.enabled:
+            print(f"bnnc: {phase}…", file=sys.stderr, flush=True)
+        return work()
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
+
+
+def parse_array(text: str) -> tuple[int, int]:
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        rows = cols = 0
+    if rows < 2 or cols < 2:
+        raise BnncError(f"--array takes ROWSxCOLS with at least 2 of each, e.g. 128x128; got '{text}'")
+    return rows, cols
+
+
+def _compile_options(args: argparse.Namespace, hw) -> dict:
+    """The :func:`bnnc.compile` options the command line sets."""
+    if args.pipeline is not None:
+        tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
+                 "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
+        given = [flag for flag, value in tuned.items() if value is not None]
+        if given:
+            raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
+        return {"hw": hw, "pipeline": args.pipeline, "input_shapes": parse_input_shapes(args.input_shape)}
+    return {
+        "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
+        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": parse_input_shapes(args.input_shape),
+    }
+
+
+def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    module = load_bir(path)
-    module.verify()
-    manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
-    context = manager.run(module, PassContext(debug=args.debug))
-    print_remarks(context)
-    if args.time_passes:
-        print(manager.timing_report(), file=sys.stderr)
-    if args.output is not None:
-        save_bir(module, args.output / f"{path.stem}.bir")
-    if args.emit == "ir" or (args.emit is None and args.output is None):
-        sys.stdout.write(print_module(module))
+    hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
+    progress = Progress(sys.stderr.isatty() and not args.json)
+    if args.export_standard_onnx is not None:
+        write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
+    options = _compile_options(args, hw)
+    compilation = progress.run("compile", lambda: api.compile(path, **options, manager=_manager_options(args), debug=args.debug))
+    print_remarks(compilation.remarks)
+    comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, **options)) if args.scheme == "all" else None
+    user_inputs = None
+    if args.inputs is not None:
+        user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
+    golden = None
+    if not args.no_check:
+        golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
+    out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
+    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
+    if args.save_outputs is not None:
+        if user_inputs is None:
+            raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
+        files[args.save_outputs] = api.npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
+    write_files_atomically(files)
+    report = json.loads(files[out_dir / "report.json"])
+    _summarize(args, report, out_dir, compilation)
+    if golden is not None and not golden.exact and not golden.sign_zero_events:
+        margins = [e["name"] for e in report["layers"] if e.get("float_margin_channels")]
+        hint = (f" (onnxruntime's float accumulation decides signs near the thresholds of {', '.join(margins)}; "
+                "see the warnings above)") if margins else ""
+        raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
     return 0
 
 
-def print_remarks(context: PassContext) -> None:
-    for remark in context.remarks:
+def run_bir(args: argparse.Namespace) -> int:
+    """``bnnc FILE.bir``: parse, verify, run ``-p``; print the IR, or with ``-o`` write the output
+    directory (report files costed on ``--hw`` or the recorded hardware) and with ``--json``
+    print the summary."""
+    tuning = [flag for flag, value in {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
+                                       "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}.items() if value is not None]
+    if tuning:
+        raise BnncError(f"{', '.join(tuning)} tune the default pipeline of an .onnx model; for .bir, give passes with -p")
+    path = Path(args.file)
+    compilation = api.load(path, args.hw)
+    manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
+    context = manager.run(compilation.module, PassContext(debug=args.debug))
+    print_remarks(context.remarks)
+    if args.time_passes:
+        print(manager.timing_report(), file=sys.stderr)
+    report = None
+    if args.output is not None:
+        report = compilation.write(args.output)
+    elif args.json:
+        report = compilation.report
+    if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
+        sys.stdout.write(print_module(compilation.module))
+    if report is not None:
+        _summarize(args, report, args.output, compilation)
+    return 0
+
+
+def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None, compilation) -> None:
+    if args.emit == "ir" and Path(args.file).suffix == ".onnx":
+        sys.stdout.write(print_module(compilation.module))
+    if args.json:
+        summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
+                   "golden": report["golden"], "timings": report["timings"]}
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    elif out_dir is not None:
+        print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)
+
+
+def print_remarks(remarks: list[str]) -> None:
+    for remark in remarks:
         print(f"bnnc: remark: {remark}", file=sys.stderr)
 
 
@@ -155,11 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         if path.suffix == ".bir":
             return run_bir(args)
         if path.suffix == ".onnx":
-            from bnnc.compile_command import run_onnx
-
-            return run_onnx(args, _manager_options(args))
+            return run_onnx(args)
         raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
-    except (BnncError, IRError, PassError, PipelineError, OSError, ImportError) as e:
+    except (BnncError, OSError, ImportError) as e:
         if args.debug:
             traceback.print_exc()
         print(_format_error(e), file=sys.stderr)

@@ -28,6 +28,7 @@ import numpy as np
 from bnnc.ir import float32 as kernels
 from bnnc.ir import BnncError
 from bnnc.ir import Domain, Location, Module, Operation, Value
+from bnnc.ir.analysis import layer_name
 from bnnc.ir.dialects import bnn
 
 from .base import Pass, PassContext, register_pass
@@ -53,10 +54,6 @@ class Step:
     """Part of the source layer's own float arithmetic (an input scale, α, a bias)."""
 
 
-def layer_name(op: Operation) -> str:
-    return op.location.names[0] if op.location.known else op.name
-
-
 @register_pass
 class FuseBnBinarize(Pass):
     """Fuse each binary layer's affine/BatchNorm chain and binarizer into one comparator stage with exact integer thresholds."""
@@ -65,31 +62,29 @@ class FuseBnBinarize(Pass):
     sign_zero: Literal["exact", "pos", "neg", "error"] = "exact"
 
     def run(self, module: Module, context: PassContext) -> None:
-        facts = context.facts.setdefault("layers", {})
         for function in module.functions:
             for op in function.walk():
                 if op.parent is not function or not _is_binarizer(op):
                     continue
                 try:
                     chain, layer = _trace(op)
-                    info = self._fuse(module, op, chain, layer)
+                    facts = self._fuse(module, op, chain, layer)
                 except NoFusion as why:
                     if context.debug:
                         context.remark(f"fuse-bn-binarize: {op.location.describe()} not fused: {why}")
                     continue
-                facts.setdefault(layer_name(layer), {}).update(info)
-                if info["float_margin_channels"]:
-                    shown = info["float_margin_channels"]
+                if facts["float_margin"]:
+                    shown = facts["float_margin"]
                     context.remark(
                         f"warning: layer {layer_name(layer)}: onnxruntime sums float-scaled terms in float32; in channels "
-                        f"{shown[:8]}{' …' if len(shown) > 8 else ''} a reachable pre-activation lies within that rounding "
+                        f"{list(shown[:8])}{' …' if len(shown) > 8 else ''} a reachable pre-activation lies within that rounding "
                         f"error of the threshold, so onnxruntime's binarized output may differ from the exact crossbar result there"
                     )
-                if info["sign_zero_ties"]:
+                if facts["ties"]:
                     policy = "a second comparator per column (ternary output)" if self.sign_zero == "exact" else f"ties sent to {self.sign_zero}"
                     context.remark(
                         f"fuse-bn-binarize: layer {layer_name(layer)}: Sign(0) is reachable in channels "
-                        f"{info['tie_channels']}: {policy}"
+                        f"{list(facts['ties'])}: {policy}"
                     )
 
     # ------------------------------------------------------------------ fusion of one binarizer
@@ -132,18 +127,17 @@ class FuseBnBinarize(Pass):
         oriented_lo = np.where(negate[:, None], -hi, lo)
         oriented_hi = np.where(negate[:, None], -lo, hi)
         thresholds, class_of = _merge_classes(thresholds, class_of, oriented_lo, oriented_hi, step)
-        self._rewrite(module, binarizer, chain, layer, thresholds, class_of.reshape(y_shape[2:]) if pool is None else None, negate, pool, steps)
-        return {
-            "threshold_classes": int(thresholds.shape[1]),
-            "sign_zero_ties": bool(ties.any()),
-            "tie_channels": sorted({int(c) for c, _ in np.argwhere(ties)}),
-            "comparator_levels": int(thresholds.shape[2]),
-            "negated_channels": int(negate.sum()),
-            "constant_channels": int(constant.sum()),
-            "float_margin_channels": at_risk,
+        facts = {
+            "ties": tuple(sorted({int(c) for c, _ in np.argwhere(ties)})),
+            "negated": tuple(int(c) for c in np.flatnonzero(negate)),
+            "constant": tuple(int(c) for c in np.flatnonzero(constant)),
+            "float_margin": tuple(int(c) for c in at_risk),
         }
+        self._rewrite(module, binarizer, chain, layer, thresholds, class_of.reshape(y_shape[2:]) if pool is None else None,
+                      negate, pool, steps, facts)
+        return facts
 
-    def _rewrite(self, module, binarizer, chain, layer, thresholds, classes, negate, pool, steps) -> None:
+    def _rewrite(self, module, binarizer, chain, layer, thresholds, classes, negate, pool, steps, facts) -> None:
         function = binarizer.parent
         location = Location.fuse(layer.location, *(op.location for op in chain), binarizer.location)
         if negate.any():
@@ -162,7 +156,7 @@ class FuseBnBinarize(Pass):
             classes = np.zeros(value.type.shape[2:], np.int32)
         t_symbol = module.add_constant(f"{layer_name(layer)}.thresholds", thresholds.astype(np.int32), Domain.I32)
         c_symbol = module.add_constant(f"{layer_name(layer)}.classes", np.asarray(classes, np.int32), Domain.I32)
-        compare = bnn.Compare.build([value], {}, [t_symbol, c_symbol], location,
+        compare = bnn.Compare.build([value], facts, [t_symbol, c_symbol], location,
                                     [module.constants[t_symbol].type, module.constants[c_symbol].type])
         function.insert_before(anchor, compare)
         result = compare.result

@@ -39,7 +39,7 @@ class CompareBeforePool(RewritePattern):
         module = op.module
         y = pool.operands[0]
         classes = module.add_constant(f"{op.const('classes')}.unpooled", np.zeros(y.type.shape[2:], np.int32), Domain.I32)
-        compare = bnn.Compare.build([y], {}, [op.const("thresholds"), classes], op.location,
+        compare = bnn.Compare.build([y], dict(op.attributes), [op.const("thresholds"), classes], op.location,
                                     [op.const_type("thresholds"), module.constants[classes].type])
         rewriter.insert_before(op, compare)
         pooled = bnn.Pool.build([compare.result], {k: pool.attr(k) for k in WINDOW}, [pool.const("direction")],

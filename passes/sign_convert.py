@@ -26,6 +26,7 @@ import numpy as np
 
 from bnnc.ir import Domain, Module, Operation
 from bnnc.ir.dialects import bnn, xbar
+from bnnc.ir.analysis import layer_name
 from bnnc.ir.schemes import SCHEMES
 
 from .base import Pass, PassContext, register_pass
@@ -51,13 +52,12 @@ class SignConvert(Pass):
     cols: int = 128
 
     def run(self, module: Module, context: PassContext) -> None:
-        facts = context.facts.setdefault("layers", {})
         for function in module.functions:
             for op in function.walk():
                 if isinstance(op, (bnn.Conv, bnn.Dense)) and op.parent is function:
-                    facts.setdefault(_name(op), {}).update(self._convert(module, op))
+                    self._convert(module, op)
 
-    def _convert(self, module: Module, layer: Operation) -> dict:
+    def _convert(self, module: Module, layer: Operation) -> None:
         function = layer.parent
         x = layer.operands[0]
         encoding, _ = xbar.PLANES[x.type.domain]
@@ -65,7 +65,7 @@ class SignConvert(Pass):
         outputs, fan_in = w.shape[0], int(np.prod(w.shape[1:]))
         scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols)
         mapping = SCHEMES[scheme]
-        name = _name(layer)
+        name = layer_name(layer)
         geo = geometry(layer)
         plus, minus = tap_counts(layer, geo)
         offset = mapping.correction(encoding, plus, minus)  # [M, K_border]
@@ -91,28 +91,18 @@ class SignConvert(Pass):
             table, class_of = _refine(thresholds, classes, -offset, geo.class_of)
             t = module.add_constant(f"{name}.port_thresholds", table.astype(np.int32), Domain.I32)
             c = module.add_constant(f"{name}.port_classes", class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
-            sensed = xbar.Compare.build([counts], sensing, [t, c], compare.location, [module.constants[t].type, module.constants[c].type])
+            sensed = xbar.Compare.build([counts], {**sensing, **compare.attributes}, [t, c], compare.location,
+                                        [module.constants[t].type, module.constants[c].type])
             function.insert_before(compare, sensed)
             decoded = function.insert_before(compare, xbar.Decode.build([sensed.result], {}, [], compare.location))
             compare.result.replace_all_uses_with(decoded.result)
             function.erase(compare)
-            classes_used, sensing_kind = table.shape[1], "comparator"
         else:
             o = module.add_constant(f"{name}.offset", offset.astype(np.int32), Domain.I32)
             c = module.add_constant(f"{name}.port_classes", geo.class_of.reshape(layer.result.type.shape[2:]).astype(np.int32), Domain.I32)
             readout = insert(xbar.Readout.build([counts], sensing, [o, c], layer.location, [module.constants[o].type, module.constants[c].type]))
             layer.result.replace_all_uses_with(readout.result)
-            classes_used, sensing_kind = offset.shape[1], "adc"
         function.erase(layer)
-        return {
-            "scheme": scheme,
-            "encoding": encoding,
-            "threshold_classes": int(classes_used),
-            "readout": sensing_kind,
-            "fan_in": fan_in,
-            "outputs": outputs,
-            "arrays_by_scheme": {s: m.arrays_needed(fan_in, outputs, self.rows, self.cols) for s, m in SCHEMES.items()},
-        }
 
 
 def _refine(table: np.ndarray, classes: np.ndarray, shift: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +111,3 @@ def _refine(table: np.ndarray, classes: np.ndarray, shift: np.ndarray, border: n
     pairs, class_of = np.unique(np.stack([classes, border], axis=1), axis=0, return_inverse=True)
     refined = table[:, pairs[:, 0], :] + shift[:, pairs[:, 1]][..., None]
     return refined, class_of.reshape(-1)
-
-
-def _name(op: Operation) -> str:
-    return op.location.names[0] if op.location.known else op.name

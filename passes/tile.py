@@ -5,8 +5,8 @@ in every array (``cols − 1`` outputs per array), diff keeps each output's two 
 (``cols // 2`` outputs). Where a layer's fan-in fits one array and its input is one plane, each
 column's 1-bit comparator senses the analog current directly; otherwise every array read is
 digitized by an ADC of ``ceil(log2(rows + 1))`` bits and the partial sums (row tiles, bit-planes)
-are accumulated digitally before the comparison. ``pack`` lets small layers share arrays (in
-disjoint rows and columns); both counts are reported either way.
+are accumulated digitally before the comparison. Every array read records its array geometry
+(``array = [rows, cols]``), so a pipeline may tile different layers onto different arrays.
 """
 
 from __future__ import annotations
@@ -16,36 +16,20 @@ import math
 import numpy as np
 
 from bnnc.ir import Domain, Module, Operation, Value
+from bnnc.ir.analysis import layer_name
 from bnnc.ir.dialects import xbar
+from bnnc.ir.dialects.bnn import FUSION_FACTS
 from bnnc.ir.schemes import SCHEMES
 
 from .base import Pass, PassContext, register_pass
 
 SENSING = (xbar.Compare, xbar.Readout)
+FACTS = {a.name for a in FUSION_FACTS}
 
 
 def adc_bits(rows: int) -> int:
     """Bits an ADC needs for a column count of up to ``rows``."""
     return max(1, math.ceil(math.log2(rows + 1)))
-
-
-def layer_of(op: Operation) -> str:
-    return op.location.names[0] if op.location.known else op.name
-
-
-def pack_arrays(tiles: list[tuple[int, int]], rows: int, cols: int) -> int:
-    """Arrays needed when tiles of different layers may share one array in disjoint rows and
-    columns (first fit, largest tiles first)."""
-    free: list[list[int]] = []  # per array: [rows left, cols left]
-    for k, m in sorted(tiles, key=lambda t: t[0] * t[1], reverse=True):
-        for space in free:
-            if space[0] >= k and space[1] >= m:
-                space[0] -= k
-                space[1] -= m
-                break
-        else:
-            free.append([rows - k, cols - m])
-    return len(free)
 
 
 @register_pass
@@ -55,22 +39,19 @@ class Tile(Pass):
     name = "tile"
     rows: int = 128
     cols: int = 128
-    pack: bool = False
+    layers: str = ""
+    """Comma-separated names of the layers to tile (empty: every layer not tiled yet), so that
+    layers can be tiled onto arrays of different sizes."""
 
     def run(self, module: Module, context: PassContext) -> None:
-        facts = context.facts.setdefault("layers", {})
-        shapes: list[tuple[int, int]] = []
+        chosen = {n.strip() for n in self.layers.split(",") if n.strip()}
         for function in module.functions:
             for op in function.walk():
-                if isinstance(op, SENSING) and op.parent is function and isinstance(op.operands[0].producer, xbar.Mvm):
-                    info, tiles = self._tile(module, op)
-                    facts.setdefault(layer_of(op.operands[0].producer), {}).update(info)
-                    shapes.extend(tiles)
-        dense = len(shapes)
-        packed = pack_arrays(shapes, self.rows, self.cols)
-        context.facts["arrays"] = {"dense": dense, "packed": packed, "pack": self.pack, "rows": self.rows, "cols": self.cols}
+                if isinstance(op, SENSING) and op.parent is function and isinstance(op.operands[0].producer, xbar.Mvm) \
+                        and (not chosen or layer_name(op.operands[0].producer) in chosen):
+                    self._tile(module, op)
 
-    def _tile(self, module: Module, sensing: Operation) -> tuple[dict, list[tuple[int, int]]]:
+    def _tile(self, module: Module, sensing: Operation) -> None:
         mvm = sensing.operands[0].producer
         function = sensing.parent
         if len(mvm.result.uses) != 1:
@@ -86,7 +67,7 @@ class Tile(Pass):
         # a comparator senses one analog read; sums over row tiles or bit-planes, and readouts,
         # go through ADCs
         digital = len(row_starts) > 1 or planes > 1 or isinstance(sensing, xbar.Readout)
-        name = layer_of(mvm)
+        name = layer_name(mvm)
         location = mvm.location
         replicas = mvm.attr("replicas")
 
@@ -99,7 +80,6 @@ class Tile(Pass):
             for s in row_starts
         ]
         pieces: list[Value] = []
-        shapes: list[tuple[int, int]] = []
         for j, first in enumerate(range(0, outputs, per_array)):
             outs = np.arange(first, min(first + per_array, outputs))
             columns = mapping.column_indices(outs, pattern.shape[1])
@@ -107,32 +87,25 @@ class Tile(Pass):
             for r, (start, slice_ports) in enumerate(zip(row_starts, row_ports)):
                 cells = pattern[start : start + self.rows][:, columns]
                 symbol = module.add_constant(f"{name}.t{r}_{j}", cells, Domain.BIT)
-                counts = insert(xbar.Mvm.build([slice_ports], {"tile": (r, j), "replicas": replicas}, [symbol], location,
-                                               [module.constants[symbol].type]))
+                counts = insert(xbar.Mvm.build([slice_ports], {"tile": (r, j), "replicas": replicas, "array": (self.rows, self.cols)},
+                                               [symbol], location, [module.constants[symbol].type]))
                 if digital:
                     counts = insert(xbar.Adc.build([counts], {"bits": adc_bits(cells.shape[0])}, [], location))
                 partials.append(counts)
-                shapes.append(cells.shape)
             counts = insert(xbar.Accumulate.build(partials, {}, [], location)) if len(partials) > 1 else partials[0]
             part_table = module.add_constant(f"{sensing.const(sensing.const_defs[0].name)}.t{j}", table[outs], Domain.I32)
             consts = [part_table, sensing.const("classes")]
-            pieces.append(insert(type(sensing).build([counts], dict(sensing.attributes), consts, sensing.location,
+            attributes = {k: _channels_within(v, first, len(outs)) if k in FACTS else v for k, v in sensing.attributes.items()}
+            pieces.append(insert(type(sensing).build([counts], attributes, consts, sensing.location,
                                                      [module.constants[c].type for c in consts])))
         axis = 2 if isinstance(sensing, xbar.Compare) else 1
         result = insert(xbar.Concat.build(pieces, {"axis": axis}, [], sensing.location)) if len(pieces) > 1 else pieces[0]
         sensing.result.replace_all_uses_with(result)
         function.erase(sensing)
         function.erase(mvm)
-        col_tiles = len(pieces)
-        info = {
-            "tiles": [len(row_starts), col_tiles],
-            "replicas": replicas,
-            "arrays": len(row_starts) * col_tiles * replicas,
-            "sensing": "adc" if digital else "comparator",
-            "adc_bits": max(adc_bits(min(self.rows, fan_rows - s)) for s in row_starts) if digital else 0,
-            "planes": int(planes),
-            "cells_used": sum(k * m for k, m in shapes),
-            "cells_allocated": len(shapes) * self.rows * self.cols,
-            "reference_columns": len(shapes) if mapping.reference_column else 0,
-        }
-        return info, shapes
+
+
+def _channels_within(channels: tuple[int, ...], first: int, count: int) -> tuple[int, ...]:
+    """The channels of a layer-wide list that one column tile (outputs ``first`` … ``first + count − 1``)
+    serves, counted from its first output."""
+    return tuple(c - first for c in channels if first <= c < first + count)

@@ -12,7 +12,8 @@ import onnx
 import pytest
 
 from bnnc.cli import main
-from bnnc.driver import compile_model, golden_check, random_inputs, run_program
+import bnnc
+from bnnc.program import run_program
 from bnnc.frontend.reference import run_reference
 from bnnc.ir import print_module
 from tests.models.zoo import BAD, ZOO, sample_inputs
@@ -27,23 +28,23 @@ needs_shared = pytest.mark.skipif(not FINN_TFC.exists(), reason=f"third-party mo
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_is_exact_against_onnxruntime(zoo_dir: Path, name: str) -> None:
-    compilation = compile_model(zoo_dir / f"{name}.onnx")
-    result = golden_check(compilation, sample_inputs(ZOO[name], 24, seed=1))
+    compilation = bnnc.compile(zoo_dir / f"{name}.onnx")
+    result = compilation.check(sample_inputs(ZOO[name], 24, seed=1))
     assert result.exact, result.summary()
     assert result.inputs == 24
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_exact_on_random_inputs_of_the_right_kind(zoo_dir: Path, name: str) -> None:
-    compilation = compile_model(zoo_dir / f"{name}.onnx")
-    result = golden_check(compilation, random_inputs(compilation.module, compilation.graph, 16, seed=2))
+    compilation = bnnc.compile(zoo_dir / f"{name}.onnx")
+    result = compilation.check(compilation.random_inputs(16, seed=2))
     assert result.exact, result.summary()
 
 
 def test_sign_tie_model_really_produces_zeros_and_stays_exact(zoo_dir: Path) -> None:
     from bnnc.backends.interpreter import interpret
 
-    compilation = compile_model(zoo_dir / "cnn_sign_tie_reachable.onnx", pipeline="")
+    compilation = bnnc.compile(zoo_dir / "cnn_sign_tie_reachable.onnx", pipeline="")
     function = compilation.module.function("main")
     signs = [op for op in function.ops if op.name == "bnn.sign" and op.attr("zero") == "zero"]
     assert signs, "the ONNX Sign must stay ternary"
@@ -61,21 +62,21 @@ def test_sign_tie_model_really_produces_zeros_and_stays_exact(zoo_dir: Path) -> 
 
 @needs_shared
 def test_finn_tfc_gives_the_expected_classes() -> None:
-    compilation = compile_model(FINN_TFC)
+    compilation = bnnc.compile(FINN_TFC)
     outputs = run_program(compilation.module, {"global_in": np.load(MNIST_INPUT)})
     assert outputs["global_out"].reshape(-1).tolist() == np.load(MNIST_EXPECTED).tolist() == [7, 2, 1, 0]
-    assert golden_check(compilation, {"global_in": np.load(MNIST_INPUT)}).exact
+    assert compilation.check({"global_in": np.load(MNIST_INPUT)}).exact
 
 
 @needs_shared
 def test_qonnx_tfc_gives_the_expected_classes_and_logits() -> None:
-    compilation = compile_model(QONNX_TFC)
+    compilation = bnnc.compile(QONNX_TFC)
     images = np.load(MNIST_INPUT) / np.float32(255)
     ours = run_program(compilation.module, {"0": images})
-    reference = run_reference(compilation.graph.model, {"0": images})
+    reference = run_reference(compilation.model, {"0": images})
     assert ours["74"].argmax(axis=1).tolist() == [7, 2, 1, 0]
     np.testing.assert_allclose(ours["74"], reference["74"], rtol=1e-5)
-    assert golden_check(compilation, random_inputs(compilation.module, compilation.graph, 16)).exact
+    assert compilation.check(compilation.random_inputs(16)).exact
 
 
 @needs_shared
@@ -103,14 +104,14 @@ def test_export_standard_onnx_runs_in_onnxruntime_and_recompiles(tmp_path: Path)
     assert main([str(QONNX_TFC), "--export-standard-onnx", str(exported), "--no-check", "-o", str(tmp_path / "o")]) == 0
     model = onnx.load(exported)
     assert all(node.domain in ("", "ai.onnx") for node in model.graph.node)
-    compilation = compile_model(exported)
+    compilation = bnnc.compile(exported)
     # the standard form of BipolarQuant is recognized again as a binarizer with zero -> +1
     assert any(op.name == "bnn.sign" and op.attr("zero") == "pos" for op in compilation.module.function().ops)
-    assert golden_check(compilation, random_inputs(compilation.module, compilation.graph, 8)).exact
+    assert compilation.check(compilation.random_inputs(8)).exact
 
 
 def test_compiled_ir_names_onnx_nodes_as_locations(zoo_dir: Path) -> None:
-    compilation = compile_model(zoo_dir / "cnn_pad1_stride1.onnx")
+    compilation = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx")
     source = print_module(compilation.source)
     assert 'loc("Conv_0")' in source and 'loc("BatchNormalization_0")' in source
     compiled = print_module(compilation.module)
@@ -118,7 +119,7 @@ def test_compiled_ir_names_onnx_nodes_as_locations(zoo_dir: Path) -> None:
 
 
 def test_float_tail_becomes_a_host_partition(zoo_dir: Path) -> None:
-    module = compile_model(zoo_dir / "float_last_layer.onnx").module
+    module = bnnc.compile(zoo_dir / "float_last_layer.onnx").module
     ops = module.function().ops
     tail = ops[-2]  # the op before return
     assert tail.name == "host.onnx" and set(tail.location.names) == {"Gemm_0", "Softmax_0"}

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
 from bnnc.cli import main
-from bnnc.driver import compile_model, default_pipeline, golden_check, random_inputs
+import bnnc
+from bnnc.api import default_pipeline
 from bnnc.ir import print_module
 from bnnc.ir.dialects import xbar
 from bnnc.passes import PassContext, PassError, PassManager, register_pass
@@ -127,10 +128,10 @@ def test_random_layer_is_exact_against_onnxruntime(tmp_path: Path, scheme: str, 
     model, kind, _ = case
     path = tmp_path / "layer.onnx"
     onnx.save(model, path)
-    compilation = compile_model(path, default_pipeline(scheme=scheme))
+    compilation = bnnc.compile(path, pipeline=default_pipeline(scheme=scheme))
     names = {op.name for op in compilation.module.function().ops}
     assert "bnn.batchnorm" not in names and "bnn.conv" not in names and "bnn.dense" not in names
-    result = golden_check(compilation, _inputs(model, kind, np.random.default_rng(seed), 24))
+    result = compilation.check(_inputs(model, kind, np.random.default_rng(seed), 24))
     assert result.exact, result.summary()
 
 
@@ -140,14 +141,14 @@ def test_random_layer_is_exact_against_onnxruntime(tmp_path: Path, scheme: str, 
 @pytest.mark.parametrize("scheme", SCHEMES + ["auto"])
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_is_exact_under_every_scheme(zoo_dir: Path, name: str, scheme: str) -> None:
-    compilation = compile_model(zoo_dir / f"{name}.onnx", default_pipeline(scheme=scheme))
+    compilation = bnnc.compile(zoo_dir / f"{name}.onnx", pipeline=default_pipeline(scheme=scheme))
     function = compilation.module.function()
     assert not any(op.name in ("bnn.conv", "bnn.dense") for op in function.ops)
     for op in function.ops:  # a BatchNorm stays digital only to feed a real-valued shortcut
         if op.name == "bnn.batchnorm":
             assert any(use.op.name == "bnn.add_tensors" for use in op.result.uses), f"{op.location} not fused"
-    for inputs in (sample_inputs(ZOO[name], 16, seed=5), random_inputs(compilation.module, compilation.graph, 16, seed=6)):
-        result = golden_check(compilation, inputs)
+    for inputs in (sample_inputs(ZOO[name], 16, seed=5), compilation.random_inputs(16, seed=6)):
+        result = compilation.check(inputs)
         assert result.exact, result.summary()
 
 
@@ -155,11 +156,11 @@ def test_zoo_model_is_exact_under_every_scheme(zoo_dir: Path, name: str, scheme:
 @pytest.mark.parametrize("scheme", SCHEMES + ["auto"])
 @pytest.mark.parametrize("name", sorted(THIRD_PARTY))
 def test_third_party_model_is_exact_under_every_scheme(name: str, scheme: str) -> None:
-    compilation = compile_model(THIRD_PARTY[name], default_pipeline(scheme=scheme))
+    compilation = bnnc.compile(THIRD_PARTY[name], pipeline=default_pipeline(scheme=scheme))
     images = np.load(SHARED / "finn_tfc_w1a1" / "input.npy")
-    inputs = {compilation.graph.inputs[0]: images if name.startswith("finn") else images / np.float32(255)}
-    for batch in (inputs, random_inputs(compilation.module, compilation.graph, 16, seed=7)):
-        result = golden_check(compilation, batch)
+    inputs = {compilation.inputs[0]: images if name.startswith("finn") else images / np.float32(255)}
+    for batch in (inputs, compilation.random_inputs(16, seed=7)):
+        result = compilation.check(batch)
         assert result.exact, result.summary()
     # every binarizer after a layer became a comparator; only the input binarizer stays digital
     function = compilation.module.function()
@@ -170,7 +171,7 @@ def test_third_party_model_is_exact_under_every_scheme(name: str, scheme: str) -
 
 def test_layers_feed_each_other_bits_without_conversion(zoo_dir: Path) -> None:
     """The comparator bits of one layer are the next layer's ports: no decode/planes between."""
-    function = compile_model(zoo_dir / "cnn_pad1_stride1.onnx").module.function()
+    function = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx").module.function()
     for op in function.ops:
         if isinstance(op, xbar.Planes):
             assert op.operands[0].producer is None or op.operands[0].producer.name not in ("xbar.decode",)
@@ -196,11 +197,11 @@ def test_reachable_ties_get_a_second_comparator_and_stay_exact(zoo_dir: Path, tm
 
 @pytest.mark.parametrize("policy", ["pos", "neg"])
 def test_cheaper_sign_zero_policies_count_their_events(zoo_dir: Path, policy: str) -> None:
-    compilation = compile_model(zoo_dir / "cnn_sign_tie_reachable.onnx", default_pipeline(sign_zero=policy))
+    compilation = bnnc.compile(zoo_dir / "cnn_sign_tie_reachable.onnx", pipeline=default_pipeline(sign_zero=policy))
     compare = next(op for op in compilation.module.function().ops if op.name == "xbar.compare")
     assert compare.const_type("thresholds").shape[2] == 1  # one comparator level
     inputs = sample_inputs(ZOO["cnn_sign_tie_reachable"], 64, seed=11)
-    result = golden_check(compilation, inputs)
+    result = compilation.check(inputs)
     assert result.sign_zero_events > 0
     assert result.exact == (result.sign_zero_events == 0) or not result.exact
 
@@ -230,9 +231,10 @@ def test_float_scaled_weights_near_a_tie_are_warned_about(tmp_path: Path) -> Non
     ]
     path = tmp_path / "alpha.onnx"
     onnx.save(single_io_model(nodes, inits, "input", [1, 4, 5, 5], "out", [1, 3, 3, 3]), path)
-    compilation = compile_model(path)
-    assert compilation.context.facts["layers"]["Conv_0"]["float_margin_channels"] == [2]
-    assert any("warning: layer Conv_0" in r and "[2]" in r for r in compilation.context.remarks)
+    compilation = bnnc.compile(path)
+    layers = {layer["name"]: layer for layer in compilation.report["layers"]}
+    assert layers["Conv_0"]["float_margin_channels"] == [2]
+    assert any("warning: layer Conv_0" in r and "[2]" in r for r in compilation.remarks)
 
 
 def test_tuning_flags_conflict_with_an_explicit_pipeline(zoo_dir: Path, capsys) -> None:
@@ -272,7 +274,7 @@ def test_numerical_check_passes_the_default_pipeline_from_the_cli(zoo_dir: Path)
 
 
 def test_after_the_default_pipeline_no_batchnorm_or_sign_remains_on_a_crossbar_path(zoo_dir: Path) -> None:
-    text = print_module(compile_model(zoo_dir / "finn_multithreshold_input.onnx").module)
+    text = print_module(bnnc.compile(zoo_dir / "finn_multithreshold_input.onnx").module)
     assert "bnn.batchnorm" not in text and "bnn.dense" not in text
     assert text.count("xbar.compare") == 2 and text.count("xbar.readout") == 1
 
@@ -291,7 +293,7 @@ def test_a_falling_where_binarizer_is_binary_and_fuses(tmp_path: Path) -> None:
              helper.make_node("Where", ["lt", "one", "minus"], ["out"])]
     path = tmp_path / "falling.onnx"
     onnx.save(single_io_model(nodes, inits, "input", [1, 6], "out", [1, 4]), path)
-    compilation = compile_model(path)
+    compilation = bnnc.compile(path)
     names = [op.name for op in compilation.module.function().ops]
     assert "xbar.compare" in names and "bnn.threshold" not in names and "bnn.batchnorm" not in names
-    assert golden_check(compilation, _inputs(onnx.load(path), "pm1", np.random.default_rng(0), 64)).exact
+    assert compilation.check(_inputs(onnx.load(path), "pm1", np.random.default_rng(0), 64)).exact

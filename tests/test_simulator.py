@@ -16,7 +16,8 @@ from onnx import TensorProto, helper, numpy_helper
 from bnnc.backends import simulator, xbar_semantics
 from bnnc.backends.interpreter import implemented_ops, interpret_batch
 from bnnc.backends.simulator import DeviceModel, SimulatorError, simulate, simulated_ops
-from bnnc.driver import Compilation, compile_model, default_pipeline, golden_check, random_inputs
+import bnnc
+from bnnc.api import Compilation, default_pipeline
 from bnnc.ir import (Domain, Function, Location, Module, Operation, OperandDef, ResultDef, Return, TensorType, clone_module,
                      lookup_op)
 from bnnc.passes import PassContext, PassManager
@@ -67,7 +68,7 @@ def pipeline(scheme: str, rows: int | None) -> str:
 @lru_cache(maxsize=None)
 def compiled(path: Path, scheme: str, rows: int | None) -> Compilation:
     """The model at ``path`` compiled by :func:`pipeline`; shared by the tests."""
-    return compile_model(path, pipeline(scheme, rows))
+    return bnnc.compile(path, pipeline=pipeline(scheme, rows))
 
 
 def onnx_inputs(name: str, compilation: Compilation) -> dict[str, np.ndarray]:
@@ -75,7 +76,7 @@ def onnx_inputs(name: str, compilation: Compilation) -> dict[str, np.ndarray]:
     included), MNIST digits and random pixels for the third-party models."""
     if name in ZOO:
         return sample_inputs(ZOO[name], SAMPLES, seed=11)
-    inputs = random_inputs(compilation.module, compilation.graph, SAMPLES, seed=11)
+    inputs = compilation.random_inputs(SAMPLES, seed=11)
     key = next(iter(inputs))
     digits = np.load(MNIST).astype(inputs[key].dtype)
     if name == "qonnx_tfc":
@@ -114,7 +115,7 @@ def test_simulator_equals_interpreter_and_onnxruntime(zoo_dir: Path, name: str, 
         compilation = compiled(model_path(zoo_dir, name), scheme, rows)
         arguments = program_arguments(compilation)
         assert_identical(simulate(compilation.module, arguments), interpret_batch(compilation.module, arguments))
-        golden = golden_check(compilation, onnx_inputs(name, compilation), runner=simulate)
+        golden = compilation.check(onnx_inputs(name, compilation))
         assert golden.exact and golden.inputs == SAMPLES, f"{rows}x{rows}: {golden.summary()}"
 
 
@@ -122,7 +123,7 @@ def test_simulator_equals_interpreter_and_onnxruntime(zoo_dir: Path, name: str, 
 def test_simulator_runs_bnn_level_programs(zoo_dir: Path, name: str) -> None:
     """Before the crossbar mapping: conv, dense, batchnorm, threshold, maxpool, compare, pool."""
     for pipeline in ("", "canonicalize,fuse-bn-binarize,canonicalize"):
-        module = compile_model(model_path(zoo_dir, name), pipeline).module
+        module = bnnc.compile(model_path(zoo_dir, name), pipeline=pipeline).module
         arguments = random_arguments(module.function("main"), SAMPLES, seed=5)
         assert_identical(simulate(module, arguments), interpret_batch(module, arguments))
 

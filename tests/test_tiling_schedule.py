@@ -13,8 +13,10 @@ import pytest
 
 from bnnc.backends.schedule import build_schedule, default_timing, trace_events
 from bnnc.cli import main
-from bnnc.driver import compile_model, default_pipeline
+import bnnc
+from bnnc.api import default_pipeline
 from bnnc.ir import parse_module
+from bnnc.ir.analysis import program_layers
 from bnnc.ir.dialects import xbar
 from bnnc.numeric_check import numeric_checker
 from bnnc.passes import PassContext, PassManager
@@ -56,12 +58,14 @@ def conv_module(cin: int, cout: int, kernel: int, pad: int, size: int = 6, seed:
 
 
 def tile(text: str, scheme: str, rows: int = 128, cols: int = 128) -> tuple[dict, list]:
-    """Map and tile a module, checking numerically that nothing changed; returns the layer's
-    facts and its array reads."""
+    """Map and tile a module, checking numerically that nothing changed; returns what the
+    analysis of the final IR says of the layer, and its array reads."""
     module = parse_module(text)
     pipeline = f"sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,tile{{rows={rows},cols={cols}}},dce"
-    context = PassManager.from_pipeline(pipeline, numeric_check=numeric_checker(16)).run(module, PassContext())
-    return context.facts["layers"]["L"], [op for op in module.function().ops if isinstance(op, xbar.Mvm)]
+    PassManager.from_pipeline(pipeline, numeric_check=numeric_checker(16)).run(module, PassContext())
+    (layer,) = program_layers(module).crossbar
+    facts = {"arrays": layer.arrays, "tiles": list(layer.tiles), "sensing": layer.sensing_kind, "adc_bits": layer.adc_bits}
+    return facts, [op for op in module.function().ops if isinstance(op, xbar.Mvm)]
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,7 @@ def cnn(tmp_path_factory) -> Path:
 
 
 def schedule_of(path: Path, **pipeline) -> object:
-    return build_schedule(compile_model(path, default_pipeline(**pipeline)).module, default_timing())
+    return build_schedule(program_layers(bnnc.compile(path, pipeline=default_pipeline(**pipeline)).module), default_timing())
 
 
 def test_schedule_is_monotone_and_arrays_never_double_booked(cnn: Path) -> None:
@@ -151,24 +155,24 @@ def test_a_layer_waits_for_the_rows_its_first_window_needs(cnn: Path) -> None:
 
 @pytest.mark.parametrize("layer_index", [0, 1])
 def test_doubling_a_layers_replicas_never_makes_the_schedule_slower(cnn: Path, layer_index: int) -> None:
-    module = compile_model(cnn, default_pipeline()).module
-    base = build_schedule(module, default_timing())
+    module = bnnc.compile(cnn, pipeline=default_pipeline()).module
+    base = build_schedule(program_layers(module), default_timing())
     name = base.layers[layer_index].name
     for replicas in (1, 2, 4, 8, 16):
         for op in module.function().ops:
             if isinstance(op, xbar.Mvm) and op.location.names[0] == name:
                 op.attributes["replicas"] = replicas
-        faster = build_schedule(module, default_timing())
+        faster = build_schedule(program_layers(module), default_timing())
         assert faster.period_ns <= base.period_ns and faster.latency_ns <= base.latency_ns + 1e-9
         base = faster
 
 
 def test_positions_not_a_multiple_of_replicas_finish_with_a_partial_group(cnn: Path) -> None:
-    module = compile_model(cnn, default_pipeline()).module
+    module = bnnc.compile(cnn, pipeline=default_pipeline()).module
     for op in module.function().ops:
         if isinstance(op, xbar.Mvm) and op.location.names[0] == "Conv_0":
             op.attributes["replicas"] = 5  # 64 windows: 12 groups of 5 and one of 4
-    layer = build_schedule(module, default_timing()).layers[0]
+    layer = build_schedule(program_layers(module), default_timing()).layers[0]
     assert layer.groups == math.ceil(64 / 5) == 13
 
 

@@ -16,7 +16,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnnc.driver import Compilation, compile_model, golden_check, random_inputs, run_program
+import bnnc
+from bnnc.api import Compilation
+from bnnc.program import run_program
 from bnnc.frontend import import_onnx
 from bnnc.frontend.errors import FrontendError, UnsupportedModelError
 from bnnc.frontend.loader import read_model
@@ -43,7 +45,7 @@ EXPECTED_LAYERS = {
 
 
 def _compile(name: str) -> Compilation:
-    return compile_model(FIXTURES / name)
+    return bnnc.compile(FIXTURES / name)
 
 
 def _layers(path: Path) -> tuple[int, int]:
@@ -59,7 +61,7 @@ def tie_inputs(compilation: Compilation, input_zero: float | None, count: int, s
     (pixel 0.5 for ``Sign(2x - 1)``, 0 for ``Sign(x)``), the rest on a grid in [0, 1] or
     normal; integer inputs get their extremes 0 and 255 besides random codes."""
     rng = np.random.default_rng(seed)
-    samples = random_inputs(compilation.module, compilation.graph, count, seed)
+    samples = compilation.random_inputs(count, seed)
     for name, value in samples.items():
         if value.dtype == np.uint8:
             value[rng.random(value.shape) < 0.2] = 0
@@ -145,13 +147,13 @@ def test_fixture_compiles_bit_exact(name: str) -> None:
     entry = MANIFEST[name]
     assert _layers(FIXTURES / name) == EXPECTED_LAYERS[entry["model"]]
     compilation = _compile(name)
-    result = golden_check(compilation, random_inputs(compilation.module, compilation.graph, 16, seed=0))
+    result = compilation.check(compilation.random_inputs(16, seed=0))
     assert result.exact, result.summary()
     ties = tie_inputs(compilation, entry["input_zero"], 16, seed=1)
     if entry["input_zero"] is not None:
         (value,) = ties.values()
         assert (value == np.float32(entry["input_zero"])).reshape(16, -1).any(axis=1).all()
-    result = golden_check(compilation, ties)
+    result = compilation.check(ties)
     assert result.exact, result.summary()
 
 
@@ -173,7 +175,7 @@ def test_symbolic_batch_compiles_as_one_and_stacks_samples(name: str) -> None:
     inputs = tie_inputs(compilation, entry["input_zero"], 5, seed=2)
     outputs = run_program(compilation.module, inputs)
     assert outputs["logits"].shape == (5, 10)
-    np.testing.assert_allclose(outputs["logits"], run_reference(compilation.graph.model, inputs)["logits"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(outputs["logits"], run_reference(compilation.model, inputs)["logits"], rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------ Clip (nn.Hardtanh) before Sign
@@ -194,15 +196,15 @@ def _with_first_clip_bounds(tmp_path: Path, lo: float, hi: float) -> tuple[Path,
 def test_sign_preserving_clip_is_dropped_before_sign(tmp_path: Path) -> None:
     path, _ = _with_first_clip_bounds(tmp_path, -0.25, 3.0)
     assert _layers(path) == (4, 0)
-    compilation = compile_model(path)
-    result = golden_check(compilation, tie_inputs(compilation, 0.5, 8, seed=3))
+    compilation = bnnc.compile(path)
+    result = compilation.check(tie_inputs(compilation, 0.5, 8, seed=3))
     assert result.exact, result.summary()
 
 
 def test_clip_that_changes_signs_between_layers_is_refused(tmp_path: Path) -> None:
     path, clip = _with_first_clip_bounds(tmp_path, 0.0, 1.0)  # ReLU6-like: Sign gives {0, 1}
     with pytest.raises(UnsupportedModelError) as error:
-        compile_model(path)
+        bnnc.compile(path)
     message = str(error.value)
     assert "\n" not in message and f"node '{clip}' (op Clip)" in message and "changes signs" in message
 
@@ -213,7 +215,7 @@ def test_clip_whose_values_are_also_read_is_kept(tmp_path: Path) -> None:
     model.graph.output.append(helper.make_tensor_value_info(clip.output[0], TensorProto.FLOAT, [1, 64]))
     onnx.save(model, tmp_path / "clip_output.onnx")
     with pytest.raises(UnsupportedModelError, match=f"node '{clip.name}' \\(op Clip\\).*used other than by Sign"):
-        compile_model(tmp_path / "clip_output.onnx")
+        bnnc.compile(tmp_path / "clip_output.onnx")
 
 
 # ------------------------------------------------------------------ model-local functions
@@ -264,14 +266,14 @@ def _binary_net_with_local_function(body_op: str) -> onnx.ModelProto:
 def test_local_function_that_maps_compiles(tmp_path: Path) -> None:
     onnx.save(_binary_net_with_local_function("Identity"), tmp_path / "identity_fn.onnx")
     assert _layers(tmp_path / "identity_fn.onnx") == (2, 0)
-    compilation = compile_model(tmp_path / "identity_fn.onnx")
-    assert golden_check(compilation, random_inputs(compilation.module, compilation.graph, 8)).exact
+    compilation = bnnc.compile(tmp_path / "identity_fn.onnx")
+    assert compilation.check(compilation.random_inputs(8)).exact
 
 
 def test_error_inside_a_local_function_names_the_call(tmp_path: Path) -> None:
     onnx.save(_binary_net_with_local_function("Cos"), tmp_path / "cos_fn.onnx")
     with pytest.raises(FrontendError) as error:
-        compile_model(tmp_path / "cos_fn.onnx")
+        bnnc.compile(tmp_path / "cos_fn.onnx")
     assert "node 'act1/Cos' (op Cos)" in str(error.value) and "\n" not in str(error.value)
 
 
@@ -306,8 +308,8 @@ def test_conv_with_a_runtime_bias_goes_to_the_host_without_a_dead_layer(tmp_path
     assert [op.location.names[0] for op in ops if isinstance(op, bnn.Conv)] == ["conv2"]
     partitions = [op for op in ops if isinstance(op, host.OnnxSubgraph)]
     assert any("conv1" in op.location.names for op in partitions)
-    compilation = compile_model(tmp_path / "bias.onnx")
-    assert golden_check(compilation, random_inputs(compilation.module, compilation.graph, 8)).exact
+    compilation = bnnc.compile(tmp_path / "bias.onnx")
+    assert compilation.check(compilation.random_inputs(8)).exact
 
 
 def test_castlike_reads_only_the_type_of_its_second_input() -> None:

@@ -323,6 +323,19 @@ class InputQuant(Operation):
         return 0, 2**bits - 1 - int(narrow)
 
 
+FUSION_FACTS = (
+    AttrDef("ties", "ints", (), doc="channels where a reachable pre-activation puts the source binarizer's input "
+            "exactly on 0 (two levels resolve them exactly; one level resolves them by the sign-zero policy)"),
+    AttrDef("negated", "ints", (), doc="channels whose weights were complemented to make a decreasing chain increasing"),
+    AttrDef("constant", "ints", (), doc="channels whose output does not depend on the input (e.g. BatchNorm γ = 0)"),
+    AttrDef("float_margin", "ints", (), doc="channels where onnxruntime's float32 accumulation of float-scaled terms "
+            "may decide a sign differently from the exact integer"),
+)
+"""What threshold derivation found about each channel, kept on the comparator it produced (and
+on the crossbar comparators after it): facts for the report — the semantics do not depend on
+them. Channel indices count the op's own output channels."""
+
+
 @register_op
 class Compare(Operation):
     """The fused BatchNorm+binarize comparator stage on an integer pre-activation ``y``
@@ -337,6 +350,7 @@ class Compare(Operation):
     operand_defs = (OperandDef("input", domains(D.I32)),)
     const_defs = (ConstDef("thresholds", domains(D.I32)), ConstDef("classes", domains(D.I32)))
     result_defs = (ResultDef("output", domains(D.PM1, D.TERN)),)
+    attr_defs = FUSION_FACTS
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):

@@ -17,7 +17,7 @@ from ..schemes import ENCODINGS, plane_weights
 from ..schemes import SCHEMES as MAPPINGS
 from ..shapes import window_output_shape
 from ..types import Domain, TensorType
-from .bnn import _window_attrs
+from .bnn import FUSION_FACTS, _window_attrs
 
 D = Domain
 BIT = domains(D.BIT)
@@ -95,7 +95,8 @@ class Mvm(Operation):
     — the number of on-cells in column ``j`` on the rows that carry V_read, i.e. the column
     current above the all-off baseline in units of ΔG = G_on − G_off. ``G`` is one bit per cell:
     before tiling a layer's whole pattern, after ``tile`` one array's (``tile`` = [row tile,
-    column tile]). ``replicas`` copies of the array serve that many windows per read."""
+    column tile]) on a physical array of ``array`` = [rows, cols] (each layer may have its own).
+    ``replicas`` copies of the array serve that many windows per read."""
 
     name = "xbar.mvm"
     operand_defs = (OperandDef("input", BIT),)
@@ -104,6 +105,8 @@ class Mvm(Operation):
     attr_defs = (
         AttrDef("tile", "ints", (0, 0), length=2, doc="[row tile, column tile] of the layer"),
         AttrDef("replicas", "int", 1, doc="copies of this array; windows per read"),
+        AttrDef("array", "ints", (0, 0), length=2,
+                doc="[rows, cols] of the physical arrays the layer is tiled onto; [0, 0] before tiling"),
     )
 
     @classmethod
@@ -112,6 +115,14 @@ class Mvm(Operation):
         if x.rank != 3 or g.rank != 2 or x.shape[2] != g.shape[0]:
             raise ValueError(f"mvm needs ports [B, P, K] and conductances [K, M], got {x} and {g}")
         return [TensorType(D.I32, (x.shape[0], x.shape[1], g.shape[1]))]
+
+    def verify_semantics(self) -> None:
+        rows, cols = self.attr("array")
+        k, m = self.const_type("conductance").shape
+        if (rows, cols) != (0, 0) and (k > rows or m > cols):
+            raise self.fail(f"a {k}x{m} cell pattern does not fit its {rows}x{cols} array")
+        if self.attr("replicas") < 1:
+            raise self.fail("replicas must be at least 1")
 
 
 def _sensed_shape(counts: TensorType, scheme: str, spatial_classes: TensorType, outputs: int) -> tuple[int, ...]:
@@ -160,6 +171,7 @@ class Compare(_Sensing):
     name = "xbar.compare"
     const_defs = (ConstDef("thresholds", domains(D.I32)), ConstDef("classes", domains(D.I32)))
     result_defs = (ResultDef("output", BIT),)
+    attr_defs = _Sensing.attr_defs + FUSION_FACTS
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):

@@ -1,0 +1,327 @@
+"""The Python API of bnnc: compile a model, look at its report, run it, check it, write it —
+the one front door; the ``bnnc`` command is a thin layer over it.
+
+>>> import bnnc
+>>> c = bnnc.compile("model.onnx", array=(128, 128), scheme="auto")
+>>> c.totals["arrays"], c.totals["energy_nj"], c.totals["latency_ns"]
+>>> c.simulate({"x": x})        # batched run of the compiled program -> {"y": ...}
+>>> c.check(16).exact           # golden check against onnxruntime on the source model
+>>> c.write("out/")             # the files the CLI writes
+>>> bnnc.load("out/model.bir").report == c.report
+
+**The final IR is the only record of a compilation.** The report is computed from the final
+module, its constants and the hardware configuration by the analysis in
+:mod:`bnnc.ir.analysis`; what else the report states — the source model, the pipeline, the
+pass remarks, the hardware configuration's overrides and the golden check's outcome — is kept
+as attributes of the module, so a saved ``model.bir`` + ``model.npz`` gives the same report.
+
+Errors are :class:`bnnc.BnncError` subclasses whose message is the one line the CLI prints;
+nothing is printed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from bnnc import __version__
+from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
+from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, totals
+from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events
+from bnnc.frontend import import_onnx
+from bnnc.ir import BnncError, Module, clone_module, load_bir
+from bnnc.ir.analysis import ProgramLayers, Timing, program_layers
+from bnnc.ir.atomic import write_files_atomically
+from bnnc.ir.parser import bir_files
+from bnnc.passes import PassContext, PassManager
+
+from .golden import GoldenResult, golden_check
+from .program import random_inputs, run_program
+from .report_writers import html_report, markdown_report
+
+SCHEMES = ("refcol", "xnor", "diff", "auto")
+SIGN_ZERO = ("exact", "pos", "neg", "error")
+
+
+def default_pipeline(
+    scheme: str = "auto", sign_zero: str = "exact", rows: int = 128, cols: int = 128,
+    max_arrays: int = 0, target_fps: float = 0.0, timing: Timing | None = None,
+) -> str:
+    """What ``bnnc model.onnx`` runs when no pipeline is given (``replicate`` only with a
+    budget or a target, timed by ``timing``, the default hardware's if not given)."""
+    pipeline = (
+        f"canonicalize,fuse-bn-binarize{{sign-zero={sign_zero}}},canonicalize,pool-to-bits,"
+        f"sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,tile{{rows={rows},cols={cols}}},dce"
+    )
+    if max_arrays > 0 or target_fps > 0:
+        t = timing or timing_of(default_hardware())
+        options = [f"max-arrays={max_arrays}"] if max_arrays > 0 else []
+        options += [f"target-fps={target_fps:g}"] if target_fps > 0 else []
+        options += [f"read-ns={t.read_ns!r}", f"comparator-ns={t.comparator_ns!r}",
+                    f"adc-ns={'/'.join(repr(v) for v in t.adc_ns)}", f"adc-share={t.adc_share}", f"clock-ns={t.clock_ns!r}"]
+        pipeline += f",replicate{{{','.join(options)}}}"
+    return pipeline
+
+
+DEFAULT_PIPELINE = default_pipeline()
+
+
+def hardware(hw: HardwareConfig | str | Path | None = None, array: tuple[int, int] | None = None) -> HardwareConfig:
+    """A hardware configuration: ``hw`` as given (a :class:`HardwareConfig` or the path of a
+    TOML file; the defaults if None), with the array size ``array`` = (rows, cols) if given."""
+    config = hw if isinstance(hw, HardwareConfig) else load_hardware(hw) if hw is not None else default_hardware()
+    if array is not None:
+        rows, cols = _array(array)
+        config = config.with_values({"array.rows": rows, "array.cols": cols}, origin="--array")
+    return config
+
+
+def _array(array: Any) -> tuple[int, int]:
+    try:
+        rows, cols = (int(v) for v in array)
+    except (TypeError, ValueError):
+        rows = cols = 0
+    if rows < 2 or cols < 2:
+        raise BnncError(f"the array size takes (rows, cols) with at least 2 of each, e.g. (128, 128); got {array!r}")
+    return rows, cols
+
+
+def compile(
+    model: str | Path,
+    *,
+    array: tuple[int, int] | None = None,
+    scheme: str = "auto",
+    hw: HardwareConfig | str | Path | None = None,
+    max_arrays: int | None = None,
+    target_fps: float | None = None,
+    sign_zero: str = "exact",
+    pipeline: str | None = None,
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    manager: Mapping[str, Any] | None = None,
+    debug: bool = False,
+) -> Compilation:
+    """Compile the ONNX model at ``model``.
+
+    - ``array``: (rows, cols) of the crossbar arrays (default: the hardware's, 128 × 128);
+    - ``scheme``: the crossbar mapping of every layer, ``refcol``, ``xnor``, ``diff`` or
+      ``auto`` (per layer the fewest arrays);
+    - ``hw``: a :class:`HardwareConfig` or a TOML file (``bnnc --print-default-hw``);
+    - ``max_arrays`` / ``target_fps``: replicate bottleneck layers within an array budget or
+      until a throughput;
+    - ``sign_zero``: where an ONNX Sign can see exactly 0: ``exact`` (a second comparator),
+      ``pos``/``neg`` (ties go to ±1; the golden check counts them), ``error``;
+    - ``pipeline``: a pass pipeline instead of the default one (then the four tuning options
+      above must be left alone: set them as pass options);
+    - ``input_shapes``: static shapes for inputs with dynamic dimensions;
+    - ``manager``: :class:`~bnnc.passes.PassManager` options (IR printing, timing, numerical
+      checks); ``debug``: pattern-match remarks.
+    """
+    config = hardware(hw, array)
+    if scheme not in SCHEMES:
+        raise BnncError(f"scheme must be one of {', '.join(SCHEMES)}, got '{scheme}'")
+    if sign_zero not in SIGN_ZERO:
+        raise BnncError(f"sign_zero must be one of {', '.join(SIGN_ZERO)}, got '{sign_zero}'")
+    if pipeline is None:
+        pipeline = default_pipeline(scheme, sign_zero, config.array.rows, config.array.cols, max_arrays or 0,
+                                    target_fps or 0.0, timing_of(config))
+    else:
+        tuned = {"array": array, "scheme": None if scheme == "auto" else scheme, "sign_zero": None if sign_zero == "exact" else sign_zero,
+                 "max_arrays": max_arrays, "target_fps": target_fps}
+        given = [name for name, value in tuned.items() if value is not None]
+        if given:
+            raise BnncError(f"{', '.join(given)} tune the default pipeline; with a pipeline, set the pass options in it instead")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    module, graph = import_onnx(model, input_shapes)
+    source = clone_module(module)
+    timings["load"] = time.perf_counter() - start
+    start = time.perf_counter()
+    context = PassManager.from_pipeline(pipeline, **dict(manager or {})).run(module, PassContext(debug=debug))
+    timings["passes"] = time.perf_counter() - start
+    _record(module, pipeline, config, context.remarks)
+    return Compilation(module, config, source=source, model=graph.model, timings=timings)
+
+
+def compare_schemes(model: str | Path, **options: Any) -> dict[str, dict]:
+    """The totals of ``model`` compiled under every mapping (refcol, xnor, diff, auto), with
+    the other :func:`compile` ``options`` as given."""
+    return {scheme: compile(model, **{**options, "scheme": scheme}).totals for scheme in SCHEMES}
+
+
+def _record(module: Module, pipeline: str, hw: HardwareConfig, remarks: list[str]) -> None:
+    """Keep on the module what the report states beyond the program itself."""
+    module.attributes["pipeline"] = pipeline
+    module.attributes["hardware"] = hw.digest()
+    overrides = hw.overrides()
+    if overrides:
+        module.attributes["hardware_overrides"] = tuple(x for key, (value, origin) in overrides.items() for x in (key, value, origin))
+    if remarks:
+        module.attributes["remarks"] = tuple(remarks)
+
+
+def load(path: str | Path, hw: HardwareConfig | str | Path | None = None) -> Compilation:
+    """A compilation from saved IR (``model.bir`` and the ``model.npz`` beside it), costed on
+    ``hw`` (default: the hardware it was compiled for, as its attributes record)."""
+    module = load_bir(path)
+    module.verify()
+    return Compilation(module, recorded_hardware(module) if hw is None else hardware(hw))
+
+
+def recorded_hardware(module: Module) -> HardwareConfig:
+    """The hardware configuration a module's attributes record (the defaults if none)."""
+    flat = module.attributes.get("hardware_overrides", ())
+    if len(flat) % 3:
+        raise BnncError("module attribute hardware_overrides must list (key, value, origin) triples")
+    config = hardware_from_overrides({flat[i]: (flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)})
+    digest = module.attributes.get("hardware")
+    if digest is not None and digest != config.digest():
+        raise BnncError(f"the module records hardware {digest} but its overrides give {config.digest()}; "
+                        "pass the hardware configuration explicitly")
+    return config
+
+
+class Compilation:
+    """One compiled model: the final IR (:attr:`module`), the hardware it is costed on
+    (:attr:`hw`) and, when compiled from ONNX, the source model and its imported IR (needed
+    by :meth:`check`)."""
+
+    def __init__(self, module: Module, hw: HardwareConfig, source: Module | None = None,
+                 model: onnx.ModelProto | None = None, timings: dict[str, float] | None = None):
+        self.module = module
+        self.hw = hw
+        self.source = source
+        self.model = model
+        self.timings = dict(timings or {})
+
+    # ---- what the IR records ------------------------------------------------------------------
+
+    @property
+    def pipeline(self) -> str:
+        return str(self.module.attributes.get("pipeline", ""))
+
+    @property
+    def inputs(self) -> list[str]:
+        """The ONNX input names, in order."""
+        return list(self.module.function("main").attributes["inputs"])
+
+    @property
+    def remarks(self) -> list[str]:
+        """Warnings and remarks of the passes (e.g. float-margin warnings)."""
+        return list(self.module.attributes.get("remarks", ()))
+
+    @property
+    def golden(self) -> dict | None:
+        """The last golden check's outcome (``inputs``, ``exact``, ``max_abs_err``,
+        ``sign_zero_events``), or None if none ran."""
+        if "golden_inputs" not in self.module.attributes:
+            return None
+        return {key: self.module.attributes[f"golden_{key}"] for key in ("inputs", "exact", "max_abs_err", "sign_zero_events")}
+
+    # ---- derived --------------------------------------------------------------------------------
+
+    def layers(self) -> ProgramLayers:
+        """The crossbar layers and host partitions of the final IR."""
+        return program_layers(self.module)
+
+    def schedule(self, layers: ProgramLayers | None = None) -> Schedule:
+        """The cycle-approximate schedule on :attr:`hw`."""
+        return build_schedule(layers or self.layers(), timing_of(self.hw))
+
+    @property
+    def report(self) -> dict:
+        """The content of ``report.json`` (schema: ``docs/report-schema.md``)."""
+        return self._report()[0]
+
+    @property
+    def totals(self) -> dict:
+        """``report["totals"]``."""
+        return self.report["totals"]
+
+    def _report(self) -> tuple[dict, Schedule]:
+        start = time.perf_counter()
+        layers = self.layers()
+        schedule = self.schedule(layers)
+        entries = layer_entries(layers, schedule, self.hw)
+        timings = {**self.timings, "report": time.perf_counter() - start}
+        report = {
+            "version": REPORT_VERSION,
+            "bnnc": __version__,
+            "model": str(self.module.attributes.get("source", "")),
+            "pipeline": self.pipeline,
+            "layers": entries,
+            "totals": totals(entries, schedule, layers),
+            "schemes": None,
+            "hardware": self.hw.to_json(),
+            "assumptions": assumptions(),
+            "golden": self.golden,
+            "remarks": self.remarks,
+            "timings": timings,
+        }
+        return report, schedule
+
+    # ---- running and checking ------------------------------------------------------------------
+
+    def simulate(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the compiled program (fast simulator) on ONNX-named inputs, samples stacked
+        along the batch axis; outputs keyed by ONNX output name."""
+        return run_program(self.module, inputs)
+
+    def random_inputs(self, count: int, seed: int = 0) -> dict[str, np.ndarray]:
+        """``count`` random samples per input, of the kind the program reads."""
+        return random_inputs(self.module, count, seed)
+
+    def check(self, inputs: int | Mapping[str, np.ndarray] = 16, seed: int = 0) -> GoldenResult:
+        """The golden check against onnxruntime on the source model, on ``inputs`` (ONNX-named
+        arrays) or that many random inputs; the outcome is recorded on the module."""
+        if self.model is None or self.source is None:
+            raise BnncError("the golden check needs the source ONNX model; compile it with bnnc.compile")
+        samples = self.random_inputs(inputs, seed) if isinstance(inputs, int) else dict(inputs)
+        start = time.perf_counter()
+        result = golden_check(self.module, self.source, self.model, samples)
+        self.timings["golden"] = time.perf_counter() - start
+        for key, value in result.to_json().items():
+            self.module.attributes[f"golden_{key}"] = value
+        return result
+
+    # ---- output ---------------------------------------------------------------------------------
+
+    def files(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict[Path, bytes]:
+        """The output directory's files (``report.json``, ``report.md``, ``report.html``,
+        ``schedule.json``, ``trace.json``, ``model.bir`` + ``model.npz``) as bytes; ``extra``
+        report keys (e.g. ``schemes``) are added to the report."""
+        out = Path(out_dir)
+        report, schedule = self._report()
+        report.update(extra or {})
+        files = {
+            out / "report.json": _json_bytes(report),
+            out / "report.md": markdown_report(report).encode(),
+            out / "report.html": html_report(report, schedule).encode(),
+            out / "schedule.json": _json_bytes(schedule.to_json()),
+            out / "trace.json": _json_bytes(trace_events(schedule)),
+        }
+        files.update(bir_files(self.module, out / "model.bir"))
+        return files
+
+    def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict:
+        """Write the output directory (atomically: all files or none); returns the report."""
+        files = self.files(out_dir, extra)
+        write_files_atomically(files)
+        return json.loads(files[Path(out_dir) / "report.json"])
+
+
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=1) + "\n").encode()
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an ``.npz`` file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
