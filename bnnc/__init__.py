@@ -6,15 +6,11 @@ Packages: :mod:`bnnc.ir` (the IR), :mod:`bnnc.passes` (pass API and passes),
 :mod:`bnnc.backends` (interpreter, simulator, schedule, reports), :mod:`bnnc.frontend`
 (ONNX import). The API loads on first use, so ``import bnnc.ir`` stays light."""
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
 from typing import Any
 
 from bnnc.errors import BnncError, GoldenMismatch
-
-try:
-    __version__ = version("bnnc")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from bnnc.version import __version__
 
 _API = ("compile", "load", "Compilation", "compare_schemes", "hardware", "default_pipeline", "DEFAULT_PIPELINE")
 
@@ -23,7 +19,5 @@ __all__ = ["BnncError", "GoldenMismatch", "__version__", *_API]
 
 def __getattr__(name: str) -> Any:
     if name in _API:
-        from bnnc import api
-
-        return getattr(api, name)
+        return getattr(import_module("bnnc.api"), name)
     raise AttributeError(f"module 'bnnc' has no attribute {name!r}")

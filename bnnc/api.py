@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from bnnc import __version__
+from bnnc.version import __version__
 from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
 from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, totals
 from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events
@@ -62,10 +62,13 @@ def default_pipeline(
     )
     if max_arrays > 0 or target_fps > 0:
         t = timing or timing_of(default_hardware())
+        adc_ns = list(t.adc_ns)
+        while len(adc_ns) > 1 and adc_ns[-1] == adc_ns[-2]:
+            adc_ns.pop()  # wider ADCs take the last
         options = [f"max-arrays={max_arrays}"] if max_arrays > 0 else []
         options += [f"target-fps={target_fps:g}"] if target_fps > 0 else []
         options += [f"read-ns={t.read_ns!r}", f"comparator-ns={t.comparator_ns!r}",
-                    f"adc-ns={'/'.join(repr(v) for v in t.adc_ns)}", f"adc-share={t.adc_share}", f"clock-ns={t.clock_ns!r}"]
+                    f"adc-ns={'/'.join(repr(v) for v in adc_ns)}", f"adc-share={t.adc_share}", f"clock-ns={t.clock_ns!r}"]
         pipeline += f",replicate{{{','.join(options)}}}"
     return pipeline
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnnc import __version__, api
+from bnnc import api
 from bnnc.api import DEFAULT_PIPELINE
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
@@ -25,6 +25,7 @@ from bnnc.ir.atomic import write_files_atomically
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
+from bnnc.version import __version__
 
 
 def _name_list(text: str) -> set[str]:

@@ -486,14 +486,3 @@ class Module:
             constant.verify(symbol)
         for function in self.functions:
             function.verify()
-
-    def structurally_equal(self, other: Module) -> bool:
-        """Equality of everything the textual form carries, constants' data included."""
-        from .printer import print_module
-
-        if print_module(self, inline_limit=-1) != print_module(other, inline_limit=-1):
-            return False
-        return all(
-            np.array_equal(c.data, other.constants[s].data, equal_nan=c.type.domain is Domain.F32)
-            for s, c in self.constants.items()
-        )

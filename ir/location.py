@@ -6,6 +6,7 @@ for an op that several nodes were fused into. An op with no known origin prints 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -40,13 +41,11 @@ class Location:
         return "nodes " + ", ".join(f"'{n}'" for n in self.names)
 
     def __str__(self) -> str:
-        from .printer import quote
-
         if not self.names:
             return "loc(unknown)"
         if len(self.names) == 1:
-            return f"loc({quote(self.names[0])})"
-        return "loc(fused[" + ", ".join(quote(n) for n in self.names) + "])"
+            return f"loc({json.dumps(self.names[0])})"
+        return "loc(fused[" + ", ".join(json.dumps(n) for n in self.names) + "])"
 
 
 UNKNOWN = Location()

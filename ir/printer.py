@@ -152,3 +152,13 @@ def print_module(module: Module, inline_limit: int = DEFAULT_INLINE_LIMIT) -> st
 def external_constants(module: Module, inline_limit: int = DEFAULT_INLINE_LIMIT) -> dict[str, np.ndarray]:
     """The constants :func:`print_module` does not print inline: what the ``.npz`` must hold."""
     return {n: c.data for n, c in module.constants.items() if c.type.size > inline_limit}
+
+
+def structurally_equal(a: Module, b: Module) -> bool:
+    """Equality of everything the textual form carries, constants' data included."""
+    if print_module(a, inline_limit=-1) != print_module(b, inline_limit=-1):
+        return False
+    return all(
+        np.array_equal(c.data, b.constants[s].data, equal_nan=c.type.domain is Domain.F32)
+        for s, c in a.constants.items()
+    )

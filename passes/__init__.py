@@ -5,6 +5,7 @@ from .base import Pass, PassContext, load_plugin, lookup_pass, register_pass, re
 from .manager import PassError, PassManager
 from .pipeline import PipelineError, format_pipeline, parse_pipeline
 from .rewrite import PatternPass, RewritePattern, Rewriter, apply_patterns
+from . import builtin  # noqa: E402,F401,I001  (registers every built-in pass; after the API it uses)
 
 __all__ = [
     "Pass", "PassContext", "load_plugin", "lookup_pass", "register_pass", "registered_passes",

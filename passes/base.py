@@ -26,12 +26,10 @@ ENTRY_POINT_GROUP = "bnnc.passes"
 
 @dataclass
 class PassContext:
-    """What passes share during one pipeline run: compiler-wide options (``options``, e.g. the
-    array size or the sign-zero policy), facts passes record for the report (``facts``), and
-    remarks — warnings and pattern-match diagnostics — for the user (``remarks``)."""
+    """What passes share during one pipeline run: remarks — warnings and pattern-match
+    diagnostics — for the user (``remarks``) and whether to explain failed matches (``debug``).
+    Everything a pass decides is in the IR; what a pass needs comes from its options."""
 
-    options: dict[str, Any] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
     remarks: list[str] = field(default_factory=list)
     debug: bool = False
 
@@ -126,18 +124,14 @@ def load_plugin(spec: str) -> None:
 
 
 def registered_passes() -> dict[str, type[Pass]]:
-    """Every known pass by name (built-in, entry points, loaded plugins), sorted by name."""
-    _load_builtin_passes()
+    """Every known pass by name (built-in — the package imports them —, entry points, loaded
+    plugins), sorted by name."""
     load_entry_point_passes()
     return dict(sorted(_PASSES.items()))
 
 
 def lookup_pass(name: str) -> type[Pass] | None:
     return registered_passes().get(name)
-
-
-def _load_builtin_passes() -> None:
-    from . import builtin  # noqa: F401  (imports every built-in pass module)
 
 
 def option_type(cls: type[Pass], option: dataclasses.Field) -> Any:

@@ -1,0 +1,8 @@
+"""The installed version of bnnc."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("bnnc")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"

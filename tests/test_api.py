@@ -1,0 +1,131 @@
+"""The Python API and the final IR as the only record of a compilation: a report rebuilt from a
+saved ``model.bir`` + ``model.npz`` equals the one written at compile time; per-layer array
+geometry is costed as the IR says; the ``.bir`` path of the CLI reports like the ``.onnx`` one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bnnc
+from bnnc.cli import main
+from bnnc.frontend.reference import run_reference
+from tests.models.zoo import ZOO, sample_inputs
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx"
+SCHEMES = ("refcol", "xnor", "diff", "auto")
+
+
+def _without_timings(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k != "timings"}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_report_rebuilt_from_the_saved_ir_equals_the_written_one(zoo_dir: Path, tmp_path: Path, name: str, scheme: str) -> None:
+    compilation = bnnc.compile(zoo_dir / f"{name}.onnx", scheme=scheme)
+    assert compilation.check(4).exact
+    written = compilation.write(tmp_path / "out")
+    assert _without_timings(json.loads((tmp_path / "out" / "report.json").read_text())) == _without_timings(written)
+    rebuilt = bnnc.load(tmp_path / "out" / "model.bir").report
+    assert _without_timings(rebuilt) == _without_timings(written)
+
+
+def test_report_rebuilt_from_the_ir_keeps_hardware_overrides_and_replication(tmp_path: Path) -> None:
+    hw_file = tmp_path / "chip.toml"
+    hw_file.write_text("[read]\ntime_ns = 5.0\n[comparator]\npower_uw = 3.0\n")
+    compilation = bnnc.compile(EXAMPLE, array=(64, 64), hw=hw_file, max_arrays=120)
+    compilation.check(4)
+    written = compilation.write(tmp_path / "out")
+    assert written["hardware"]["parameters"]["read"]["time_ns"]["source"] == str(hw_file)
+    assert written["hardware"]["parameters"]["array"]["rows"]["value"] == 64
+    assert any(layer["replicas"] > 1 for layer in written["layers"])
+    assert written["golden"]["exact"] and written["golden"]["inputs"] == 4
+    assert _without_timings(bnnc.load(tmp_path / "out" / "model.bir").report) == _without_timings(written)
+
+
+def test_the_api_compiles_simulates_and_checks_without_printing(capsys) -> None:
+    compilation = bnnc.compile(EXAMPLE, array=(128, 128), scheme="auto")
+    inputs = compilation.random_inputs(8, seed=3)
+    outputs = compilation.simulate(inputs)
+    reference = run_reference(compilation.model, inputs)
+    for name, value in outputs.items():
+        np.testing.assert_allclose(value, reference[name], rtol=1e-5, atol=1e-5)
+    result = compilation.check(inputs)
+    assert result.exact and result.inputs == 8
+    assert compilation.totals == compilation.report["totals"]
+    assert compilation.totals["arrays"] == sum(layer["arrays"] for layer in compilation.report["layers"])
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_sweep_over_array_sizes_in_a_loop() -> None:
+    """The README's notebook example: smaller arrays need more of them."""
+    arrays = {}
+    for size in (32, 64, 128):
+        totals = bnnc.compile(EXAMPLE, array=(size, size)).totals
+        arrays[size] = totals["arrays"]
+        assert totals["energy_nj"] > 0 and totals["latency_ns"] > 0
+    assert arrays[32] > arrays[64] > arrays[128]
+
+
+def test_errors_are_bnnc_errors_with_the_cli_line(tmp_path: Path) -> None:
+    with pytest.raises(bnnc.BnncError, match="missing.onnx: model: expected a readable ONNX file"):
+        bnnc.compile(tmp_path / "missing.onnx")
+    with pytest.raises(bnnc.BnncError, match="scheme must be one of"):
+        bnnc.compile(EXAMPLE, scheme="bogus")
+    with pytest.raises(bnnc.BnncError, match="tune the default pipeline"):
+        bnnc.compile(EXAMPLE, pipeline="canonicalize", max_arrays=4)
+    with pytest.raises(bnnc.BnncError, match="in pass tile.*cannot hold one refcol output"):
+        bnnc.compile(EXAMPLE, pipeline="fuse-bn-binarize,pool-to-bits,sign-convert{scheme=refcol},tile{rows=128,cols=1}")
+    with pytest.raises(bnnc.BnncError, match="missing.toml"):
+        bnnc.compile(EXAMPLE, hw=tmp_path / "missing.toml")
+
+
+def test_a_layer_on_its_own_array_size_is_costed_at_that_size(zoo_dir: Path) -> None:
+    """A pipeline that tiles one layer onto 512 × 512 arrays: the IR records it, the report
+    costs it there (cell utilization at most 1), and the program stays exact."""
+    model = zoo_dir / "cnn_pad1_stride1.onnx"
+    names = [layer["name"] for layer in bnnc.compile(model).report["layers"] if layer["target"] == "crossbar"]
+    big = names[-1]
+    pipeline = bnnc.default_pipeline().replace("tile{rows=128,cols=128}", f"tile{{rows=512,cols=512,layers={big}}},tile{{rows=128,cols=128}}")
+    compilation = bnnc.compile(model, pipeline=pipeline)
+    layers = {layer["name"]: layer for layer in compilation.report["layers"]}
+    assert layers[big]["array"] == [512, 512]
+    assert layers[big]["cells_allocated"] == layers[big]["arrays"] * 512 * 512
+    assert all(layer["array"] == [128, 128] for name, layer in layers.items() if name != big and layer["target"] == "crossbar")
+    assert all(0 < layer["cell_utilization"] <= 1 for layer in layers.values() if layer["target"] == "crossbar")
+    hw = compilation.hw
+    assert layers[big]["area_breakdown_mm2"]["arrays"] == pytest.approx(layers[big]["arrays"] * 512 * 512 * hw.cell.area_um2 / 1e6)
+    assert compilation.check(sample_inputs(ZOO["cnn_pad1_stride1"], 16, seed=2)).exact
+
+
+def test_the_bir_path_of_the_cli_writes_the_report_on_the_given_hardware(tmp_path: Path, capsys) -> None:
+    assert main([str(EXAMPLE), "-o", str(tmp_path / "a"), "--json"]) == 0
+    compiled = json.loads((tmp_path / "a" / "report.json").read_text())
+    capsys.readouterr()
+    bir = tmp_path / "a" / "model.bir"
+    assert main([str(bir), "-o", str(tmp_path / "b")]) == 0
+    rebuilt = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert _without_timings(rebuilt) == _without_timings(compiled)
+    assert {p.name for p in (tmp_path / "b").iterdir()} >= {"report.json", "report.md", "report.html", "schedule.json", "trace.json", "model.bir"}
+    capsys.readouterr()
+    hw_file = tmp_path / "slow.toml"
+    hw_file.write_text("[read]\ntime_ns = 40.0\n")
+    assert main([str(bir), "--hw", str(hw_file), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["totals"]["latency_ns"] > compiled["totals"]["latency_ns"]
+    assert main([str(bir), "--hw", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+
+
+def test_a_bir_compiled_for_other_hardware_names_the_mismatch(tmp_path: Path) -> None:
+    compilation = bnnc.compile(EXAMPLE, array=(64, 64))
+    compilation.write(tmp_path / "out")
+    text = (tmp_path / "out" / "model.bir").read_text()
+    (tmp_path / "out" / "model.bir").write_text(text.replace(compilation.hw.digest(), "0123456789abcdef"))
+    with pytest.raises(bnnc.BnncError, match="records hardware 0123456789abcdef"):
+        bnnc.load(tmp_path / "out" / "model.bir")
+    assert bnnc.load(tmp_path / "out" / "model.bir", hw=compilation.hw).totals == compilation.totals
