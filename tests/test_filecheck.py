@@ -285,3 +285,13 @@ def test_every_golden_file_has_a_run_line() -> None:
     assert files, f"no golden tests under {ROOT}"
     for path in files:
         parse_test(path, Path("/nonexistent"))
+
+
+def test_every_built_in_pass_has_a_golden_file_named_after_it() -> None:
+    from bnnc.passes import registered_passes
+
+    passes = ROOT / "passes"
+    for name, cls in registered_passes().items():
+        if cls.__module__.startswith("bnnc.passes."):
+            stem = name.replace("-", "_")
+            assert (passes / f"{stem}.bir").is_file(), f"pass {name} needs tests/filecheck/passes/{stem}.bir"
