@@ -5,6 +5,7 @@ geometry is costed as the IR says; the ``.bir`` path of the CLI reports like the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,14 @@ def test_a_bir_compiled_for_other_hardware_names_the_mismatch(tmp_path: Path) ->
     with pytest.raises(bnnc.BnncError, match="records hardware 0123456789abcdef"):
         bnnc.load(tmp_path / "out" / "model.bir")
     assert bnnc.load(tmp_path / "out" / "model.bir", hw=compilation.hw).totals == compilation.totals
+
+
+def test_the_readme_python_example_runs_verbatim(tmp_path: Path, monkeypatch, capsys) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"## From Python.*?```python\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "examples").symlink_to(EXAMPLE.parent)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["array", "arrays", "energy", "nJ", "latency", "µs"] and len(table) == 4
+    assert (tmp_path / "out" / "report.json").is_file()
