@@ -16,6 +16,10 @@ a stated parameter. Per inference and layer:
 
 Area: cells (rows × cols × cell area per array), comparators, ADCs (``cols / share`` per
 array), adders and output registers, and line-buffer SRAM.
+
+Digital blocks between arrays (:mod:`bnnc.ir.periphery`) are costed per operation of each
+unit (float32 adder and multiplier, integer adder, comparator) and per result register write,
+with ``periphery_lanes`` of every unit they use as their area.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnnc.ir.analysis import CrossbarLayer, ProgramLayers
+from bnnc.ir.periphery import DigitalBlock
 
 from .hardware import HardwareConfig
 from .schedule import LayerSchedule, Schedule
@@ -70,6 +75,50 @@ class LayerCost:
             "area_mm2": sum(self.area_um2.values()) / 1e6,
             "area_breakdown_mm2": {k: v / 1e6 for k, v in self.area_um2.items()},
         }
+
+
+@dataclass
+class DigitalCost:
+    """The cost of one digital block per inference (energies in pJ, areas in µm²)."""
+
+    name: str
+    after: str | None
+    work: dict[str, int]
+    lanes: int
+    energy_pj: dict[str, float]
+    area_um2: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {
+            "after": self.after,
+            "ops": self.work,
+            "lanes": self.lanes,
+            "energy_nj": sum(self.energy_pj.values()) / 1000,
+            "energy_breakdown_nj": {k: v / 1000 for k, v in self.energy_pj.items()},
+            "area_mm2": sum(self.area_um2.values()) / 1e6,
+            "area_breakdown_mm2": {k: v / 1e6 for k, v in self.area_um2.items()},
+        }
+
+
+WORD_BITS = 32
+"""Width of the digital periphery's integers, floats and registers."""
+
+
+def digital_cost(block: DigitalBlock, hw: HardwareConfig) -> DigitalCost:
+    """Energy: each operation at its unit's energy, each result written once to a 32-bit
+    register. Area: ``lanes`` of every unit the block uses, and one register word per lane."""
+    d = hw.digital
+    per_op = {"fp_add": (d.fp_add_energy_pj, d.fp_add_area_um2), "fp_mul": (d.fp_mul_energy_pj, d.fp_mul_area_um2),
+              "int_add": (WORD_BITS * d.adder_energy_pj_per_bit, WORD_BITS * d.adder_area_um2_per_bit),
+              "compare": (WORD_BITS * d.comparator_energy_pj_per_bit, WORD_BITS * d.comparator_area_um2_per_bit)}
+    work = block.work()
+    lanes = d.periphery_lanes
+    results = sum(math.prod(op.result.type.shape) for op in block.ops)
+    energy = {unit: count * per_op[unit][0] for unit, count in work.items()}
+    energy["registers"] = results * WORD_BITS * d.register_energy_pj_per_bit
+    area = {unit: lanes * per_op[unit][1] if count else 0.0 for unit, count in work.items()}
+    area["registers"] = lanes * WORD_BITS * d.register_area_um2_per_bit
+    return DigitalCost(block.name, block.after, work, lanes, energy, area)
 
 
 def layer_costs(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig,

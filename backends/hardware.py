@@ -376,12 +376,14 @@ class DacConfig(_Group):
 
 
 _ALADDIN = "Aladdin (Shao et al., ISCA 2014) 40 nm 1 GHz table, via Accelergy hwcomponents-library"
+_ALADDIN_FP = "Aladdin (Shao et al., ISCA 2014) 40 nm 1 GHz table, single-precision float units"
 
 
 @dataclass(frozen=True)
 class DigitalConfig(_Group):
     """Digital periphery after the arrays: adders accumulating partial sums and bit-planes,
-    registers, threshold comparators; one accumulate or compare per clock."""
+    registers, threshold comparators, and the float32 units of the digital blocks between
+    arrays (BatchNorm, residual adds, scalings, real-valued binarizers)."""
 
     TABLE: ClassVar[str] = "digital"
     DESCRIPTION: ClassVar[str] = "digital accumulate / compare logic"
@@ -407,9 +409,22 @@ class DigitalConfig(_Group):
     comparator_area_um2_per_bit: float = _param(
         2.21875, "µm²/bit", _ALADDIN, minimum=0, exclusive=False, note="32-bit comparator: 71 µm² / 32",
     )
-    ops_per_clock: int = _param(
-        1, "ops/clock", "DESIGN.md §5: one accumulate/compare per clock per unit",
+    fp_add_energy_pj: float = _param(
+        16.7, "pJ", _ALADDIN_FP, minimum=0, exclusive=False,
+        note="float32 adder (fpsp_add): 16.7 pJ per add; the digital periphery computes float ops in float32, "
+        "as onnxruntime does, which the exactness contract requires",
+    )
+    fp_add_area_um2: float = _param(4360.0, "µm²", _ALADDIN_FP, minimum=0, exclusive=False, note="float32 adder (fpsp_add)")
+    fp_mul_energy_pj: float = _param(
+        35.3, "pJ", _ALADDIN_FP, minimum=0, exclusive=False,
+        note="float32 multiplier (fpsp_mul): 35.3 pJ per multiply; a division is costed as one",
+    )
+    fp_mul_area_um2: float = _param(8970.0, "µm²", _ALADDIN_FP, minimum=0, exclusive=False, note="float32 multiplier (fpsp_mul)")
+    periphery_lanes: int = _param(
+        4, "lanes", "PUMA simulator include/config.py: num_ALU = 2 · num_matrix = 4 vector ALU lanes per core",
         minimum=1, exclusive=False,
+        note="each digital block between arrays has this many lanes of each unit (float adder, float multiplier, "
+        "integer adder, comparator), one operation per lane and clock",
     )
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bnnc.ir.analysis import ProgramLayers
 from bnnc.ir.schemes import SCHEMES
 
-from .cost import DEFAULT_ACTIVITY, layer_costs
+from .cost import DEFAULT_ACTIVITY, digital_cost, layer_costs
 from .hardware import HardwareConfig
 from .schedule import Schedule
 
@@ -16,11 +16,21 @@ TIMELINE_KEYS = ("arrays", "tiles", "replicas", "sensing", "adc_bits", "cycles",
 
 
 def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig) -> list[dict]:
-    """One entry per source layer: crossbar layers (what the final IR says of them, their place
-    on the timeline, their cost) and host partitions (not modelled: ``arrays`` 0, no energy)."""
+    """One entry per part of the program, in program order: crossbar layers (what the final IR
+    says of them, their place on the timeline, their cost), each followed by the digital block
+    working on its results (``target`` ``digital``: operations by unit, busy time, energy,
+    area), and host partitions (not modelled: ``arrays`` 0, no energy)."""
     timeline = {layer["name"]: layer for layer in schedule.to_json()["layers"]}
     costs = layer_costs(layers, schedule, hw)
-    entries = []
+    stages = {stage.name: stage for stage in schedule.digital}
+    blocks: dict[str | None, list[dict]] = {}
+    for block in layers.digital:
+        stage = stages[block.name]
+        blocks.setdefault(block.after, []).append({
+            "name": block.name, "target": "digital", "arrays": 0, "arrays_mnsim_style": 0,
+            "busy_ns": stage.busy_ns, "end_cycle": schedule.cycles(stage.end_ns), **digital_cost(block, hw).to_json(),
+        })
+    entries = list(blocks.get(None, []))
     for layer in layers.crossbar:
         rows, cols = layer.array
         ties = layer.channels("ties")
@@ -55,6 +65,7 @@ def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig)
         entry.update({k: timeline[layer.name][k] for k in TIMELINE_KEYS})
         entry.update(costs[layer.name].to_json())
         entries.append(entry)
+        entries.extend(blocks.get(layer.name, []))
     for op in layers.host:
         entries.append({"name": ", ".join(op.location.names), "target": "host", "arrays": 0,
                         "arrays_mnsim_style": 0, "energy_nj": 0.0, "area_mm2": 0.0})
@@ -85,9 +96,13 @@ def totals(entries: list[dict], schedule: Schedule, layers: ProgramLayers) -> di
         "throughput_ips": schedule.throughput_ips,
         "bottleneck_layer": schedule.bottleneck,
         "binary_layers": len(crossbar),
-        "host_partitions": len(entries) - len(crossbar),
+        "digital_blocks": sum(e["target"] == "digital" for e in entries),
+        "digital_ops": sum(sum(e["ops"].values()) for e in entries if e["target"] == "digital"),
+        "host_partitions": sum(e["target"] == "host" for e in entries),
     }
 
 
 def assumptions() -> dict:
-    return {"port_activity": DEFAULT_ACTIVITY, "host_partitions": "not on the crossbar timeline; no energy or area"}
+    return {"port_activity": DEFAULT_ACTIVITY, "host_partitions": "not on the crossbar timeline; no energy or area",
+            "digital_blocks": "float32 units as onnxruntime computes; a block streams its producer's results and adds "
+                              "one position's share of its work to the latency"}

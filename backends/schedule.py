@@ -22,6 +22,7 @@ import numpy as np
 
 from bnnc.ir import Operation, Value
 from bnnc.ir.analysis import CrossbarLayer, ProgramLayers, Timing
+from bnnc.ir.periphery import DigitalBlock
 from bnnc.ir.dialects import bnn, xbar
 
 from .hardware import HardwareConfig, default_hardware
@@ -36,7 +37,7 @@ def timing_of(hw: HardwareConfig) -> Timing:
     return Timing(
         read_ns=hw.read.time_ns, comparator_ns=hw.comparator.decision_ns,
         adc_ns=tuple(hw.adc_conversion_ns(bits) for bits in range(1, ADC_WIDTHS + 1)),
-        adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns,
+        adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns, periphery_lanes=hw.digital.periphery_lanes,
     )
 
 
@@ -79,22 +80,40 @@ class LayerSchedule:
 
 
 @dataclass
+class DigitalStage:
+    """A digital block's place on the timeline: it works on its producer layer's results as
+    they come (``busy_ns`` per inference: its busiest unit's operations over the lanes, one per
+    clock) and finishes one position's share of that work after the producer's last output."""
+
+    name: str
+    after: str | None
+    busy_ns: float
+    end_ns: float
+
+
+@dataclass
 class Schedule:
     layers: list[LayerSchedule]
     clock_ns: float
+    digital: list[DigitalStage] = field(default_factory=list)
 
     @property
     def latency_ns(self) -> float:
-        return max((layer.end_ns for layer in self.layers), default=0.0)
+        return max([layer.end_ns for layer in self.layers] + [stage.end_ns for stage in self.digital], default=0.0)
+
+    def _stages(self) -> list[tuple[str, float]]:
+        return [(layer.name, layer.busy_ns) for layer in self.layers] + [(s.name, s.busy_ns) for s in self.digital]
 
     @property
     def period_ns(self) -> float:
-        """Steady-state time between inferences: the bottleneck layer's busy time."""
-        return max((layer.busy_ns for layer in self.layers), default=0.0)
+        """Steady-state time between inferences: the busiest pipeline stage's time (a crossbar
+        layer or a digital block)."""
+        return max((busy for _, busy in self._stages()), default=0.0)
 
     @property
     def bottleneck(self) -> str | None:
-        return max(self.layers, key=lambda layer: layer.busy_ns).name if self.layers else None
+        stages = self._stages()
+        return max(stages, key=lambda stage: stage[1])[0] if stages else None
 
     @property
     def throughput_ips(self) -> float:
@@ -149,6 +168,8 @@ class Schedule:
                 }
                 for layer in self.layers
             ],
+            "digital": [{"name": s.name, "after": s.after, "busy_ns": s.busy_ns, "end_ns": s.end_ns,
+                         "end_cycle": self.cycles(s.end_ns)} for s in self.digital],
             "utilization": {"time_ns": times.round(3).tolist(), "busy_fraction": utilization.round(4).tolist()},
         }
 
@@ -240,7 +261,14 @@ def build_schedule(layers: ProgramLayers, timing: Timing) -> Schedule:
         item.end_ns = float(item.group_end_ns[-1])
         by_name[layer.name] = item
         result.append(item)
-    return Schedule(result, timing.clock_ns)
+    return Schedule(result, timing.clock_ns, [_digital_stage(block, by_name, timing) for block in layers.digital])
+
+
+def _digital_stage(block: DigitalBlock, layers: dict[str, LayerSchedule], timing: Timing) -> DigitalStage:
+    cycles = max(math.ceil(count / timing.periphery_lanes) for count in block.work().values())
+    busy = cycles * timing.clock_ns
+    ready = layers[block.after].end_ns if block.after is not None else 0.0
+    return DigitalStage(block.name, block.after, busy, ready + busy / block.positions)
 
 
 def _line_buffer_bits(window: Operation, planes: int) -> int:

@@ -181,8 +181,9 @@ def run_onnx(args: argparse.Namespace) -> int:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
         files[args.save_outputs] = api.npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
     write_files_atomically(files)
-    report = json.loads(files[out_dir / "report.json"])
-    _summarize(args, report, out_dir, compilation)
+    if args.emit == "ir":
+        sys.stdout.write(print_module(compilation.module))
+    _summarize(args, json.loads(files[out_dir / "report.json"]), out_dir)
     if golden is not None and not golden.exact and not golden.sign_zero_events:
         margins = [e["name"] for e in report["layers"] if e.get("float_margin_channels")]
         hint = (f" (onnxruntime's float accumulation decides signs near the thresholds of {', '.join(margins)}; "
@@ -214,13 +215,13 @@ def run_bir(args: argparse.Namespace) -> int:
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:
-        _summarize(args, report, args.output, compilation)
+        _summarize(args, report, args.output)
     return 0
 
 
-def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None, compilation) -> None:
-    if args.emit == "ir" and Path(args.file).suffix == ".onnx":
-        sys.stdout.write(print_module(compilation.module))
+def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> None:
+    """The summary: JSON on stdout with ``--json``, else the console table (on stderr when
+    stdout carries the IR)."""
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
                    "golden": report["golden"], "timings": report["timings"]}

@@ -21,6 +21,9 @@ def _layer_rows(report: dict) -> list[list[str]]:
         if layer["target"] == "host":
             rows.append([layer["name"], "host", "-", "0", "-", "-", "-", "-"])
             continue
+        if layer["target"] == "digital":
+            rows.append([layer["name"], "digital", "-", "0", "-", "-", _fmt(layer["energy_nj"]), _fmt(layer["busy_ns"] / 1000)])
+            continue
         rows.append([
             layer["name"], layer.get("scheme", "?"), f"{layer.get('tiles', ['?', '?'])[0]}×{layer.get('tiles', ['?', '?'])[1]}",
             str(layer.get("arrays", 0)), str(layer.get("replicas", 1)), layer.get("sensing", "?"),
@@ -147,10 +150,13 @@ def _utilization(schedule: Schedule) -> str:
 
 
 def html_report(report: dict, schedule: Schedule) -> str:
-    """A self-contained page: totals, per-layer bars (arrays, energy, busy time), the pipeline
+    """A self-contained page: totals, per-layer bars (arrays; energy and busy time of the
+    crossbar layers and the digital blocks between them), the pipeline
     timeline, array utilization, the layer table and every hardware parameter with its source."""
     crossbar = [layer for layer in report["layers"] if layer["target"] == "crossbar"]
     names = [layer["name"] for layer in crossbar]
+    working = [layer for layer in report["layers"] if layer["target"] in ("crossbar", "digital")]
+    working_names = [layer["name"] + (" (digital)" if layer["target"] == "digital" else "") for layer in working]
     t = report["totals"]
     totals_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td></tr>" for k, v in t.items())
     layer_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _layer_rows(report))
@@ -161,8 +167,8 @@ def html_report(report: dict, schedule: Schedule) -> str:
         f"(max abs error {_fmt(golden['max_abs_err'])}, Sign(0) events {golden['sign_zero_events']})")
     plots = "".join([
         _bars("Arrays per layer", names, [float(layer.get("arrays", 0)) for layer in crossbar], "arrays"),
-        _bars("Energy per inference", names, [layer.get("energy_nj", 0.0) for layer in crossbar], "nJ"),
-        _bars("Busy time per inference", names, [layer.get("busy_ns", 0.0) / 1000 for layer in crossbar], "µs"),
+        _bars("Energy per inference", working_names, [layer["energy_nj"] for layer in working], "nJ"),
+        _bars("Busy time per inference", working_names, [layer["busy_ns"] / 1000 for layer in working], "µs"),
         _timeline(schedule),
         _utilization(schedule),
     ])

@@ -1,5 +1,5 @@
-"""Analysis of a mapped (``xbar``) program: its crossbar layers and host partitions, read off
-the IR alone — the one source of every per-layer figure that the schedule, the cost model, the
+"""Analysis of a mapped (``xbar``) program: its crossbar layers, digital blocks
+(:mod:`bnnc.ir.periphery`) and host partitions, read off the IR alone — the one source of every per-layer figure that the schedule, the cost model, the
 report and the ``replicate`` pass use.
 
 A *crossbar layer* is the set of ``xbar.mvm`` array reads that carry the same layer name (the
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .core import Function, Module, Operation
 from .dialects import host, xbar
+from .periphery import DigitalBlock, digital_blocks
 from .schemes import SCHEMES, Scheme
 
 
@@ -34,6 +35,8 @@ class Timing:
     """Time of one conversion of a ``b``-bit ADC at index ``b − 1``."""
     adc_share: int
     clock_ns: float
+    periphery_lanes: int = 4
+    """Lanes of each unit in a digital block (the default hardware's)."""
 
     def adc_conversion_ns(self, bits: int) -> float:
         return self.adc_ns[min(bits, len(self.adc_ns)) - 1]
@@ -180,9 +183,11 @@ class CrossbarLayer:
 
 @dataclass
 class ProgramLayers:
-    """The crossbar layers (in program order) and host partitions of a function."""
+    """The crossbar layers (in program order), the digital blocks between them and the host
+    partitions of a function."""
 
     crossbar: list[CrossbarLayer]
+    digital: list[DigitalBlock]
     host: list[host.OnnxSubgraph]
 
     def arrays_lower_bound(self) -> int:
@@ -220,7 +225,9 @@ def pack_arrays(tiles: list[tuple[int, int]], rows: int, cols: int) -> int:
 def program_layers(module: Module, function: str = "main") -> ProgramLayers:
     """The crossbar layers and host partitions of ``function``."""
     func = module.function(function)
-    return ProgramLayers(crossbar_layers(func), [op for op in func.ops if isinstance(op, host.OnnxSubgraph)])
+    crossbar = crossbar_layers(func)
+    owner = {id(s): layer.name for layer in crossbar for s in layer.sensing}
+    return ProgramLayers(crossbar, digital_blocks(func, owner), [op for op in func.ops if isinstance(op, host.OnnxSubgraph)])
 
 
 def crossbar_layers(function: Function) -> list[CrossbarLayer]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bnnc.ir import Domain, Operation
+from bnnc.ir.analysis import layer_name
 from bnnc.ir.dialects import bnn, xbar
 
 from .base import register_pass
@@ -64,7 +65,7 @@ class PoolOnBits(RewritePattern):
         if isinstance(op, bnn.Pool):
             direction = op.const("direction")
         else:
-            direction = module.add_constant(f"{op.location.names[0] if op.location.known else 'pool'}.direction",
+            direction = module.add_constant(f"{layer_name(op)}.direction",
                                             np.ones(x.type.shape[1], np.int8), Domain.PM1)
         planes = rewriter.insert_before(op, xbar.Planes.build([x], {}, [], op.location))
         pooled = rewriter.insert_before(op, xbar.PoolBits.build(

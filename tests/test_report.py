@@ -5,6 +5,7 @@ report renders in a real browser."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -151,3 +152,27 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert "Pipeline timeline" in result.stdout and "<svg" in result.stdout
     assert "Uncaught" not in result.stderr and "SyntaxError" not in result.stderr
     assert report["totals"]["bottleneck_layer"] in result.stdout
+
+
+def test_digital_blocks_between_arrays_are_counted_from_the_configuration(zoo_dir: Path, tmp_path: Path) -> None:
+    """Bi-Real style block: Conv_1's integer sums are read out, BatchNorm, the residual add and
+    the ternary sign of the sum run in the digital block behind Conv_1."""
+    report = compile_report(tmp_path, zoo_dir / "residual_block.onnx")
+    entries = report["layers"]
+    block = next(e for e in entries if e["target"] == "digital" and "Add_0" in e["name"])
+    assert block["after"] == "Conv_1" and entries[entries.index(block) - 1]["name"] == "Conv_1"
+    elements = 8 * 6 * 6  # BatchNormalization_1, Add_0 and Sign_2 each produce 1x8x6x6
+    assert block["ops"] == {"fp_add": 2 * elements, "fp_mul": elements, "int_add": 0, "compare": 2 * elements}
+    d = default_hardware().digital
+    expected_pj = (2 * elements * d.fp_add_energy_pj + elements * d.fp_mul_energy_pj
+                   + 2 * elements * 32 * d.comparator_energy_pj_per_bit + 3 * elements * 32 * d.register_energy_pj_per_bit)
+    assert block["energy_nj"] == pytest.approx(expected_pj / 1000)
+    lanes = d.periphery_lanes
+    assert block["area_mm2"] == pytest.approx(lanes * (d.fp_add_area_um2 + d.fp_mul_area_um2 + 32 * d.comparator_area_um2_per_bit
+                                                       + 32 * d.register_area_um2_per_bit) / 1e6)
+    assert block["busy_ns"] == pytest.approx(math.ceil(2 * elements / lanes) * d.clock_period_ns)
+    totals = report["totals"]
+    assert totals["energy_nj"] == pytest.approx(sum(e["energy_nj"] for e in entries))
+    assert totals["digital_blocks"] == sum(e["target"] == "digital" for e in entries) >= 2
+    assert totals["digital_ops"] == sum(sum(e["ops"].values()) for e in entries if e["target"] == "digital")
+    assert totals["period_ns"] >= block["busy_ns"]
