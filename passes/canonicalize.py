@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bnnc.ir import Domain, Operation
+import numpy as np
+
+from bnnc.ir import Domain, Operation, float32
 from bnnc.ir.dialects import bnn, xbar
 
 from .base import register_pass
@@ -126,14 +128,48 @@ class NarrowTernaryUsers(RewritePattern):
         return changed or rewriter.fail(op, "no user can take ±1 values instead")
 
 
+class SignOfShiftedSign(RewritePattern):
+    """``sign(sign(x) + c)`` → ``sign(x)`` with the zero rule the shift implies, where the
+    float32 arithmetic keeps −1 ↦ −1 and +1 ↦ +1 for every element of ``c`` and sends 0 to the
+    same value everywhere: Larq's ``sign(sign(x) + 0.1)`` is a binarizer with 0 ↦ +1, so its
+    result is ±1 (one bit-plane), not ternary. Also ``sub`` and ``c + sign(x)``."""
+
+    op_type = bnn.Sign
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        shift = op.operands[0].producer
+        if not isinstance(shift, (bnn.Add, bnn.Sub)):
+            return rewriter.fail(op, "its input is not a sign shifted by a constant")
+        inner = shift.operands[0].producer
+        if not isinstance(inner, bnn.Sign) or shift.result.type.shape != inner.result.type.shape:
+            return rewriter.fail(op, "the shifted value is not a sign of the same shape")
+        kind = "add" if isinstance(shift, bnn.Add) else "sub"
+        at_zero = {"zero": 0.0, "pos": 1.0, "neg": -1.0}[op.attr("zero")]
+
+        def outer(v: float) -> set[float]:
+            y = float32.elementwise(kind, np.float32(v), shift.const_array("constant"), shift.attr("const_first"))
+            return set(np.where(y == 0, at_zero, np.sign(y)).reshape(-1).tolist())
+
+        middle = outer(0.0)
+        if outer(-1.0) != {-1.0} or outer(1.0) != {1.0} or (inner.attr("zero") == "zero" and len(middle) != 1):
+            return rewriter.fail(op, "the shift does not keep ±1 and send 0 to one value")
+        zero = {1.0: "pos", -1.0: "neg", 0.0: "zero"}[middle.pop()] if inner.attr("zero") == "zero" else inner.attr("zero")
+        sign = rewriter.insert_before(op, bnn.Sign.build([inner.operands[0]], {"zero": zero}, [], op.location))
+        result = sign.result
+        if result.type != op.result.type:
+            result = rewriter.insert_before(op, bnn.Convert([result], [op.result.type], {}, [], op.location)).result
+        rewriter.replace_op(op, [result])
+        return True
+
+
 @register_pass
 class Canonicalize(PatternPass):
-    """Remove identity reshapes, transposes and converts; merge chains of reshapes; cancel bit-plane decoding against re-encoding."""
+    """Remove identity reshapes, transposes and converts; merge chains of reshapes; cancel bit-plane decoding against re-encoding; turn shifted signs into binarizers."""
 
     name = "canonicalize"
 
     def patterns(self) -> Sequence[RewritePattern]:
         return [
             RemoveIdentityReshape(), FoldReshapeChain(), RemoveIdentityTranspose(), RemoveIdentityConvert(),
-            PlanesOfDecode(), ReshapeBeforeDecode(), NarrowTernaryUsers(),
+            PlanesOfDecode(), ReshapeBeforeDecode(), NarrowTernaryUsers(), SignOfShiftedSign(),
         ]
