@@ -8,8 +8,9 @@ module constants, written ``@name``), results and attributes, and verifies itsel
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -333,16 +334,31 @@ class Return(Operation):
 # --------------------------------------------------------------------------- containers
 
 
+_DATA_VERSIONS = itertools.count(1)
+
+
 @dataclass
 class Constant:
-    """A module constant: a typed numpy array (weights, thresholds, conductance patterns)."""
+    """A module constant: a typed numpy array (weights, thresholds, conductance patterns).
+
+    ``version`` names the data: every assignment of ``data`` (at construction, directly, or by
+    :meth:`Module.replace_constant`) takes a new number, never given to any other data in the
+    process. Whatever is derived from a constant's data is keyed by its symbol and version,
+    never by ``id(data)`` (Python reuses the id of a freed array). Writing into the array in
+    place changes no version: replace the data instead."""
 
     type: TensorType
     data: np.ndarray
+    version: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # np.asarray(order="C"), not np.ascontiguousarray: the latter turns a rank-0 array into shape (1,)
         self.data = np.asarray(self.data, dtype=self.type.domain.dtype, order="C")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "data":
+            super().__setattr__("version", next(_DATA_VERSIONS))
 
     def verify(self, symbol: str) -> None:
         if tuple(self.data.shape) != self.type.shape:
@@ -470,6 +486,16 @@ class Module:
             return self.constants[symbol]
         except KeyError:
             raise VerifyError(f"undefined constant @{symbol}") from None
+
+    def replace_constant(self, symbol: str, data: np.ndarray) -> None:
+        """Give constant ``@symbol`` new ``data`` of its shape (converted to its domain's dtype,
+        the values checked by :meth:`verify`); its version changes, so nothing derived from the
+        old data is used again."""
+        constant = self.constant(symbol)
+        array = np.asarray(data, dtype=constant.type.domain.dtype, order="C")
+        if array.shape != constant.type.shape:
+            raise ValueError(f"constant @{symbol} is {constant.type}, the new data has shape {array.shape}")
+        constant.data = array
 
     def remove_unused_constants(self) -> None:
         """Drop constants no op refers to."""
