@@ -449,20 +449,20 @@ _ONNX_TYPES = {
     "tensor(bool)": np.bool_,
 }
 
-_SESSIONS: weakref.WeakKeyDictionary[Module, dict[str, tuple[np.ndarray, object]]] = weakref.WeakKeyDictionary()
+_SESSIONS: weakref.WeakKeyDictionary[Module, dict[str, tuple[int, object]]] = weakref.WeakKeyDictionary()
 
 
 def _session_for(op: Operation):
-    """The onnxruntime session of ``op``'s model constant, created once per module and symbol
-    (and again only if the constant's data is replaced)."""
+    """The onnxruntime session of ``op``'s model constant, created once per module, symbol and
+    version of the constant's data (:attr:`bnnc.ir.Constant.version`)."""
     module, symbol = op.module, op.const("model")
-    data = module.constant(symbol).data
+    constant = module.constant(symbol)
     per_module = _SESSIONS.setdefault(module, {})
     cached = per_module.get(symbol)
-    if cached is not None and cached[0] is data:
+    if cached is not None and cached[0] == constant.version:
         return cached[1]
-    session = reference_session(data.tobytes())
-    per_module[symbol] = (data, session)
+    session = reference_session(constant.data.tobytes())
+    per_module[symbol] = (constant.version, session)
     return session
 
 

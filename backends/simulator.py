@@ -226,6 +226,12 @@ class PortMatrix:
     stop: int
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def key(self) -> tuple:
+        """What a read of this range computes from besides the cells: the window's geometry
+        over the planes' image, whether it has complement rows, and the range."""
+        return (_window_geometry(self.window, *self.planes.shape[2:]), self.valid is not None, self.start, self.stop)
+
     def narrowed(self, start: int, size: int) -> PortMatrix:
         """Ports ``[start, start + size)`` of this range (a row tile)."""
         return PortMatrix(self.planes, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
@@ -412,7 +418,7 @@ class _Session:
 
     def __init__(self, device: DeviceModel | None):
         self.device = device
-        self.hooked: dict[int, Any] = {}
+        self.hooked: dict[Operation, np.ndarray] = {}
 
 
 @dataclass(frozen=True)
@@ -521,13 +527,23 @@ class _Run:
 
 # --------------------------------------------------------------------------- per-op constants
 
-_PREPARED: weakref.WeakKeyDictionary[Operation, dict[Hashable, tuple[tuple, Any]]] = weakref.WeakKeyDictionary()
+ConstantKey = tuple[str, int]
+"""A constant's symbol and its data's version (:attr:`bnnc.ir.Constant.version`)."""
+
+_PREPARED: weakref.WeakKeyDictionary[Operation, dict[Hashable, tuple[tuple[ConstantKey, ...], Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _constant_key(op: Operation, name: str) -> ConstantKey:
+    """The symbol and version of ``op``'s constant operand ``name``."""
+    symbol = op.const(name)
+    return symbol, op.module.constant(symbol).version
 
 
 def _prepared(op: Operation, key: Hashable, build: Callable[[], Any]) -> Any:
-    """``build()`` — derived from ``op``'s constants — computed once per op and kept until one
-    of its constants' data is replaced."""
-    stamp = tuple(id(op.module.constant(s).data) for s in op.consts)
+    """``build()`` — derived from ``op``'s constants (and what ``key`` names) — computed once
+    per op and kept while its constant operands refer to the same symbols and versions."""
+    stamp = tuple((s, op.module.constant(s).version) for s in op.consts)
     per_op = _PREPARED.setdefault(op, {})
     cached = per_op.get(key)
     if cached is not None and cached[0] == stamp:
@@ -633,8 +649,12 @@ def _valid_ports(op: Operation, channels: int, height: int, width: int) -> np.nd
         positions = cols.shape[2] * cols.shape[3]
         return np.ascontiguousarray(cols.transpose(0, 2, 3, 1, 4, 5).reshape(positions, -1))
 
-    geometry = (channels, height, width) + tuple(tuple(op.attr(a)) for a in ("kernel", "strides", "pads", "dilations"))
-    return _prepared(op, f"valid{geometry}", build)
+    return _prepared(op, ("valid", _window_geometry(op, channels, height, width)), build)
+
+
+def _window_geometry(op: Operation, channels: int, height: int, width: int) -> tuple:
+    """The image's shape and the window op's kernel, strides, pads and dilations."""
+    return (channels, height, width) + tuple(tuple(op.attr(a)) for a in ("kernel", "strides", "pads", "dilations"))
 
 
 def _output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
@@ -802,8 +822,7 @@ def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
     n, planes, positions, width = ports.bits.shape
     if width >= SGEMM_EXACT_ROWS:
         raise SimulatorError.at(op, f"a window of {width} ports is beyond exact float32 counting")
-    key = f"ports{ports.start}:{ports.stop}:{width}:{id(ports.valid) if ports.valid is not None else None}"
-    pieces, constant = _prepared(op, key, lambda: _port_weights(op.const_array("conductance"), ports, width))
+    pieces, constant = _prepared(op, ("ports", ports.key), lambda: _port_weights(op.const_array("conductance"), ports, width))
     sums = None
     for lo, hi, weights in pieces:
         partial = ports.bits[..., lo:hi].reshape(-1, hi - lo).astype(np.float32) @ weights
@@ -860,15 +879,14 @@ def _array_conductances(run: _Run, op: Operation, reference: bool) -> np.ndarray
     """The array's per-cell conductances: ideal, or what the device's hook makes of them (once
     per :func:`simulate` call)."""
     session, device = run.session, run.device
-    key = id(op)
-    if key not in session.hooked:
+    if op not in session.hooked:
         ideal = device.ideal_cells(op.const_array("conductance"), reference)
         g = ideal if device.conductance is None else np.asarray(device.conductance(op, ideal.copy()), np.float64)
         if g.shape != ideal.shape or not np.isfinite(g).all():
             raise SimulatorError.at(op, f"the conductance hook returned {g.dtype}{list(g.shape)} (finite values "
                                         f"of shape {list(ideal.shape)} expected)")
-        session.hooked[key] = g
-    return session.hooked[key]
+        session.hooked[op] = g
+    return session.hooked[op]
 
 
 def _scheme_of(mvm: Operation) -> str | None:
@@ -958,20 +976,25 @@ def _value_bound(op: Operation, counts: np.ndarray) -> int:
 class _FusedGroup:
     """One window's share of a fused sensing: ``v += X[..., lo:hi] @ weights + constant``
     where ``X = Σ_b ω_b · bits_b`` (plane weights folded into ``weights`` for one plane);
-    ``engine`` is the integer GEMM made for ``weights`` when first needed."""
+    ``engine`` is the integer GEMM made for ``weights`` when first needed, ``shifted`` the
+    constant terms made so far (:meth:`shifted_constant`)."""
 
     lo: int
     hi: int
     weights: np.ndarray
     constant: np.ndarray | None
     engine: Any = None
+    shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
 
     def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
-        """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``."""
-        total = self.weights.sum(axis=0) * shift
-        if self.constant is not None:
-            total = total + self.constant
-        return np.asarray(total).astype(dtype)
+        """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``
+        (made once per shift and dtype)."""
+        if (shift, dtype) not in self.shifted:
+            total = self.weights.sum(axis=0) * shift
+            if self.constant is not None:
+                total = total + self.constant
+            self.shifted[shift, dtype] = np.asarray(total).astype(dtype)
+        return self.shifted[shift, dtype]
 
 
 INTEGER_GEMM_MACS = 1 << 22
@@ -1039,26 +1062,38 @@ def _fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]
     ``v = Σ_b ω_b · S(Σ_reads bits_b @ G)`` — with ``S`` the scheme's column combination — is
     one GEMM per window: ``(Σ_b ω_b · bits_b) @ (Σ_reads G · S)``, complement rows folded as in
     :func:`_counts_of_ports` (see :func:`_integer_gemm` for the engine)."""
-    windows: dict[int, PortMatrix] = {}
-    for _, ports in pending.reads:
-        windows.setdefault(id(ports.cache), ports)
-    layout = tuple((id(mvm), id(mvm.const_array("conductance")), ports.start, ports.stop, id(ports.valid),
-                    list(windows).index(id(ports.cache))) for mvm, ports in pending.reads)
-    groups, bound = _prepared(op, ("fused", layout), lambda: _fusion_plan(op, pending, list(windows)))
+    windows = _windows_read(pending)
+    layout = tuple((_constant_key(mvm, "conductance"), ports.key, _window_index(windows, ports))
+                   for mvm, ports in pending.reads)
+    groups, bound = _prepared(op, ("fused", layout), lambda: _fusion_plan(op, pending, windows))
     n, planes, positions = pending.shape[:3]
     value = None
-    for group, ports in zip(groups, windows.values()):
+    for group, ports in zip(groups, windows):
         x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
         x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
         part = _integer_gemm(group, x, bound).reshape(n, positions, -1)
         if group.constant is not None or shift:
-            key = ("constant", layout, shift, id(group), part.dtype)
-            part = part + _prepared(op, key, lambda: group.shifted_constant(shift, part.dtype))
+            part = part + group.shifted_constant(shift, part.dtype)
         value = part if value is None else value + part
     return value, bound
 
 
-def _fusion_plan(op: Operation, pending: PendingReads, windows: list[int]) -> tuple[list[_FusedGroup], int]:
+def _windows_read(pending: PendingReads) -> list[PortMatrix]:
+    """One port matrix of each window that ``pending`` reads (its row tiles share one im2col
+    cache), in the order of the reads."""
+    windows: list[PortMatrix] = []
+    for _, ports in pending.reads:
+        if not any(w.cache is ports.cache for w in windows):
+            windows.append(ports)
+    return windows
+
+
+def _window_index(windows: list[PortMatrix], ports: PortMatrix) -> int:
+    """The index in ``windows`` of the window ``ports`` is a range of."""
+    return next(i for i, w in enumerate(windows) if w.cache is ports.cache)
+
+
+def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]) -> tuple[list[_FusedGroup], int]:
     """Per window (in ``windows`` order): the summed weights ``G · S`` of its reads over the
     direct-bit rows they use and the complement constant, with plane weights folded in for
     one plane; and the bound of ``|v|`` (``Σ|ω|`` times, per window, the sum over rows of the
@@ -1069,8 +1104,8 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[int]) -> tu
     total = sum(abs(w) for w in weights)
     combine = SCHEMES[op.attr("scheme")].column_matrix(pending.shape[3])
     groups, bound = [], 0.0
-    for key in windows:
-        reads = [(mvm, ports) for mvm, ports in pending.reads if id(ports.cache) == key]
+    for window in windows:
+        reads = [(mvm, ports) for mvm, ports in pending.reads if ports.cache is window.cache]
         width = reads[0][1].width
         pieces, constant = [], None
         for mvm, ports in reads:
@@ -1168,8 +1203,7 @@ def _analog_fires(run: _Run, op: Operation, x: ColumnCurrents, thresholds: np.nd
 def _comparator_offsets(run: _Run, op: Operation, columns: int, levels: int) -> np.ndarray:
     """``[M, L]`` offsets (amperes) from the device's hook (zeros without one), once per call."""
     session, device = run.session, run.device
-    key = id(op)
-    if key not in session.hooked:
+    if op not in session.hooked:
         offset = np.zeros((columns, levels))
         if device is not None and device.comparator_offset is not None:
             given = np.asarray(device.comparator_offset(op), np.float64)
@@ -1180,8 +1214,8 @@ def _comparator_offsets(run: _Run, op: Operation, columns: int, levels: int) -> 
             else:
                 raise SimulatorError.at(op, f"the comparator offset hook returned shape {list(given.shape)}, "
                                             f"expected [{columns}] or [{levels}, {columns}]")
-        session.hooked[key] = offset
-    return session.hooked[key]
+        session.hooked[op] = offset
+    return session.hooked[op]
 
 
 @_kernel("xbar.readout")
@@ -1205,12 +1239,14 @@ class _HostPartition:
     graph inputs and outputs have a symbolic batch axis instead of the fixed 1, used for a
     batch size once its results equal per-sample runs bit for bit on up to :attr:`PROBES`
     samples spread over the batch (first and last included); otherwise (or when anything
-    fails) the interpreter's per-sample run."""
+    fails) the interpreter's per-sample run. Made for one version of the model constant
+    (:attr:`bnnc.ir.Constant.version`)."""
 
     PROBES = 8
 
-    def __init__(self, data: np.ndarray):
+    def __init__(self, data: np.ndarray, version: int):
         self.data = data
+        self.version = version
         self.session: Any = None
         self.usable: bool | None = None  # None: not tried yet
         self.verified: set[int] = set()
@@ -1292,11 +1328,11 @@ _HOSTS: weakref.WeakKeyDictionary[Module, dict[str, _HostPartition]] = weakref.W
 def _host(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """The partition through onnxruntime, once per batch where the model allows it."""
     module, symbol = op.module, op.const("model")
-    data = module.constant(symbol).data
+    constant = module.constant(symbol)
     per_module = _HOSTS.setdefault(module, {})
     partition = per_module.get(symbol)
-    if partition is None or partition.data is not data:
-        partition = per_module[symbol] = _HostPartition(data)
+    if partition is None or partition.version != constant.version:
+        partition = per_module[symbol] = _HostPartition(constant.data, constant.version)
     _session_for(op)  # the interpreter's per-sample session, created (and its errors raised) once
     return partition.run(op, args, run.samples)
 
