@@ -424,41 +424,65 @@ class _Session:
 @dataclass(frozen=True)
 class _Step:
     """One op of a function's execution plan: the op (weakly: a cached plan must not keep its
-    function alive), its kernel, the value ids its operands are read from, its results' ids,
-    declared types and indices, and the values dead after it."""
+    function alive), its kernel, the slots its operands are read from (None for a value that
+    is not the function's), its results' slots, declared types and indices, and the slots dead
+    after it."""
 
     op: weakref.ReferenceType
     kernel: Kernel | None
-    operands: tuple[int, ...]
+    operands: tuple[int | None, ...]
     results: tuple[tuple[int, TensorType, int], ...]
     frees: tuple[int, ...]
     accepts: tuple[type, ...]
 
 
-_PLANS: weakref.WeakKeyDictionary[Function, tuple[tuple, list[_Step]]] = weakref.WeakKeyDictionary()
+Wiring = tuple[int, tuple[tuple[tuple[int | None, ...], tuple[TensorType, ...]], ...]]
+"""A function's structure as its plan reads it: the number of arguments and, per op, its
+operands' slots and its results' types."""
+
+_PLANS: weakref.WeakKeyDictionary[Function, tuple[Wiring, list[_Step]]] = weakref.WeakKeyDictionary()
+
+
+def _wiring(func: Function) -> Wiring:
+    """The function's values numbered — slots: the arguments, then every op's results in
+    order — and each op's operands as slots."""
+    first: dict[Operation, int] = {}
+    slots = len(func.args)
+    for op in func.ops:
+        first[op] = slots
+        slots += len(op.results)
+
+    def slot(value: Value) -> int | None:
+        if value.owner is None:
+            return value.index if value.index < len(func.args) and func.args[value.index] is value else None
+        start = first.get(value.owner)
+        return None if start is None else start + value.index
+
+    return len(func.args), tuple((tuple(map(slot, op.operands)), tuple(v.type for v in op.results)) for op in func.ops)
 
 
 def _plan(func: Function) -> list[_Step]:
-    """The function's steps, built once per function and rebuilt when its ops or their
-    operands change."""
-    signature = tuple(id(a) for a in func.args) + tuple((id(op), tuple(map(id, op.operands))) for op in func.ops)
+    """The function's steps, built once per function and rebuilt when its ops, their operands
+    or their result types change."""
+    wiring = _wiring(func)
     cached = _PLANS.get(func)
-    if cached is not None and cached[0] == signature and all(s.op() is op for s, op in zip(cached[1], func.ops)):
+    if cached is not None and cached[0] == wiring and all(s.op() is op for s, op in zip(cached[1], func.ops)):
         return cached[1]
     last: dict[int, int] = {}
-    for index, op in enumerate(func.ops):
-        for value in op.operands:
-            last[id(value)] = len(func.ops) if op.name == "return" else index
+    for index, (operands, _) in enumerate(wiring[1]):
+        for slot in operands:
+            if slot is not None:
+                last[slot] = len(func.ops) if func.ops[index].name == "return" else index
     steps = []
-    for index, op in enumerate(func.ops):
-        operands = tuple(map(id, op.operands))
-        dead = {v for v in operands if last.get(v) == index} | {id(r) for r in op.results if id(r) not in last}
-        steps.append(_Step(
-            weakref.ref(op), _KERNELS.get(op.name), operands,
-            tuple((id(v), v.type, v.index) for v in op.results), tuple(sorted(dead)),
-            _ACCEPTS.get(op.name, ()),
-        ))
-    _PLANS[func] = (signature, steps)
+    slot = wiring[0]
+    for index, (op, (operands, _)) in enumerate(zip(func.ops, wiring[1])):
+        results = tuple((slot + v.index, v.type, v.index) for v in op.results)
+        slot += len(op.results)
+        dead = {v for v in operands if v is not None and last.get(v) == index}
+        dead |= {r for r, _, _ in results if r not in last}
+        steps.append(_Step(weakref.ref(op), _KERNELS.get(op.name), operands, results, tuple(sorted(dead)),
+                           _ACCEPTS.get(op.name, ())))
+    _PLANS[func] = (wiring, steps)
     return steps
 
 
@@ -471,7 +495,7 @@ class _Run:
         self.session = session
         self.device = session.device
         self.samples = int(arrays[0].shape[0]) if arrays else 1
-        self.env: dict[int, Datum] = {id(arg): a for arg, a in zip(func.args, arrays)}
+        self.env: dict[int | None, Datum] = dict(enumerate(arrays))
 
     def execute(self) -> list[np.ndarray]:
         env = self.env
