@@ -85,19 +85,12 @@ from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 from bnnc.ir.shapes import window_attrs_output
 
+from .interpreter import sample_count
 from .onnx_session import reference_session
-from .interpreter import (
-    _ONNX_TYPES,
-    InterpreterError,
-    _exact_cast,
-    _host_onnx,
-    _session_for,
-    _windows,
-    sample_count,
-    semantics_of,
-    spatial_classes,
-    to_domain,
-)
+from .semantics import InterpreterError, semantics_of
+from .semantics.bnn import spatial_classes, windows
+from .semantics.core import exact_cast, to_domain
+from .semantics.host import ONNX_TYPES, session_for
 
 __all__ = ["ColumnCurrents", "DeviceModel", "SimulatorError", "simulate", "simulated_ops"]
 
@@ -669,7 +662,7 @@ def _valid_ports(op: Operation, channels: int, height: int, width: int) -> np.nd
 
     def build() -> np.ndarray:
         ones = np.ones((1, channels, height, width), np.uint8)
-        cols = _windows(ones, tuple(op.attr("kernel")), op, 0)  # [1, C, OH, OW, kh, kw]
+        cols = windows(ones, tuple(op.attr("kernel")), op, 0)  # [1, C, OH, OW, kh, kw]
         positions = cols.shape[2] * cols.shape[3]
         return np.ascontiguousarray(cols.transpose(0, 2, 3, 1, 4, 5).reshape(positions, -1))
 
@@ -1294,7 +1287,8 @@ class _HostPartition:
 
     @staticmethod
     def _per_sample(op: Operation, args: list[np.ndarray], samples: int) -> list[np.ndarray]:
-        runs = [_host_onnx(op, [a[s] for a in args]) for s in range(samples)]
+        semantics = semantics_of(op.name)
+        runs = [semantics(op, [a[s] for a in args]) for s in range(samples)]
         return [np.stack(outs) for outs in zip(*runs)]
 
     def _batchable(self, op: Operation) -> bool:
@@ -1312,7 +1306,7 @@ class _HostPartition:
             raise ValueError("operand/result counts differ from the model's")
         feeds = {}
         for spec, array, value in zip(specs, args, op.operands):
-            converted, exact = _exact_cast(array, _ONNX_TYPES[spec.type])
+            converted, exact = exact_cast(array, ONNX_TYPES[spec.type])
             if not exact.all():
                 raise ValueError(f"operand does not convert exactly to {spec.type}")
             feeds[spec.name] = converted.reshape((samples,) + value.type.shape[1:])
@@ -1357,6 +1351,6 @@ def _host(run: _Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     partition = per_module.get(symbol)
     if partition is None or partition.version != constant.version:
         partition = per_module[symbol] = _HostPartition(constant.data, constant.version)
-    _session_for(op)  # the interpreter's per-sample session, created (and its errors raised) once
+    session_for(op)  # the interpreter's per-sample session, created (and its errors raised) once
     return partition.run(op, args, run.samples)
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from bnnc.backends import interpreter
+from bnnc.backends.semantics import host, registry
 from bnnc.backends.interpreter import InterpreterError, implements, interpret, interpret_batch
 from bnnc.ir import Domain, Function, Location, Module, Operation, OperandDef, ResultDef, Return, TensorType, lookup_op, parse_module
 
@@ -521,9 +522,9 @@ def test_host_onnx_runs_topk_and_caches_the_session():
     assert values.dtype == np.float32 and indices.dtype == np.int64
     assert np.array_equal(values, want_v) and np.array_equal(indices, want_i)
     op = module.function().ops[0]
-    first = interpreter._session_for(op)
+    first = host.session_for(op)
     interpret(module, [-x])
-    assert interpreter._session_for(op) is first
+    assert host.session_for(op) is first
 
 
 def test_host_onnx_refuses_an_inexact_feed():
@@ -640,7 +641,7 @@ def test_implements_registers_semantics_and_results_are_checked():
         with pytest.raises(ValueError, match="already has interpreter semantics"):
             implements("test.mystery")(lambda op, args: args)
     finally:
-        interpreter._IMPLEMENTATIONS.pop("test.mystery", None)
+        registry._IMPLEMENTATIONS.pop("test.mystery", None)
 
 
 def test_result_values_outside_their_domain_are_caught():
@@ -649,7 +650,7 @@ def test_result_values_outside_their_domain_are_caught():
         with pytest.raises(InterpreterError, match="holds the value 0, outside domain pm1"):
             interpret(_mystery_module(TensorType(D.PM1, (2,))), [np.ones(2)])
     finally:
-        interpreter._IMPLEMENTATIONS.pop("test.mystery", None)
+        registry._IMPLEMENTATIONS.pop("test.mystery", None)
 
 
 def test_declared_type_mismatch_names_op_and_source_position():

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnnc.backends import simulator, xbar_semantics
-from bnnc.backends.interpreter import implemented_ops, interpret_batch
+from bnnc.backends import simulator
+from bnnc.backends.interpreter import implemented_ops, interpret_batch, semantics_of
 from bnnc.backends.simulator import DeviceModel, SimulatorError, simulate, simulated_ops
 import bnnc
 from bnnc.api import Compilation, default_pipeline
@@ -163,7 +163,7 @@ def test_port_matrix_resolves_to_the_windows_bits(zoo_dir: Path) -> None:
     planes = np.random.default_rng(4).integers(0, 2, (3,) + window.operands[0].type.shape).astype(np.uint8)
     valid = simulator._valid_ports(window, *planes.shape[3:])
     ports = simulator.PortMatrix(planes[:, :, 0], window, valid, 0, window.result.type.shape[2])
-    expected = np.stack([xbar_semantics._window(window, [p])[0] for p in planes])
+    expected = np.stack([semantics_of("xbar.window")(window, [p])[0] for p in planes])
     assert ports.shape == expected.shape and np.array_equal(ports.resolve(), expected)
     assert np.array_equal(ports.narrowed(5, 20).resolve(), expected[..., 5:25])
 

@@ -1,4 +1,4 @@
-"""Reference semantics of the ``xbar`` dialect (registered into the interpreter).
+"""Reference semantics of the ``xbar`` dialect.
 
 Arrays of bits carry the plane axis first; see :mod:`bnnc.ir.dialects.xbar` for the encodings
 and the sensing rule of each mapping scheme.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from bnnc.ir import Operation
+from bnnc.ir.dialects import xbar as dialect
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
-from .interpreter import _windows, implements, spatial_classes
+from .bnn import spatial_classes, windows
+from .registry import implements
 
 
-@implements("xbar.planes")
+@implements(dialect.Planes)
 def _planes(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """±1 → ``(x + 1) / 2``; ternary → ``[x = 1], [x = −1]``; 8-bit → its binary code, LSB first."""
     (x,) = args
@@ -29,7 +31,7 @@ def _planes(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [stacked.astype(np.uint8)]
 
 
-@implements("xbar.decode")
+@implements(dialect.Decode)
 def _decode(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """One plane → ``2·bit − 1``; two planes → ``p − n``."""
     (b,) = args
@@ -37,24 +39,24 @@ def _decode(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [value.astype(np.int8)]
 
 
-@implements("xbar.window")
+@implements(dialect.Window)
 def _window(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """im2col per plane, ports ordered (c, i, j); pads 0; with ``complement`` the valid ports'
     complements follow."""
     (x,) = args
     planes, _, channels, height, width = x.shape
     kernel = tuple(op.attr("kernel"))
-    cols = _windows(x[:, 0].astype(np.int8), kernel, op, 0)  # [B, C, OH, OW, kh, kw]
+    cols = windows(x[:, 0].astype(np.int8), kernel, op, 0)  # [B, C, OH, OW, kh, kw]
     positions = cols.shape[2] * cols.shape[3]
     ports = cols.transpose(0, 2, 3, 1, 4, 5).reshape(planes, positions, -1)
     if op.attr("complement"):
-        valid = _windows(np.ones((1, channels, height, width), np.int8), kernel, op, 0)
+        valid = windows(np.ones((1, channels, height, width), np.int8), kernel, op, 0)
         valid = valid.transpose(0, 2, 3, 1, 4, 5).reshape(1, positions, -1)
         ports = np.concatenate([ports, valid - ports], axis=2)
     return [ports.astype(np.uint8)]
 
 
-@implements("xbar.mvm")
+@implements(dialect.Mvm)
 def _mvm(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """Column counts ``ports @ G`` (exact: float64 GEMM on small integers)."""
     (ports,) = args
@@ -71,7 +73,7 @@ def sensed_value(op: Operation, counts: np.ndarray) -> np.ndarray:
     return (weights * raw).sum(axis=0)
 
 
-@implements("xbar.compare")
+@implements(dialect.Compare)
 def _xbar_compare(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """One level: ``[v >= T0]``; two levels: ``p = [v >= T1]``, ``n = [v < T0]``."""
     v = sensed_value(op, args[0])  # [P, M]
@@ -86,7 +88,7 @@ def _xbar_compare(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [np.stack([p.T.reshape(shape) for p in planes]).astype(np.uint8)]
 
 
-@implements("xbar.readout")
+@implements(dialect.Readout)
 def _readout(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """``y = v + offset[j, class]``, the exact pre-activation."""
     v = sensed_value(op, args[0])  # [P, M]
@@ -96,7 +98,7 @@ def _readout(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [y.T.reshape(op.result.type.shape).astype(np.int32)]
 
 
-@implements("xbar.pool_bits")
+@implements(dialect.PoolBits)
 def _pool_bits(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """OR (direction +1) or AND (−1) over the valid positions of each window; a ternary
     value's ``n`` plane takes the other one."""
@@ -106,13 +108,13 @@ def _pool_bits(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     out = []
     for index, plane in enumerate(b):
         use_or = direction if index == 0 else ~direction
-        any_set = _windows(plane.astype(np.int8), kernel, op, 0).max(axis=(-2, -1))
-        all_set = _windows(plane.astype(np.int8), kernel, op, 1).min(axis=(-2, -1))
+        any_set = windows(plane.astype(np.int8), kernel, op, 0).max(axis=(-2, -1))
+        all_set = windows(plane.astype(np.int8), kernel, op, 1).min(axis=(-2, -1))
         out.append(np.where(use_or, any_set, all_set))
     return [np.stack(out).astype(np.uint8)]
 
 
-@implements("xbar.slice")
+@implements(dialect.Slice)
 def _slice(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """``x[start : start + size]`` along ``axis``."""
     (x,) = args
@@ -121,12 +123,12 @@ def _slice(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [np.ascontiguousarray(x[tuple(index)])]
 
 
-@implements("xbar.concat")
+@implements(dialect.Concat)
 def _concat(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [np.concatenate(args, axis=op.attr("axis"))]
 
 
-@implements("xbar.adc")
+@implements(dialect.Adc)
 def _adc(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """Unchanged counts; a count beyond the ADC's range would be a mapping error."""
     (counts,) = args
@@ -135,6 +137,6 @@ def _adc(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [counts]
 
 
-@implements("xbar.accumulate")
+@implements(dialect.Accumulate)
 def _accumulate(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     return [np.sum(np.stack(args), axis=0, dtype=np.int64).astype(np.int32)]
