@@ -85,12 +85,12 @@ from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 from bnnc.ir.shapes import window_attrs_output
 
-from .interpreter import sample_count
-from .onnx_session import reference_session
-from .semantics import InterpreterError, semantics_of
-from .semantics.bnn import spatial_classes, windows
-from .semantics.core import exact_cast, to_domain
-from .semantics.host import ONNX_TYPES, session_for
+from ..interpreter import sample_count
+from ..onnx_session import reference_session
+from ..semantics import InterpreterError, semantics_of
+from ..semantics.bnn import spatial_classes, windows
+from ..semantics.core import exact_cast, to_domain
+from ..semantics.host import ONNX_TYPES, session_for
 
 __all__ = ["ColumnCurrents", "DeviceModel", "SimulatorError", "simulate", "simulated_ops"]
 
