@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bnnc.backends import simulator
+from bnnc.backends.simulator import deferred, gemm, host, windows
 from bnnc.backends.interpreter import implemented_ops, interpret_batch, semantics_of
 from bnnc.backends.simulator import DeviceModel, SimulatorError, simulate, simulated_ops
 import bnnc
@@ -161,8 +161,8 @@ def test_port_matrix_resolves_to_the_windows_bits(zoo_dir: Path) -> None:
     module = compiled(zoo_dir / "cnn_pad1_stride1.onnx", "xnor", 32).module
     window = next(op for op in module.function("main").ops if op.name == "xbar.window" and op.attr("complement"))
     planes = np.random.default_rng(4).integers(0, 2, (3,) + window.operands[0].type.shape).astype(np.uint8)
-    valid = simulator._valid_ports(window, *planes.shape[3:])
-    ports = simulator.PortMatrix(planes[:, :, 0], window, valid, 0, window.result.type.shape[2])
+    valid = windows.valid_ports(window, *planes.shape[3:])
+    ports = deferred.PortMatrix(planes[:, :, 0], window, valid, 0, window.result.type.shape[2])
     expected = np.stack([semantics_of("xbar.window")(window, [p])[0] for p in planes])
     assert ports.shape == expected.shape and np.array_equal(ports.resolve(), expected)
     assert np.array_equal(ports.narrowed(5, 20).resolve(), expected[..., 5:25])
@@ -194,15 +194,15 @@ def _signed_input_module(scheme: str, rows: int | None) -> Module:
     return module
 
 
-@pytest.mark.parametrize("engine_threshold", [simulator.INTEGER_GEMM_MACS, 0], ids=["default", "integer-gemm-always"])
+@pytest.mark.parametrize("engine_threshold", [gemm.INTEGER_GEMM_MACS, 0], ids=["default", "integer-gemm-always"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_every_encoding_and_both_gemm_engines(zoo_dir: Path, scheme: str, engine_threshold: int, monkeypatch) -> None:
     """onnxruntime's integer GEMM (used for large reads) is exact on every input encoding:
     offset, ternary, unsigned and two's complement planes."""
-    monkeypatch.setattr(simulator, "INTEGER_GEMM_MACS", engine_threshold)
+    monkeypatch.setattr(gemm, "INTEGER_GEMM_MACS", engine_threshold)
     calls = []
-    engine = simulator._MatMulInteger.__call__
-    monkeypatch.setattr(simulator._MatMulInteger, "__call__", lambda self, x: calls.append(x.shape) or engine(self, x))
+    engine = gemm.MatMulInteger.__call__
+    monkeypatch.setattr(gemm.MatMulInteger, "__call__", lambda self, x: calls.append(x.shape) or engine(self, x))
     modules = [_signed_input_module(scheme, rows) for rows in (16, None)]
     modules += [compiled(zoo_dir / f"{name}.onnx", scheme, rows).module
                 for name in ("real_input_zeros", "uint8_input_cnn", "cnn_kernel_1_and_5") for rows in (32, None)]
@@ -293,7 +293,7 @@ def _host_module(nodes: list, initializers: dict[str, np.ndarray], in_shape: tup
 
 
 def _partition(module: Module):
-    return next(iter(simulator._HOSTS[module].values()))
+    return next(iter(host._HOSTS[module].values()))
 
 
 def test_host_partition_runs_once_per_batch_when_its_batch_axis_can_be_symbolic() -> None:
@@ -316,12 +316,12 @@ def test_host_partition_with_a_fixed_batch_runs_per_sample() -> None:
 def test_host_partition_falls_back_when_a_batched_run_differs(monkeypatch) -> None:
     module = _host_module([helper.make_node("Relu", ["x"], ["y"])], {}, (1, 3), (1, 3))
     x = np.random.default_rng(3).standard_normal((6, 1, 3)).astype(np.float32)
-    real = simulator._HostPartition._batched
+    real = host._HostPartition._batched
 
     def off_by_one_ulp(self, op, args, samples):
         return [np.nextafter(o, np.float32(np.inf)) for o in real(self, op, args, samples)]
 
-    monkeypatch.setattr(simulator._HostPartition, "_batched", off_by_one_ulp)
+    monkeypatch.setattr(host._HostPartition, "_batched", off_by_one_ulp)
     assert_identical(simulate(module, [x]), interpret_batch(module, [x]))
     assert _partition(module).usable is False
 

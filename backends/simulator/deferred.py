@@ -1,0 +1,247 @@
+"""The integer path's deferred values and their fusion: a window's ports kept as its input planes
+(:class:`PortMatrix`), array reads not yet computed (:class:`PendingReads`), and the sensing
+of pending reads as one exact GEMM per window (:func:`fused_value`), its plan made once per
+sensing op, layout of the reads and versions of their cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnnc.ir import Operation
+from bnnc.ir.schemes import SCHEMES, plane_weights
+
+from .caches import constant_key, prepared
+from .errors import SimulatorError
+from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
+from .windows import im2col, window_geometry
+
+
+@dataclass(frozen=True)
+class PortMatrix:
+    """The integer path's form of an ``xbar.window`` result (or of a row-tile slice of it)
+    that only array reads consume, kept as the window's input: ``planes`` ``[N, B, C, H, W]``
+    (uint8) and the ``window`` op; ``valid`` ``[P, K]`` (uint8) where the window also drives
+    the complementary rows ``valid − bit``; the range ``[start, stop)`` of the op's port axis
+    (``2K`` ports with complement) this value holds. im2col happens on demand, once per window
+    (``cache`` is shared by its slices): :attr:`bits` per plane, or :meth:`plane_sum` of
+    the planes' weighted sum in one go (im2col is linear and pads are 0 in every plane)."""
+
+    planes: np.ndarray
+    window: Operation
+    valid: np.ndarray | None
+    start: int
+    stop: int
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple:
+        """What a read of this range computes from besides the cells: the window's geometry
+        over the planes' image, whether it has complement rows, and the range."""
+        return (window_geometry(self.window, *self.planes.shape[2:]), self.valid is not None, self.start, self.stop)
+
+    def narrowed(self, start: int, size: int) -> PortMatrix:
+        """Ports ``[start, start + size)`` of this range (a row tile)."""
+        return PortMatrix(self.planes, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.planes.shape[:2] + (self.window.result.type.shape[1], self.stop - self.start)
+
+    @property
+    def width(self) -> int:
+        """Direct ports per window, ``K = C·kh·kw``."""
+        kh, kw = self.window.attr("kernel")
+        return self.planes.shape[2] * kh * kw
+
+    @property
+    def bits(self) -> np.ndarray:
+        """The direct ports of every plane, uint8 ``[N, B, P, K]``."""
+        if "bits" not in self.cache:
+            n, planes, channels, height, width = self.planes.shape
+            ports = im2col(self.planes.reshape(n * planes, channels, height, width), self.window)
+            self.cache["bits"] = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
+        return self.cache["bits"]
+
+    def plane_sum(self, weights: list[int]) -> tuple[np.ndarray, int]:
+        """``(X − shift, shift)``, ``[N, P, K]``: ``X = Σ_b ω_b · bits_b`` the ports' weighted
+        sum over planes and ``shift = Σ_{ω<0} ω`` its least value, so that the result is
+        uint8 (``Σ|ω| ≤ 255`` for every encoding); one plane gives its bits (ω is folded into
+        the weights) and shift 0."""
+        if self.planes.shape[1] == 1:
+            return self.bits[:, 0], 0
+        key = ("sum", tuple(weights))
+        if key not in self.cache:
+            shift = sum(w for w in weights if w < 0)
+            total = weights[0] * self.planes[:, 0].astype(np.int16)
+            for b, w in enumerate(weights[1:], 1):
+                total += w * self.planes[:, b].astype(np.int16)
+            dtype = np.uint8 if sum(abs(w) for w in weights) <= 255 else np.int16
+            self.cache[key] = (im2col((total - shift).astype(dtype), self.window, pad=-shift), shift)
+        return self.cache[key]
+
+    def resolve(self) -> np.ndarray:
+        """The bits as the interpreter holds them: uint8 ``[N, B, P, stop − start]``."""
+        direct = self.bits
+        if self.valid is not None:
+            direct = np.concatenate([direct, self.valid - direct], axis=-1)
+        return direct[..., self.start : self.stop]
+
+
+@dataclass(frozen=True)
+class PendingReads:
+    """The integer path's form of column counts ``[N, B, P, M']`` not yet computed: the sum,
+    over ``reads`` (an ``xbar.mvm`` op and its :class:`PortMatrix`), of ``ports @ G``. Reads
+    stay pending through ADCs the program proves exact and through accumulations, so that a
+    sensing op folds bit-planes, row tiles and its scheme's column combination into one GEMM
+    per window (:func:`fused_value`); any other consumer gets the counts."""
+
+    reads: tuple[tuple[Operation, PortMatrix], ...]
+    shape: tuple[int, ...]
+
+    def resolve(self) -> np.ndarray:
+        """The counts, int32 (a sum wraps like the interpreter's int64 → int32)."""
+        total = _counts_of_ports(*self.reads[0])
+        for op, ports in self.reads[1:]:
+            total += _counts_of_ports(op, ports)
+        return total
+
+
+def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
+    """Counts of a read of ``ports`` without materializing complementary rows: a complement
+    row ``k`` carries ``valid[p, k] − bit[k]``, so its cells add ``valid @ G`` (a per-position
+    constant) and ``−G`` on ``bit[k]``'s row. The direct and complement parts of the range
+    become one GEMM on the direct bits with signed weights (or two, where merging their row
+    ranges would cost more) — exact: float32 sums of at most 2**24 terms in {−1, 0, 1}."""
+    n, planes, positions, width = ports.bits.shape
+    if width >= SGEMM_EXACT_ROWS:
+        raise SimulatorError.at(op, f"a window of {width} ports is beyond exact float32 counting")
+    pieces, constant = prepared(op, ("ports", ports.key), lambda: _port_weights(op.const_array("conductance"), ports, width))
+    sums = None
+    for lo, hi, weights in pieces:
+        partial = ports.bits[..., lo:hi].reshape(-1, hi - lo).astype(np.float32) @ weights
+        sums = partial if sums is None else sums + partial
+    counts = sums.reshape(n, planes, positions, -1).astype(np.int32)
+    if constant is not None:
+        counts += constant
+    return counts
+
+
+GemmPiece = tuple[int, int, np.ndarray]
+"""``(lo, hi, W)``: direct-bit rows ``[lo, hi)`` times weights ``W``."""
+
+
+def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[list[GemmPiece], np.ndarray | None]:
+    """The GEMM pieces over direct bits, and the ``[P, M]`` int32 constant of the complement
+    rows (None without), that give the counts of ``ports``' range read with ``cells``."""
+    g = cells.astype(np.float32)
+    start, stop = ports.start, ports.stop
+    if stop <= width:  # direct ports only
+        return [(start, stop, g)], None
+    split = max(0, width - start)  # cells on direct ports, then cells on complement ports
+    c_lo, c_hi = max(start, width) - width, stop - width  # complement ports as direct-bit rows
+    g_direct, g_complement = g[:split], g[split:]
+    constant = (ports.valid[:, c_lo:c_hi].astype(np.float32) @ g_complement).astype(np.int32)
+    if not split:
+        return [(c_lo, c_hi, -g_complement)], constant
+    lo, hi = min(start, c_lo), max(start + split, c_hi)
+    if hi - lo > split + (c_hi - c_lo):  # far apart: two GEMMs
+        return [(start, start + split, g_direct), (c_lo, c_hi, -g_complement)], constant
+    merged = np.zeros((hi - lo, g.shape[1]), np.float32)  # overlapping: one GEMM, weights summed
+    merged[start - lo : start + split - lo] += g_direct
+    merged[c_lo - lo : c_hi - lo] -= g_complement
+    return [(lo, hi, merged)], constant
+
+
+@dataclass
+class _FusedGroup:
+    """One window's share of a fused sensing: ``v += X[..., lo:hi] @ weights + constant``
+    where ``X = Σ_b ω_b · bits_b`` (plane weights folded into the weights for one plane),
+    ``gemm`` holding the weights; ``shifted`` the constant terms made so far
+    (:meth:`shifted_constant`)."""
+
+    lo: int
+    hi: int
+    gemm: IntegerGemm
+    constant: np.ndarray | None
+    shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
+
+    def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
+        """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``
+        (made once per shift and dtype)."""
+        if (shift, dtype) not in self.shifted:
+            total = self.gemm.weights.sum(axis=0) * shift
+            if self.constant is not None:
+                total = total + self.constant
+            self.shifted[shift, dtype] = np.asarray(total).astype(dtype)
+        return self.shifted[shift, dtype]
+
+
+def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
+    """The sensed value ``v`` ``[N, P, M]`` (exact integers, int32 or float) of sensing op
+    ``op`` over pending reads, and a bound of ``|v|``. ``v`` is linear in the counts, so
+    ``v = Σ_b ω_b · S(Σ_reads bits_b @ G)`` — with ``S`` the scheme's column combination — is
+    one GEMM per window: ``(Σ_b ω_b · bits_b) @ (Σ_reads G · S)``, complement rows folded as in
+    :func:`_counts_of_ports` (see :class:`~.gemm.IntegerGemm` for the engine)."""
+    windows = _windows_read(pending)
+    layout = tuple((constant_key(mvm, "conductance"), ports.key, _window_index(windows, ports))
+                   for mvm, ports in pending.reads)
+    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
+    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
+    n, planes, positions = pending.shape[:3]
+    value = None
+    for group, ports in zip(groups, windows):
+        x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
+        x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
+        part = group.gemm(x, bound).reshape(n, positions, -1)
+        if group.constant is not None or shift:
+            part = part + group.shifted_constant(shift, part.dtype)
+        value = part if value is None else value + part
+    return value, bound
+
+
+def _windows_read(pending: PendingReads) -> list[PortMatrix]:
+    """One port matrix of each window that ``pending`` reads (its row tiles share one im2col
+    cache), in the order of the reads."""
+    windows: list[PortMatrix] = []
+    for _, ports in pending.reads:
+        if not any(w.cache is ports.cache for w in windows):
+            windows.append(ports)
+    return windows
+
+
+def _window_index(windows: list[PortMatrix], ports: PortMatrix) -> int:
+    """The index in ``windows`` of the window ``ports`` is a range of."""
+    return next(i for i, w in enumerate(windows) if w.cache is ports.cache)
+
+
+def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]) -> tuple[list[_FusedGroup], int]:
+    """Per window (in ``windows`` order): the summed weights ``G · S`` of its reads over the
+    direct-bit rows they use and the complement constant, with plane weights folded in for
+    one plane; and the bound of ``|v|`` (``Σ|ω|`` times, per window, the sum over rows of the
+    largest ``|weight|`` plus the largest ``|constant|``)."""
+    weights = plane_weights(op.attr("encoding"))
+    planes = pending.shape[1]
+    scale = weights[0] if planes == 1 else 1
+    total = sum(abs(w) for w in weights)
+    combine = SCHEMES[op.attr("scheme")].column_matrix(pending.shape[3])
+    groups, bound = [], 0.0
+    for window in windows:
+        reads = [(mvm, ports) for mvm, ports in pending.reads if ports.cache is window.cache]
+        width = reads[0][1].width
+        pieces, constant = [], None
+        for mvm, ports in reads:
+            parts, c = _port_weights(mvm.const_array("conductance"), ports, width)
+            pieces += parts
+            if c is not None:
+                constant = (0 if constant is None else constant) + c.astype(np.float64) @ combine
+        lo, hi = min(p[0] for p in pieces), max(p[1] for p in pieces)
+        summed = np.zeros((hi - lo, combine.shape[1]))
+        for start, stop, w in pieces:
+            summed[start - lo : stop - lo] += w.astype(np.float64) @ combine
+        if constant is not None:
+            constant = constant * (scale if planes == 1 else sum(weights))
+        groups.append(_FusedGroup(lo, hi, IntegerGemm(summed * scale), constant))
+        bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
+    return groups, int(bound) + 1

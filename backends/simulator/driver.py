@@ -1,0 +1,263 @@
+"""The simulator's driver: :func:`simulate` checks the inputs and runs the samples in chunks,
+each chunk a :class:`Run` of a function's cached execution plan (its values numbered by slot)
+over the batched kernels registered with :func:`kernel`."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
+
+from ..interpreter import sample_count
+from ..semantics.core import to_domain
+from .deferred import PendingReads, PortMatrix
+from .device import ColumnCurrents, DeviceModel, DeviceSession
+from .errors import SimulatorError
+
+
+Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads]
+"""A live value: the array the interpreter holds (with the sample axis), or a deferred form
+that resolves to it."""
+
+Kernel = Callable[["Run", Operation, list[Datum]], list[Datum]]
+"""An op's batched kernel: ``(run, op, operands) -> results``."""
+
+_KERNELS: dict[str, Kernel] = {}
+_ACCEPTS: dict[str, tuple[type, ...]] = {}
+
+
+def kernel(*names: str, accepts: tuple[type, ...] = ()) -> Callable[[Kernel], Kernel]:
+    """Decorator: register ``fn(run, op, args) -> results`` as the batched kernel of the ops
+    ``names``; ``accepts`` are the deferred forms it takes as they are (every other op gets
+    them resolved to the arrays the interpreter holds)."""
+
+    def register(fn: Kernel) -> Kernel:
+        for name in names:
+            _KERNELS[name] = fn
+            _ACCEPTS[name] = accepts
+        return fn
+
+    return register
+
+
+def simulated_ops() -> list[str]:
+    """The names of every op the simulator can run, sorted."""
+    return sorted(_KERNELS)
+
+
+def simulate(
+    module: Module,
+    inputs: Sequence[np.ndarray],
+    function: str = "main",
+    device: DeviceModel | None = None,
+    *,
+    chunk: int | None = None,
+) -> list[np.ndarray]:
+    """Run ``function`` of ``module`` on a batch: every input has a leading sample axis ``N`` and
+    otherwise its argument's declared shape; returns each result stacked along ``N``, in its
+    domain's dtype — :func:`~bnnc.backends.interpreter.interpret_batch`'s contract and results.
+    With ``device`` the arrays run through the analog model (see :mod:`bnnc.backends.simulator`),
+    else on integer counts. Samples run in chunks of at most ``chunk`` (by default as many as keep
+    the largest intermediate value near :data:`CHUNK_BYTES`), which bounds memory and keeps
+    the working set in cache; results do not depend on it."""
+    try:
+        func = module.function(function)
+    except KeyError:
+        raise SimulatorError(f"module has no function @{function}") from None
+    samples, arrays = _batched_arguments(func, inputs)
+    if samples == 0:
+        return [np.empty((0,) + t.shape, dtype=t.domain.dtype) for t in func.result_types]
+    session = DeviceSession(device)
+    if chunk is not None:
+        step = max(1, int(chunk))
+    else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
+        step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
+    parts = [Run(func, session, [a[s : s + step] for a in arrays]).execute() for s in range(0, samples, step)]
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate(outs) for outs in zip(*parts)]
+
+
+def _batched_arguments(func: Function, inputs: Sequence[np.ndarray]) -> tuple[int, list[np.ndarray]]:
+    """The inputs checked against the declared argument types (after the sample axis) and
+    converted to their domains' dtypes, and the number of samples."""
+    arrays = [np.asarray(x) for x in inputs]
+    if len(arrays) != len(func.args):
+        raise SimulatorError(f"@{func.name} takes {len(func.args)} inputs, got {len(arrays)}")
+    samples = sample_count(arrays, SimulatorError, "simulate")
+    converted = []
+    for i, (arg, array) in enumerate(zip(func.args, arrays)):
+        what = f"argument {i} (%arg{i}: {arg.type}) of @{func.name}"
+        if tuple(array.shape[1:]) != arg.type.shape:
+            raise SimulatorError(f"{what} has shape {tuple(array.shape[1:])} per sample, declared {arg.type.shape}")
+        if array.dtype.kind not in "biuf":
+            raise SimulatorError(f"{what} has dtype {array.dtype}, expected numbers")
+        if arg.type.domain is Domain.F32:
+            converted.append(array.astype(np.float32))
+            continue
+        try:
+            converted.append(to_domain(array, arg.type.domain))
+        except ValueError as e:
+            raise SimulatorError(f"{what}: {e}") from None
+    return samples, converted
+
+
+CHUNK_BYTES = 1 << 23
+"""Default chunk: as many samples as make the largest intermediate value about this many
+bytes. 8 MiB measured best or near it on ``examples/bnn_cnn.onnx``, FINN TFC and a CNV:
+smaller chunks keep buffers cached and reusable, larger ones spend less per op."""
+
+MIN_CHUNK = 16
+
+
+def _default_chunk(func: Function, analog: bool) -> int:
+    """Samples per chunk such that the largest value of ``func`` — counts as the fused sensing
+    holds them (one plane, 4 bytes per column) in the integer path, currents (8 bytes) in
+    the analog one — takes about :data:`CHUNK_BYTES` (between 16 and 4096 samples)."""
+    largest = 1
+    for op in func.ops:
+        for value in op.results:
+            size = value.type.size * value.type.domain.dtype.itemsize
+            if op.name in ("xbar.mvm", "xbar.adc", "xbar.accumulate") and value.type.rank:
+                size = value.type.size * 8 if analog else value.type.size // value.type.shape[0] * 4
+            largest = max(largest, size)
+    return int(min(4096, max(MIN_CHUNK, CHUNK_BYTES // largest)))
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One op of a function's execution plan: the op (weakly: a cached plan must not keep its
+    function alive), its kernel, the slots its operands are read from (None for a value that
+    is not the function's), its results' slots, declared types and indices, and the slots dead
+    after it."""
+
+    op: weakref.ReferenceType
+    kernel: Kernel | None
+    operands: tuple[int | None, ...]
+    results: tuple[tuple[int, TensorType, int], ...]
+    frees: tuple[int, ...]
+    accepts: tuple[type, ...]
+
+
+Wiring = tuple[int, tuple[tuple[tuple[int | None, ...], tuple[TensorType, ...]], ...]]
+"""A function's structure as its plan reads it: the number of arguments and, per op, its
+operands' slots and its results' types."""
+
+_PLANS: weakref.WeakKeyDictionary[Function, tuple[Wiring, list[_Step]]] = weakref.WeakKeyDictionary()
+
+
+def _wiring(func: Function) -> Wiring:
+    """The function's values numbered — slots: the arguments, then every op's results in
+    order — and each op's operands as slots."""
+    first: dict[Operation, int] = {}
+    slots = len(func.args)
+    for op in func.ops:
+        first[op] = slots
+        slots += len(op.results)
+
+    def slot(value: Value) -> int | None:
+        if value.owner is None:
+            return value.index if value.index < len(func.args) and func.args[value.index] is value else None
+        start = first.get(value.owner)
+        return None if start is None else start + value.index
+
+    return len(func.args), tuple((tuple(map(slot, op.operands)), tuple(v.type for v in op.results)) for op in func.ops)
+
+
+def _plan(func: Function) -> list[_Step]:
+    """The function's steps, built once per function and rebuilt when its ops, their operands
+    or their result types change."""
+    wiring = _wiring(func)
+    cached = _PLANS.get(func)
+    if cached is not None and cached[0] == wiring and all(s.op() is op for s, op in zip(cached[1], func.ops)):
+        return cached[1]
+    last: dict[int, int] = {}
+    for index, (operands, _) in enumerate(wiring[1]):
+        for slot in operands:
+            if slot is not None:
+                last[slot] = len(func.ops) if func.ops[index].name == "return" else index
+    steps = []
+    slot = wiring[0]
+    for index, (op, (operands, _)) in enumerate(zip(func.ops, wiring[1])):
+        results = tuple((slot + v.index, v.type, v.index) for v in op.results)
+        slot += len(op.results)
+        dead = {v for v in operands if v is not None and last.get(v) == index}
+        dead |= {r for r, _, _ in results if r not in last}
+        steps.append(_Step(weakref.ref(op), _KERNELS.get(op.name), operands, results, tuple(sorted(dead)),
+                           _ACCEPTS.get(op.name, ())))
+    _PLANS[func] = (wiring, steps)
+    return steps
+
+
+class Run:
+    """One chunk of samples through a function: the environment of live values (arrays, or
+    :class:`~.deferred.PortMatrix` / :class:`~.deferred.PendingReads` /
+    :class:`~.device.ColumnCurrents` between windows, array reads and sensing), by slot."""
+
+    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray]):
+        self.func = func
+        self.session = session
+        self.device = session.device
+        self.samples = int(arrays[0].shape[0]) if arrays else 1
+        self.env: dict[int | None, Datum] = dict(enumerate(arrays))
+
+    def execute(self) -> list[np.ndarray]:
+        env = self.env
+        for step, op in zip(_plan(self.func), self.func.ops):
+            if step.kernel is None:
+                raise SimulatorError.at(op, f"no simulator kernel for op {op.name}")
+            try:
+                args = [env[v] for v in step.operands]
+            except KeyError:
+                index = next(i for i, v in enumerate(step.operands) if v not in env)
+                raise SimulatorError.at(op, f"operand {index} is used before it is defined") from None
+            args = [a if type(a) is np.ndarray or isinstance(a, step.accepts) else a.resolve() for a in args]
+            try:
+                outputs = step.kernel(self, op, args)
+            except SimulatorError:
+                raise
+            except Exception as e:  # numpy, onnxruntime or interpreter failures still name the op
+                raise SimulatorError.wrap(op, e) from e
+            if op.name == "return":
+                return [self._final(a) for a in outputs]
+            if len(outputs) != len(step.results):
+                raise SimulatorError.at(op, f"kernel produced {len(outputs)} results, the op declares {len(op.results)}")
+            for (key, declared, index), array in zip(step.results, outputs):
+                self._check(op, index, declared, array)
+                env[key] = array
+            for key in step.frees:
+                del env[key]
+        raise SimulatorError(f"function @{self.func.name} does not end in 'return'")
+
+    def _check(self, op: Operation, index: int, declared: TensorType, array: Datum) -> None:
+        """Result ``index``'s shape and dtype against its declared type (values are the kernels'
+        business: they follow the interpreter, which checks them)."""
+        if type(array) is np.ndarray:
+            if array.shape[1:] == declared.shape and array.dtype == declared.domain.dtype and array.shape[0] == self.samples:
+                return
+            shape, dtype = array.shape, array.dtype
+        elif isinstance(array, (ColumnCurrents, PortMatrix, PendingReads)):
+            shape, dtype = array.shape, type(array).__name__
+            if shape == (self.samples,) + declared.shape:
+                return
+        else:
+            shape, dtype = (), type(array).__name__
+        raise SimulatorError.at(
+            op, f"result {index} is {dtype}{list(shape)}, but its declared type {declared} means "
+            f"{declared.domain.dtype}{[self.samples, *declared.shape]}")
+
+    @staticmethod
+    def _final(array: Datum) -> np.ndarray:
+        if type(array) is not np.ndarray:
+            array = array.resolve()
+        return np.array(array, copy=True, order="C")
+
+
+@kernel("return", accepts=(ColumnCurrents, PortMatrix, PendingReads))
+def _return(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
+    return list(args)
