@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnnc.ir import Operation
-from bnnc.ir.schemes import plane_weights
+from bnnc.ir.schemes import SCHEMES, Scheme, plane_weights
 
 from .errors import SimulatorError
 
@@ -148,7 +148,8 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     ``xbar.mvm`` op ``op`` reads."""
     device = session.device
     assert device is not None
-    reference = _scheme_of(op) == "refcol"
+    scheme = _sensing_scheme(op)
+    reference = scheme is not None and scheme.reference_column
     g = session.conductances(op, reference)
     n, planes, positions, rows = ports.shape
     currents = device.v_read * (ports.reshape(-1, rows).astype(np.float64) @ g)
@@ -160,7 +161,7 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     )
 
 
-def _scheme_of(mvm: Operation) -> str | None:
+def _sensing_scheme(mvm: Operation) -> Scheme | None:
     """The mapping scheme of the sensing op that reads ``mvm``'s columns (through ADCs and
     accumulations), or None when nothing senses them."""
     value = mvm.result
@@ -170,7 +171,7 @@ def _scheme_of(mvm: Operation) -> str | None:
             return None
         user = users[0]
         if user.name in ("xbar.compare", "xbar.readout"):
-            return user.attr("scheme")
+            return SCHEMES[user.attr("scheme")]
         if user.name not in ("xbar.adc", "xbar.accumulate"):
             return None
         value = user.result
@@ -181,15 +182,15 @@ def analog_fires(session: DeviceSession, op: Operation, x: ColumnCurrents, thres
     (see :mod:`bnnc.backends.simulator`): one ``[N, M, P]`` mask per level, for one read's
     currents ``x`` and the thresholds ``[M, P, L]`` at every window position."""
     device = x.device
-    scheme = op.attr("scheme")
+    scheme = SCHEMES[op.attr("scheme")]
     currents = np.ascontiguousarray(x.currents[:, 0].transpose(0, 2, 1))  # [N, M', P]
     unit = device.v_read * device.delta_g
-    if scheme == "refcol":  # S = I_j − I_ref
+    if scheme.reference_column:  # S = I_j − I_ref: one raw step is half an on-cell
         sensed, unit = currents[:, :-1] - currents[:, -1:], unit / 2
-    elif scheme == "diff":  # S = I⁺ − I⁻
-        sensed = currents[:, 0::2] - currents[:, 1::2]
-    else:  # S = I − I_base, the popcount current
+    elif scheme.complement_ports:  # S = I − I_base, the popcount current
         sensed = currents - x.baseline[:, 0].transpose(0, 2, 1)
+    else:  # S = the scheme's combination of the currents (I⁺ − I⁻: the baselines cancel)
+        sensed = scheme.combine(currents, axis=1)
     omega = plane_weights(op.attr("encoding"))[0]
     steps = -((-thresholds) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
     threshold_current = (steps - 0.5) * unit  # [M, P, L]
