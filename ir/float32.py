@@ -18,6 +18,13 @@ def elementwise(kind: str, x: np.ndarray, constant: np.ndarray, const_first: boo
     return np.asarray(y, dtype=np.float32)
 
 
+def prelu(x: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """ONNX ``PRelu`` in float32: ``x`` where ``x >= 0``, ``slope * x`` where ``x < 0``."""
+    x32, a = np.asarray(x).astype(np.float32), np.asarray(slope, np.float32)
+    with np.errstate(all="ignore"):
+        return np.asarray(np.where(x32 < 0, x32 * a, x32), dtype=np.float32)
+
+
 def batchnorm_affine(scale, bias, mean, var, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     """onnxruntime's per-channel factors, all float32: ``s = scale * (1 / sqrt(var + eps))``,
     ``b = bias - mean * s``."""

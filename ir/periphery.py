@@ -21,7 +21,7 @@ from .types import Domain
 
 UNITS = ("fp_add", "fp_mul", "int_add", "compare")
 
-WIRING = (bnn.Reshape, bnn.Transpose, bnn.Convert, xbar.Planes, xbar.Decode, xbar.Slice, xbar.Concat, Return)
+WIRING = (bnn.Reshape, bnn.Transpose, bnn.Convert, bnn.Concat, xbar.Planes, xbar.Decode, xbar.Slice, xbar.Concat, Return)
 """Ops that only route values: no digital work."""
 
 ON_ARRAYS = (xbar.Window, xbar.Mvm, xbar.Adc, xbar.Accumulate, xbar.Compare, xbar.Readout, xbar.PoolBits)
@@ -53,6 +53,9 @@ WORK: dict[type[Operation], Callable[[Operation], dict[str, int]]] = {
     bnn.Mul: lambda op: {"fp_mul" if _real(op) else "int_add": _elements(op.result)},
     bnn.Div: lambda op: {"fp_mul": _elements(op.result)},
     bnn.AddTensors: lambda op: _adds(op, _elements(op.result)),
+    bnn.SubTensors: lambda op: _adds(op, _elements(op.result)),
+    bnn.MulTensors: lambda op: {"fp_mul": _elements(op.result)},
+    bnn.PRelu: lambda op: {"compare": _elements(op.result), "fp_mul": _elements(op.result)},
     bnn.Sign: lambda op: {"compare": _elements(op.result) * (1 if op.result.type.domain is Domain.PM1 else 2)},
     bnn.Threshold: lambda op: {"compare": _elements(op.result) * op.const_type("thresholds").shape[1]},
     bnn.Compare: lambda op: {"compare": _elements(op.result) * op.const_type("thresholds").shape[2]},

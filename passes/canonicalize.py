@@ -77,6 +77,25 @@ class PlanesOfDecode(RewritePattern):
         return True
 
 
+class PlanesOfConcat(RewritePattern):
+    """``planes(concat(a, b, …))`` → ``concat(planes(a), planes(b), …)``: a channel concatenation
+    of binary values is wiring; each part's bits (a comparator's output, as it is, once the
+    planes cancel against its decode) drive its share of the next layer's ports."""
+
+    op_type = xbar.Planes
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        concat = op.operands[0].producer
+        if not isinstance(concat, bnn.Concat):
+            return rewriter.fail(op, "its input is not a concatenation")
+        parts = [rewriter.insert_before(op, xbar.Planes.build([v], {}, [], op.location)).result for v in concat.operands]
+        joined = rewriter.insert_before(op, xbar.Concat.build(parts, {"axis": concat.attr("axis") + 1}, [], concat.location))
+        rewriter.replace_op(op, [joined.result])
+        if not concat.result.uses:
+            rewriter.erase_op(concat)
+        return True
+
+
 class ReshapeBeforeDecode(RewritePattern):
     """``reshape(decode(b))`` → ``decode(reshape(b))``: decoding sinks towards digital users,
     so that it can cancel against the next layer's planes."""
@@ -164,12 +183,12 @@ class SignOfShiftedSign(RewritePattern):
 
 @register_pass
 class Canonicalize(PatternPass):
-    """Remove identity reshapes, transposes and converts; merge chains of reshapes; cancel bit-plane decoding against re-encoding; turn shifted signs into binarizers."""
+    """Remove identity reshapes, transposes and converts; merge chains of reshapes; cancel bit-plane decoding against re-encoding; concatenate bits as wiring; turn shifted signs into binarizers."""
 
     name = "canonicalize"
 
     def patterns(self) -> Sequence[RewritePattern]:
         return [
             RemoveIdentityReshape(), FoldReshapeChain(), RemoveIdentityTranspose(), RemoveIdentityConvert(),
-            PlanesOfDecode(), ReshapeBeforeDecode(), NarrowTernaryUsers(), SignOfShiftedSign(),
+            PlanesOfDecode(), PlanesOfConcat(), ReshapeBeforeDecode(), NarrowTernaryUsers(), SignOfShiftedSign(),
         ]

@@ -3,7 +3,7 @@ it and the binarizer become one comparator stage ``bnn.compare`` with exact inte
 
 The chain is evaluated with the interpreter's own float32 arithmetic (hence onnxruntime's) at
 the reachable integers, so a threshold is right even where float rounding decides: every op
-of the chain is monotone, so the binarizer's output is a step function of ``y`` whose steps
+of the chain is monotone (affine steps, BatchNorm, ReLU and PReLU with non-negative slopes), so the binarizer's output is a step function of ``y`` whose steps
 are found by bisection over the reachable values. A channel whose output falls as ``y`` grows
 (a negative BatchNorm γ or scale) gets its weight row negated, so that every comparator is
 "≥". A channel whose output is constant (γ = 0) keeps thresholds outside the reachable range.
@@ -34,7 +34,7 @@ from bnnc.ir.dialects import bnn
 from .base import Pass, PassContext, register_pass
 from .geometry import geometry, reach
 
-CHAIN_OPS = (bnn.Add, bnn.Sub, bnn.Mul, bnn.Div, bnn.BatchNorm, bnn.Reshape, bnn.Convert, bnn.MaxPool)
+CHAIN_OPS = (bnn.Add, bnn.Sub, bnn.Mul, bnn.Div, bnn.PRelu, bnn.BatchNorm, bnn.Reshape, bnn.Convert, bnn.MaxPool)
 LAYERS = (bnn.Conv, bnn.Dense)
 
 
@@ -234,6 +234,12 @@ def _steps(chain: list[Operation], binarizer: Operation, y_shape: tuple[int, ...
             c = _layout(op.const_array("constant"), shape, y_shape, pooled)
             in_layer = op.location == layer.location and all(s.in_layer for s in steps)
             steps.append(Step(lambda x, c, kind=kind, first=first: kernels.elementwise(kind, x, c, first), [c], pool is not None, in_layer))
+        elif isinstance(op, bnn.PRelu):
+            slope = op.const_array("slope")
+            if (slope < 0).any():
+                raise NoFusion(f"{op.location.describe()}: a PRelu with a negative slope is not monotone")
+            a = _layout(slope, shape, y_shape, pooled)
+            steps.append(Step(lambda x, a: kernels.prelu(x, a), [a], pool is not None))
         elif isinstance(op, bnn.BatchNorm):
             s, b = kernels.batchnorm_affine(*(op.const_array(n) for n in ("scale", "bias", "mean", "var")), op.attr("epsilon"))
             channel = (1, -1) + (1,) * (len(shape) - 2)

@@ -130,10 +130,23 @@ for _op in (dialect.Add, dialect.Sub, dialect.Mul, dialect.Div):
 
 
 @implements(dialect.AddTensors)
-def _add_tensors(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    """``a + b`` in float32 with broadcasting."""
+@implements(dialect.SubTensors)
+@implements(dialect.MulTensors)
+def _elementwise_tensors(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """``a op b`` in float32 with broadcasting."""
     lhs, rhs = args
-    return [kernels.elementwise("add", lhs, rhs, False)]
+    return [kernels.elementwise(op.kind, lhs, rhs, False)]
+
+
+@implements(dialect.PRelu)
+def _prelu(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """``x`` where ``x >= 0``, ``slope * x`` below, in float32."""
+    return [kernels.prelu(args[0], op.const_array("slope"))]
+
+
+@implements(dialect.Concat)
+def _concat(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.concatenate(args, axis=op.attr("axis"))]
 
 
 @implements(dialect.MaxPool)

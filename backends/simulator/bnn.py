@@ -12,7 +12,7 @@ from ..semantics import semantics_of
 from .driver import Run, kernel
 
 
-@kernel("bnn.add", "bnn.sub", "bnn.mul", "bnn.div", "bnn.sign", "bnn.convert", "bnn.input_quant")
+@kernel("bnn.add", "bnn.sub", "bnn.mul", "bnn.div", "bnn.sign", "bnn.convert", "bnn.input_quant", "bnn.prelu")
 def _elementwise(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """Elementwise ops (with broadcast constants) are batch-correct as the interpreter writes
     them, once the input has the result's rank after the sample axis."""
@@ -23,9 +23,9 @@ def _elementwise(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.nda
     return semantics_of(op.name)(op, [x])
 
 
-@kernel("bnn.add_tensors")
-def _add_tensors(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    """Both operands carry the sample axis; align their ranks with the result's, then add."""
+@kernel("bnn.add_tensors", "bnn.sub_tensors", "bnn.mul_tensors")
+def _elementwise_tensors(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    """Both operands carry the sample axis; align their ranks with the result's, then apply."""
     rank = op.results[0].type.rank
     aligned = [a.reshape(a.shape[:1] + (1,) * (rank - (a.ndim - 1)) + a.shape[1:]) for a in args]
     return semantics_of(op.name)(op, aligned)
@@ -40,6 +40,11 @@ def _folded(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
     folded = x.reshape((-1,) + declared[1:]) if declared else x
     (out,) = semantics_of(op.name)(op, [folded])
     return [out.reshape((run.samples,) + op.results[0].type.shape)]
+
+
+@kernel("bnn.concat")
+def _concat(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.concatenate(args, axis=op.attr("axis") + 1)]
 
 
 @kernel("bnn.reshape")

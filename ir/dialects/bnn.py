@@ -8,6 +8,8 @@ written, which is how onnxruntime evaluates the source graph.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..attributes import AttrDef, AttrValue
 from ..core import ConstDef, OperandDef, Operation, ResultDef, domains
 from ..registry import register_op
@@ -387,16 +389,85 @@ class Pool(Operation):
         return MaxPool.infer_types(operand_types, const_types, attributes)
 
 
-@register_op
-class AddTensors(Operation):
-    """``y = a + b`` elementwise in float32 for two computed tensors, with ONNX/numpy
-    broadcasting (integer or binary operands are converted to float32 first, exactly): the
-    real-valued shortcut of a residual block (Bi-Real, ReActNet style). Digital periphery."""
+class ElementwiseTensors(Operation):
+    """Base of the float32 elementwise ops on two computed tensors, with ONNX/numpy
+    broadcasting (integer or binary operands are converted to float32 first, exactly).
+    Digital periphery."""
 
-    name = "bnn.add_tensors"
     operand_defs = (OperandDef("lhs", NUMERIC), OperandDef("rhs", NUMERIC))
     result_defs = (ResultDef("output", REAL),)
+    kind: ClassVar[str]
+    """The float32 operation: ``add``, ``sub`` or ``mul``."""
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
         return [_broadcast_real(operand_types[0], operand_types[1])]
+
+
+@register_op
+class AddTensors(ElementwiseTensors):
+    """``y = a + b``: the real-valued shortcut of a residual block (Bi-Real, ReActNet style)."""
+
+    name = "bnn.add_tensors"
+    kind = "add"
+
+
+@register_op
+class SubTensors(ElementwiseTensors):
+    """``y = a - b`` elementwise in float32 (see the base class for broadcasting)."""
+
+    name = "bnn.sub_tensors"
+    kind = "sub"
+
+
+@register_op
+class MulTensors(ElementwiseTensors):
+    """``y = a * b``: a data-dependent scaling (XNOR-Net's input scale K, Real-to-Binary's
+    squeeze-and-excitation gate)."""
+
+    name = "bnn.mul_tensors"
+    kind = "mul"
+
+
+@register_op
+class PRelu(Operation):
+    """ONNX ``PRelu`` in float32: ``y = x`` where ``x >= 0``, ``y = slope * x`` where ``x < 0``,
+    ``slope`` broadcast to ``x`` (per channel ``[C, 1, 1]``, or a scalar). ``Relu`` is slope 0,
+    ``LeakyRelu(alpha)`` slope ``alpha``. Integer inputs are converted to float32 first."""
+
+    name = "bnn.prelu"
+    operand_defs = (OperandDef("input", NUMERIC),)
+    const_defs = (ConstDef("slope", REAL),)
+    result_defs = (ResultDef("output", REAL),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        x = operand_types[0]
+        if broadcast_shapes(x.shape, const_types[0].shape) != x.shape:
+            raise ValueError(f"slope {const_types[0]} does not broadcast to {x}")
+        return [x.with_domain(D.F32)]
+
+
+@register_op
+class Concat(Operation):
+    """Concatenation of tensors of one domain along ``axis`` (ONNX ``Concat``): channel
+    concatenation of binary values is wiring (the next layer's ports), of real features a copy."""
+
+    name = "bnn.concat"
+    operand_defs = (OperandDef("inputs", NUMERIC, variadic=True),)
+    result_defs = (ResultDef("output", NUMERIC),)
+    attr_defs = (AttrDef("axis", "int"),)
+
+    @classmethod
+    def infer_types(cls, operand_types, const_types, attributes):
+        first, axis = operand_types[0], attributes["axis"]
+        if not 0 <= axis < first.rank:
+            raise ValueError(f"axis {axis} is out of range for {first}")
+        for t in operand_types[1:]:
+            if t.domain is not first.domain or t.rank != first.rank or any(
+                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis
+            ):
+                raise ValueError(f"cannot concatenate {t} with {first} along axis {axis}")
+        shape = list(first.shape)
+        shape[axis] = sum(t.shape[axis] for t in operand_types)
+        return [first.with_shape(tuple(shape))]
