@@ -174,3 +174,12 @@ def test_unreadable_files_are_refused(tmp_path: Path, content: bytes | None, fra
 def test_debug_shows_a_traceback(zoo_dir: Path, capsys) -> None:
     assert main([str(zoo_dir / "grouped_conv.onnx"), "--debug", "-o", str(zoo_dir / "g.out")]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_every_converter_is_registered_once_and_documented() -> None:
+    from bnnc.frontend.convert import CONVERTERS, converter
+
+    assert {op for _, op in CONVERTERS} >= {"Conv", "Gemm", "MatMul", "BatchNormalization", "Sign", "BipolarQuant", "MultiThreshold", "Where", "MaxPool", "Reshape"}
+    assert all(function.__doc__ for function in CONVERTERS.values())
+    with pytest.raises(ValueError, match="two converters for op Conv"):
+        converter("Conv")(lambda ctx, node: None)
