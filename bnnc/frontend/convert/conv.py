@@ -7,7 +7,7 @@ import onnx
 
 from bnnc.ir import Domain
 from bnnc.ir.dialects import bnn
-from bnnc.ir.shapes import conv_output_size
+from bnnc.ir.shapes import window_output_shape
 
 from ..errors import UnsupportedModelError
 from .context import Context, attrs
@@ -64,8 +64,7 @@ def _conv_float(x: np.ndarray, w: np.ndarray, window: dict) -> np.ndarray:
     (pt, pl, pb, pr), (sh, sw), (dh, dw) = window["pads"], window["strides"], window["dilations"]
     xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     cout, cin, kh, kw = w.shape
-    oh = conv_output_size(x.shape[2], kh, sh, pt, pb, dh)
-    ow = conv_output_size(x.shape[3], kw, sw, pl, pr, dw)
+    oh, ow = window_output_shape(x.shape[2], x.shape[3], (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw))
     out = np.zeros((x.shape[0], cout, oh, ow))
     for i in range(kh):
         for j in range(kw):

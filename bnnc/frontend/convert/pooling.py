@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 
 from bnnc.ir.dialects import bnn
-from bnnc.ir.shapes import conv_output_size
+from bnnc.ir.shapes import window_output_shape
 
 from .context import Context, NotMappable, attrs
 from .registry import converter
@@ -16,7 +16,7 @@ from .window import window_pads
 def maxpool(ctx: Context, node: onnx.NodeProto) -> None:
     """ONNX ``MaxPool`` over NCHW (2-D windows, strides, dilations, explicit or ``auto_pad``
     padding) → ``bnn.maxpool``. Leaves an indices output, other ranks and a ``ceil_mode`` that
-    changes the output size to the host."""
+    changes the output size (or a window that does not fit the input) to the host."""
     attributes = attrs(node)
     if len(node.output) > 1 and node.output[1]:
         raise NotMappable("MaxPool with an indices output")
@@ -28,10 +28,10 @@ def maxpool(ctx: Context, node: onnx.NodeProto) -> None:
     dilations = tuple(attributes.get("dilations", (1, 1)))
     pads = window_pads(attributes, x.type.shape[2:], kernel, strides, dilations)
     window = {"kernel": kernel, "strides": strides, "pads": pads, "dilations": dilations}
-    expected = ctx.g.shapes[node.output[0]]
-    got = (x.type.shape[0], x.type.shape[1]) + tuple(
-        conv_output_size(n, k, s, pads[i], pads[i + 2], d) for i, (n, k, s, d) in enumerate(zip(x.type.shape[2:], kernel, strides, dilations))
-    )
-    if got != expected:
+    try:
+        size = window_output_shape(*x.type.shape[2:], kernel, strides, pads, dilations)
+    except ValueError as e:  # e.g. a window larger than the input, which ceil_mode may still accept
+        raise NotMappable(str(e)) from None
+    if x.type.shape[:2] + size != ctx.g.shapes[node.output[0]]:
         raise NotMappable("MaxPool with ceil_mode changing the output size")
     ctx.define(node, ctx.emit(bnn.MaxPool, [x], [], window, ctx.loc(node)).result)
