@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from bnnc.cli import main
 import bnnc
 from bnnc.program import run_program
 from bnnc.frontend.reference import run_reference
 from bnnc.ir import print_module
+from tests.models.builders import single_io_model
 from tests.models.zoo import BAD, ZOO, sample_inputs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
@@ -124,6 +126,59 @@ def test_float_tail_becomes_a_host_partition(zoo_dir: Path) -> None:
     tail = ops[-2]  # the op before return
     assert tail.name == "host.onnx" and set(tail.location.names) == {"Gemm_0", "Softmax_0"}
     assert any(op.name == "xbar.mvm" for op in ops[: ops.index(tail)])
+
+
+def _comparison_model(after_cast: str) -> onnx.ModelProto:
+    """``Sign -> MatMul (±1 weights) -> Less 0 -> Cast float``, then ``after_cast``: ``"mul"`` (a
+    float tail), ``"layer"`` (``Sign`` and another binary layer) or ``"none"`` (the boolean is the output)."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("Sign", ["x"], ["s"], name="Sign_0"),
+        helper.make_node("MatMul", ["s", "w"], ["y"], name="MatMul_1"),
+        helper.make_node("Less", ["y", "zero"], ["less"], name="Less_2"),
+        helper.make_node("Cast", ["less"], ["cast"], name="Cast_3", to=TensorProto.FLOAT),
+    ]
+    inits = [numpy_helper.from_array(np.where(rng.random((16, 8)) < 0.5, -1, 1).astype(np.float32), "w"), numpy_helper.from_array(np.float32(0), "zero")]
+    output, shape = {"mul": ("out", [1, 8]), "layer": ("out", [1, 4]), "none": ("less", [1, 8])}[after_cast]
+    if after_cast == "mul":
+        nodes.append(helper.make_node("Mul", ["cast", "two"], ["out"], name="Mul_4"))
+        inits.append(numpy_helper.from_array(np.float32(2), "two"))
+    elif after_cast == "layer":
+        nodes.append(helper.make_node("Sign", ["cast"], ["s2"], name="Sign_4"))
+        nodes.append(helper.make_node("MatMul", ["s2", "w2"], ["out"], name="MatMul_5"))
+        inits.append(numpy_helper.from_array(np.where(rng.random((8, 4)) < 0.5, -1, 1).astype(np.float32), "w2"))
+    else:
+        del nodes[-1]
+    model = single_io_model(nodes, inits, "x", [1, 16], output, shape, bipolar_input=False)
+    if after_cast == "none":
+        model.graph.output[0].type.tensor_type.elem_type = TensorProto.BOOL
+    return model
+
+
+def test_a_comparison_read_by_the_host_joins_its_partition(tmp_path: Path) -> None:
+    path = tmp_path / "less_cast_mul.onnx"
+    onnx.save(_comparison_model("mul"), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    tail = bnnc.compile(path).module.function().ops[-2]
+    assert tail.name == "host.onnx" and tail.location.names == ("Less_2", "Cast_3", "Mul_4")
+
+
+@pytest.mark.parametrize(
+    "after_cast, fragments",
+    [
+        ("layer", ["node 'Cast_3' (op Cast)", "between binary layers", "Cast of a boolean comparison"]),
+        ("none", ["node 'Less_2' (op Less)", "output 'less' is the boolean result", "cast it to float32"]),
+    ],
+)
+def test_a_comparison_that_cannot_be_compiled_is_refused_with_one_clear_line(tmp_path: Path, after_cast: str, fragments: list[str], capsys) -> None:
+    path = tmp_path / f"less_{after_cast}.onnx"
+    onnx.save(_comparison_model(after_cast), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "internal error" not in err, err
+    for fragment in fragments:
+        assert fragment in err
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------ bad input

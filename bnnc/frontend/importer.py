@@ -25,7 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 from bnnc.ir import Domain, Function, Location, Module, Return, TensorType, Value
 from bnnc.ir.dialects import bnn, host
 
-from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Tensor
+from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Predicate, Tensor
 from .errors import UnsupportedModelError
 from .loader import OnnxGraph
 from .standardize import CUSTOM_DOMAINS, STANDARD_DOMAINS, standardize
@@ -138,11 +138,12 @@ class Importer:
         """Emit the pending host nodes as one ``host.onnx`` op."""
         if not self.pending:
             return
-        nodes = [n for n, _ in self.pending]
+        pending = [n for n, _ in self.pending]
         first, reason = self.pending[0]
         self.pending = []
-        produced = [o for n in nodes for o in n.output if o]
-        produced_set = set(produced)
+        nodes = self._comparisons_read(pending) + pending
+        produced = [o for n in pending for o in n.output if o]
+        produced_set = {o for n in nodes for o in n.output if o}
         member = {id(n) for n in nodes}
         inputs: list[str] = []
         initializers: dict[str, np.ndarray] = {}
@@ -172,6 +173,18 @@ class Importer:
         self.host_reasons[id(op)] = (first, reason)
         for name, value in zip(outputs, op.results):
             self.ctx.tensors[name] = value
+
+    def _comparisons_read(self, pending: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+        """The comparison and ``Not`` nodes of the pending predicates that ``pending`` nodes read
+        (e.g. a ``Cast`` of ``x < t``). No IR value is boolean, so the partition takes these
+        nodes too and computes the predicate from its compared tensor."""
+        nodes: list[onnx.NodeProto] = []
+        for n in pending:
+            for name in n.input:
+                tensor = self.ctx.tensors.get(self.g.resolve(name)) if name else None
+                if isinstance(tensor, Predicate):
+                    nodes.extend(p for p in tensor.nodes if all(p is not q for q in nodes))
+        return nodes
 
     def _boundary_domain(self, name: str, node: onnx.NodeProto) -> Domain:
         elem = self.g.elem_types.get(name)
@@ -210,6 +223,14 @@ class Importer:
         values = []
         for name in self.g.outputs:
             real = self.g.resolve(name)
+            predicate = self.ctx.tensors.get(real)
+            if isinstance(predicate, Predicate):
+                node = predicate.nodes[-1]
+                raise UnsupportedModelError(
+                    f"graph outputs of type float32 or integer, but output '{name}' is the boolean result of this comparison",
+                    "cast it to float32 (Cast or Where) before the output, or remove it from the graph outputs",
+                    node=node.name, op_type=node.op_type,
+                )
             value = self.ctx.value(real)
             want = ONNX_DOMAIN.get(self.g.elem_types.get(real))
             if want is not None and want is not value.type.domain:

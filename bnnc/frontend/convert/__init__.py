@@ -11,7 +11,7 @@ result), ``window`` (padding). Importing this package registers every converter.
 """
 
 from . import batchnorm, binarizers, cast, clip, comparisons, conv, dense, elementwise, multithreshold, pooling, qdq, quant, shape  # noqa: F401  (registers the converters)
-from .context import LAYER_OPS, Context, NotMappable, Tensor
+from .context import LAYER_OPS, Context, NotMappable, Predicate, Tensor
 from .registry import CONVERTERS, converter
 
-__all__ = ["CONVERTERS", "converter", "Context", "NotMappable", "Tensor", "LAYER_OPS"]
+__all__ = ["CONVERTERS", "converter", "Context", "NotMappable", "Predicate", "Tensor", "LAYER_OPS"]

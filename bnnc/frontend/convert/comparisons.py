@@ -40,7 +40,7 @@ def compare(ctx: Context, node: onnx.NodeProto) -> None:
     # x >= t, x > t, and their negations: x < t == not(x >= t), x <= t == not(x > t)
     strict = op in ("Greater", "LessOrEqual")
     negated = op in ("Less", "LessOrEqual")
-    ctx.define(node, Predicate(x, np.asarray(t), strict, negated, (node.name,)))
+    ctx.define(node, Predicate(x, np.asarray(t), strict, negated, (node,)))
 
 
 @converter("Not")
@@ -50,7 +50,7 @@ def not_(ctx: Context, node: onnx.NodeProto) -> None:
     p = ctx.tensor(node.input[0])
     if not isinstance(p, Predicate):
         raise NotMappable("'Not' of a tensor that is not a comparison")
-    ctx.define(node, Predicate(p.x, p.threshold, p.strict, not p.negated, p.nodes + (node.name,)))
+    ctx.define(node, Predicate(p.x, p.threshold, p.strict, not p.negated, p.nodes + (node,)))
 
 
 @converter("Where")
@@ -75,7 +75,7 @@ def where(ctx: Context, node: onnx.NodeProto) -> None:
     threshold = p.threshold.astype(np.float32) if x.type.domain is Domain.F32 else p.threshold
     if p.strict:  # x > t  <=>  x >= next representable value above t
         threshold = np.nextafter(threshold, np.inf).astype(np.float32) if x.type.domain is Domain.F32 else np.floor(threshold) + 1
-    location = ctx.loc(*p.nodes, node.name)
+    location = ctx.loc(*p.nodes, node)
     if p.threshold.size and scalar(p.threshold) == 0.0 and (a, b) == (1.0, -1.0):
         # x >= 0 -> +1 (BipolarQuant, Brevitas), x > 0 -> +1 (zero goes to -1)
         zero = "neg" if p.strict else "pos"

@@ -53,13 +53,15 @@ class Affine:
 
 @dataclass(frozen=True)
 class Predicate:
-    """A boolean tensor ``x >= t`` (``strict``: ``x > t``), possibly negated, awaiting a ``Where``."""
+    """A boolean tensor ``x >= t`` (``strict``: ``x > t``), possibly negated, awaiting a ``Where``;
+    ``nodes`` are the comparison and ``Not`` nodes that compute it, in order (a host partition
+    that reads it recomputes it from ``x`` with them)."""
 
     x: str
     threshold: np.ndarray
     strict: bool
     negated: bool
-    nodes: tuple[str, ...]
+    nodes: tuple[onnx.NodeProto, ...]
 
 
 Tensor = Value | Affine | Predicate
