@@ -181,6 +181,37 @@ def test_a_comparison_that_cannot_be_compiled_is_refused_with_one_clear_line(tmp
     assert not (tmp_path / "out").exists()
 
 
+def _where_model(case: str) -> onnx.ModelProto:
+    """``MatMul (±1 weights) -> Where(condition, 1, -1)`` on a ±1 input, where the condition
+    is ``Less(y, t)`` with ``t`` of shape [1, 2, 1] (``"broadcast_compare"``), ``Less(y, 0)``
+    with values of shape [1, 2, 1] (``"broadcast_where"``) or ``Less(y, Relu(y))``, computed
+    by the host (``"host_condition"``)."""
+    rng = np.random.default_rng(5)
+    t = np.zeros((1, 2, 1) if case == "broadcast_compare" else (), np.float32)
+    one = np.ones((1, 2, 1) if case == "broadcast_where" else (), np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="MatMul_0")]
+    if case == "host_condition":
+        nodes.append(helper.make_node("Relu", ["y"], ["t"], name="Relu_1"))
+    nodes += [
+        helper.make_node("Less", ["y", "t"], ["less"], name="Less_2"),
+        helper.make_node("Where", ["less", "minus", "plus"], ["out"], name="Where_3"),
+    ]
+    inits = [numpy_helper.from_array(np.where(rng.random((16, 8)) < 0.5, -1, 1).astype(np.float32), "w"), numpy_helper.from_array(one, "plus"), numpy_helper.from_array(-one, "minus")]
+    if case != "host_condition":
+        inits.append(numpy_helper.from_array(t, "t"))
+    return single_io_model(nodes, inits, "x", [1, 16], "out", [1, 8] if case == "host_condition" else [1, 2, 8])
+
+
+@pytest.mark.parametrize("case", ["broadcast_compare", "broadcast_where", "host_condition"])
+def test_a_where_the_arrays_cannot_take_runs_on_the_host(tmp_path: Path, case: str) -> None:
+    path = tmp_path / f"{case}.onnx"
+    onnx.save(_where_model(case), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    ops = bnnc.compile(path).module.function().ops
+    assert ops[-2].name == "host.onnx" and "Where_3" in ops[-2].location.names
+    assert ops[-1].operands[0].type.shape == ((1, 8) if case == "host_condition" else (1, 2, 8))
+
+
 # ------------------------------------------------------------------ bad input
 
 BAD_FRAGMENTS = {

@@ -72,7 +72,7 @@ class Importer:
             inputs = {self.g.resolve(n) for n in node.input if n}
             pending_outputs = {o for n, _ in self.pending for o in n.output}
             if self.pending and inputs & pending_outputs:
-                if node.op_type not in BINARY_RELEVANT or not self._may_be_binary_layer(node):
+                if not self._may_leave_the_host(node, pending_outputs):
                     # float work on host results stays on the host: one partition, not many
                     self.pending.append((node, NotMappable(f"op {node.op_type} works on host results")))
                     continue
@@ -89,8 +89,15 @@ class Importer:
         self.ctx.module.remove_unused_constants()
         return self.ctx.module
 
-    def _may_be_binary_layer(self, node: onnx.NodeProto) -> bool:
-        """False for a Conv/Gemm/MatMul whose weights are visibly not binary."""
+    def _may_leave_the_host(self, node: onnx.NodeProto, pending_outputs: set[str]) -> bool:
+        """Whether ``node``, which reads results of the pending host partition, may start the
+        crossbar region: one of :data:`BINARY_RELEVANT`, but not a Conv/Gemm/MatMul whose weights
+        are visibly not binary, nor a ``Where`` or ``Not`` of a host boolean (their condition
+        maps only as a comparison converted here, and no boolean crosses from the host)."""
+        if node.op_type not in BINARY_RELEVANT:
+            return False
+        if node.op_type in ("Where", "Not"):
+            return self.g.resolve(node.input[0]) not in pending_outputs
         if node.op_type not in ("Conv", "Gemm", "MatMul"):
             return True
         weight = self.ctx.const(node.input[1]) if len(node.input) > 1 else None

@@ -25,8 +25,9 @@ MIRRORED = {"Greater": "Less", "Less": "Greater", "GreaterOrEqual": "LessOrEqual
 def compare(ctx: Context, node: onnx.NodeProto) -> None:
     """ONNX ``Greater``, ``GreaterOrEqual``, ``Less``, ``LessOrEqual`` of a runtime tensor and a
     constant (either side) → a pending predicate ``x ≥ t`` / ``x > t``, negated for ``<`` and
-    ``≤``; no op is emitted until a ``Where`` consumes it. Leaves comparisons of two runtime
-    tensors (or two constants) to the host."""
+    ``≤``; no op is emitted until a ``Where`` consumes it (a host partition that reads it
+    computes it itself). Leaves comparisons of two runtime tensors (or two constants) and
+    constants that broadcast ``x`` to a larger shape to the host."""
     a, b = ctx.const(node.input[0]), ctx.const(node.input[1])
     if (a is None) == (b is None):
         raise NotMappable("it compares two runtime tensors (or two constants)")
@@ -37,6 +38,8 @@ def compare(ctx: Context, node: onnx.NodeProto) -> None:
     else:
         x, t = node.input[0], b
     ctx.tensor(x)
+    if ctx.g.shapes[node.output[0]] != ctx.g.shapes[ctx.g.resolve(x)]:
+        raise NotMappable("the comparison constant broadcasts the compared tensor to a larger shape")
     # x >= t, x > t, and their negations: x < t == not(x >= t), x <= t == not(x > t)
     strict = op in ("Greater", "LessOrEqual")
     negated = op in ("Less", "LessOrEqual")
@@ -59,8 +62,8 @@ def where(ctx: Context, node: onnx.NodeProto) -> None:
     float32 result: ``x ≥ 0 ? +1 : −1`` → ``bnn.sign {zero = "pos"}`` (``x > 0``: ``zero =
     "neg"``); any other threshold or values → ``bnn.threshold`` with one threshold per channel
     (``x > t`` as ``x ≥ nextafter(t)``, or ``⌊t⌋ + 1`` on integers), ``out_scale = a − b``,
-    ``out_bias = b``. Leaves other conditions, non-scalar values and thresholds that vary
-    within a channel to the host."""
+    ``out_bias = b``. Leaves other conditions, non-scalar values, values that broadcast the
+    result to a larger shape and thresholds that vary within a channel to the host."""
     p = ctx.tensor(node.input[0])
     if not isinstance(p, Predicate):
         raise NotMappable("'Where' on a condition that is not a comparison with a constant")
@@ -72,6 +75,8 @@ def where(ctx: Context, node: onnx.NodeProto) -> None:
         a, b = b, a
     ctx.float_output(node)
     x = ctx.value(p.x)
+    if ctx.g.shapes[node.output[0]] != x.type.shape:
+        raise NotMappable("'Where' broadcasts its condition to a larger shape")
     threshold = p.threshold.astype(np.float32) if x.type.domain is Domain.F32 else p.threshold
     if p.strict:  # x > t  <=>  x >= next representable value above t
         threshold = np.nextafter(threshold, np.inf).astype(np.float32) if x.type.domain is Domain.F32 else np.floor(threshold) + 1
