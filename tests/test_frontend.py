@@ -212,6 +212,29 @@ def test_a_where_the_arrays_cannot_take_runs_on_the_host(tmp_path: Path, case: s
     assert ops[-1].operands[0].type.shape == ((1, 8) if case == "host_condition" else (1, 2, 8))
 
 
+@pytest.mark.parametrize("op", ["GreaterOrEqual", "Greater", "Less", "LessOrEqual"])
+def test_a_comparison_of_integers_with_a_fraction_rounds_its_threshold(tmp_path: Path, op: str) -> None:
+    """``Where(Sign(x) >= t, +1, -1)`` with t = 0.5, -0.5, 1.5, -1.5: on integers, x >= t is
+    x >= ceil(t) and x > t is x >= floor(t) + 1 (the same integers for these t)."""
+    rng = np.random.default_rng(6)
+    nodes = [
+        helper.make_node("Sign", ["x"], ["s"], name="Sign_0"),
+        helper.make_node(op, ["s", "t"], ["p"], name="Compare_1"),
+        helper.make_node("Where", ["p", "plus", "minus"], ["b"], name="Where_2"),
+        helper.make_node("MatMul", ["b", "w"], ["out"], name="MatMul_3"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([[0.5, -0.5, 1.5, -1.5]], np.float32), "t"), numpy_helper.from_array(np.float32(1), "plus"),
+        numpy_helper.from_array(np.float32(-1), "minus"), numpy_helper.from_array(np.where(rng.random((4, 3)) < 0.5, -1, 1).astype(np.float32), "w"),
+    ]
+    path = tmp_path / f"{op}.onnx"
+    onnx.save(single_io_model(nodes, inits, "x", [1, 4], "out", [1, 3], bipolar_input=False), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    source = bnnc.compile(path, pipeline="").module
+    threshold = next(op for op in source.function().ops if op.name == "bnn.threshold")
+    assert source.constant(threshold.const("thresholds")).data.reshape(-1).tolist() == [1, 0, 2, -1]
+
+
 # ------------------------------------------------------------------ bad input
 
 BAD_FRAGMENTS = {

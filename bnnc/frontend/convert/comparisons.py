@@ -61,9 +61,10 @@ def where(ctx: Context, node: onnx.NodeProto) -> None:
     """ONNX ``Where(p, a, b)`` on a pending predicate with scalar constants ``a``, ``b`` and a
     float32 result: ``x ≥ 0 ? +1 : −1`` → ``bnn.sign {zero = "pos"}`` (``x > 0``: ``zero =
     "neg"``); any other threshold or values → ``bnn.threshold`` with one threshold per channel
-    (``x > t`` as ``x ≥ nextafter(t)``, or ``⌊t⌋ + 1`` on integers), ``out_scale = a − b``,
-    ``out_bias = b``. Leaves other conditions, non-scalar values, values that broadcast the
-    result to a larger shape and thresholds that vary within a channel to the host."""
+    (``x > t`` as ``x ≥ nextafter(t)`` on floats; ``x ≥ ⌈t⌉`` and ``x > t`` as ``x ≥ ⌊t⌋ + 1``
+    on integers), ``out_scale = a − b``, ``out_bias = b``. Leaves other conditions, non-scalar
+    values, values that broadcast the result to a larger shape, thresholds that vary within a
+    channel and integer thresholds beyond int32 to the host."""
     p = ctx.tensor(node.input[0])
     if not isinstance(p, Predicate):
         raise NotMappable("'Where' on a condition that is not a comparison with a constant")
@@ -77,9 +78,14 @@ def where(ctx: Context, node: onnx.NodeProto) -> None:
     x = ctx.value(p.x)
     if ctx.g.shapes[node.output[0]] != x.type.shape:
         raise NotMappable("'Where' broadcasts its condition to a larger shape")
-    threshold = p.threshold.astype(np.float32) if x.type.domain is Domain.F32 else p.threshold
-    if p.strict:  # x > t  <=>  x >= next representable value above t
-        threshold = np.nextafter(threshold, np.inf).astype(np.float32) if x.type.domain is Domain.F32 else np.floor(threshold) + 1
+    if x.type.domain is Domain.F32:
+        threshold = p.threshold.astype(np.float32)
+        if p.strict:  # x > t  <=>  x >= next representable value above t
+            threshold = np.nextafter(threshold, np.inf).astype(np.float32)
+    else:  # on integers, x >= t <=> x >= ceil(t) and x > t <=> x >= floor(t) + 1
+        if not (np.abs(p.threshold) < 2**31 - 1).all():
+            raise NotMappable("the comparison constant is not a finite number in the int32 range")
+        threshold = np.floor(p.threshold) + 1 if p.strict else np.ceil(p.threshold)
     location = ctx.loc(*p.nodes, node)
     if p.threshold.size and scalar(p.threshold) == 0.0 and (a, b) == (1.0, -1.0):
         # x >= 0 -> +1 (BipolarQuant, Brevitas), x > 0 -> +1 (zero goes to -1)
