@@ -235,6 +235,18 @@ def test_a_comparison_of_integers_with_a_fraction_rounds_its_threshold(tmp_path:
     assert source.constant(threshold.const("thresholds")).data.reshape(-1).tolist() == [1, 0, 2, -1]
 
 
+def test_host_nodes_whose_results_nothing_reads_are_dropped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["out"], name="MatMul_0"),
+        helper.make_node("Relu", ["out"], ["unused"], name="Relu_1"),
+    ]
+    path = tmp_path / "dead_relu.onnx"
+    onnx.save(single_io_model(nodes, [numpy_helper.from_array(np.where(rng.random((8, 4)) < 0.5, -1, 1).astype(np.float32), "w")], "x", [1, 8], "out", [1, 4]), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0
+    assert not any(op.name == "host.onnx" for op in bnnc.compile(path).module.function().ops)
+
+
 # ------------------------------------------------------------------ bad input
 
 BAD_FRAGMENTS = {

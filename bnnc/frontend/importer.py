@@ -58,6 +58,7 @@ class Importer:
         )
         self.pending: list[tuple[onnx.NodeProto, NotMappable]] = []
         self.host_reasons: dict[int, tuple[onnx.NodeProto, NotMappable]] = {}
+        self.first_host: tuple[onnx.NodeProto, NotMappable] | None = None
         arg_types = [TensorType(self._input_domain(name), self.g.shapes[name]) for name in graph.inputs]
         function = Function("main", arg_types, {"inputs": tuple(graph.inputs), "outputs": tuple(graph.outputs)})
         module.add_function(function)
@@ -142,11 +143,13 @@ class Importer:
     # ------------------------------------------------------------------ host partitions
 
     def _flush(self) -> None:
-        """Emit the pending host nodes as one ``host.onnx`` op."""
+        """Emit the pending host nodes as one ``host.onnx`` op (none where no graph output and no
+        later node reads their results)."""
         if not self.pending:
             return
         pending = [n for n, _ in self.pending]
         first, reason = self.pending[0]
+        self.first_host = self.first_host or self.pending[0]
         self.pending = []
         nodes = self._comparisons_read(pending) + pending
         produced = [o for n in pending for o in n.output if o]
@@ -171,6 +174,8 @@ class Importer:
             o for o in produced
             if o in graph_outputs or any(id(c) not in member for c in self.ctx.consumers.get(o, []))
         ]
+        if not outputs:  # dead nodes: nothing reads what they compute
+            return
         operands = [self.ctx.value(name) for name in inputs]
         sub = self._partition_model(nodes, inputs, outputs, initializers)
         result_types = [TensorType(self._boundary_domain(o, first), self.g.shapes[o]) for o in outputs]
@@ -254,8 +259,7 @@ class Importer:
         ops = self.ctx.function.ops
         layers = [op for op in ops if isinstance(op, LAYER_OPS)]
         if not layers:
-            reasons = [r for (n, r) in self.host_reasons.values()]
-            hint = f" (e.g. node '{next(iter(self.host_reasons.values()))[0].name}': {reasons[0].reason})" if reasons else ""
+            hint = f" (e.g. node '{self.first_host[0].name}': {self.first_host[1].reason})" if self.first_host else ""
             raise UnsupportedModelError(
                 "at least one binary layer: a Conv, Gemm or MatMul with ±1 weights (or ±α per output channel) "
                 "on binarized or integer inputs",
