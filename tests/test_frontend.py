@@ -247,6 +247,21 @@ def test_host_nodes_whose_results_nothing_reads_are_dropped(tmp_path: Path) -> N
     assert not any(op.name == "host.onnx" for op in bnnc.compile(path).module.function().ops)
 
 
+def test_a_dropout_whose_mask_is_read_runs_on_the_host(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["y"], name="MatMul_0"),
+        helper.make_node("Dropout", ["y"], ["d", "mask"], name="Dropout_1"),
+        helper.make_node("Cast", ["mask"], ["keep"], name="Cast_2", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["d", "keep"], ["out"], name="Mul_3"),
+    ]
+    path = tmp_path / "dropout_mask.onnx"
+    onnx.save(single_io_model(nodes, [numpy_helper.from_array(np.where(rng.random((8, 4)) < 0.5, -1, 1).astype(np.float32), "w")], "x", [1, 8], "out", [1, 4]), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    tail = bnnc.compile(path).module.function().ops[-2]
+    assert tail.name == "host.onnx" and tail.location.names == ("Dropout_1", "Cast_2", "Mul_3")
+
+
 # ------------------------------------------------------------------ bad input
 
 BAD_FRAGMENTS = {
