@@ -152,8 +152,7 @@ class Importer:
         self.first_host = self.first_host or self.pending[0]
         self.pending = []
         nodes = self._comparisons_read(pending) + pending
-        produced = [o for n in pending for o in n.output if o]
-        produced_set = {o for n in nodes for o in n.output if o}
+        computed = {o for n in nodes for o in n.output if o}
         member = {id(n) for n in nodes}
         inputs: list[str] = []
         initializers: dict[str, np.ndarray] = {}
@@ -162,7 +161,7 @@ class Importer:
                 if not name:
                     continue
                 real = self.g.resolve(name)
-                if real in produced_set:
+                if real in computed:
                     continue
                 constant = self.g.constants.get(real)
                 if constant is not None:
@@ -170,9 +169,9 @@ class Importer:
                 elif real not in inputs:
                     inputs.append(real)
         graph_outputs = {self.g.resolve(o) for o in self.g.outputs}
-        outputs = [
-            o for o in produced
-            if o in graph_outputs or any(id(c) not in member for c in self.ctx.consumers.get(o, []))
+        outputs = [  # the comparisons' results are read as predicates, not from the host
+            o for n in pending for o in n.output
+            if o and (o in graph_outputs or any(id(c) not in member for c in self.ctx.consumers.get(o, [])))
         ]
         if not outputs:  # dead nodes: nothing reads what they compute
             return
