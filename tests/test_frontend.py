@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from bnnc.cli import main
 import bnnc
 from bnnc.program import run_program
 from bnnc.frontend.reference import run_reference
 from bnnc.ir import print_module
+from tests.models.builders import single_io_model
 from tests.models.zoo import BAD, ZOO, sample_inputs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
@@ -126,6 +128,140 @@ def test_float_tail_becomes_a_host_partition(zoo_dir: Path) -> None:
     assert any(op.name == "xbar.mvm" for op in ops[: ops.index(tail)])
 
 
+def _comparison_model(after_cast: str) -> onnx.ModelProto:
+    """``Sign -> MatMul (±1 weights) -> Less 0 -> Cast float``, then ``after_cast``: ``"mul"`` (a
+    float tail), ``"layer"`` (``Sign`` and another binary layer) or ``"none"`` (the boolean is the output)."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("Sign", ["x"], ["s"], name="Sign_0"),
+        helper.make_node("MatMul", ["s", "w"], ["y"], name="MatMul_1"),
+        helper.make_node("Less", ["y", "zero"], ["less"], name="Less_2"),
+        helper.make_node("Cast", ["less"], ["cast"], name="Cast_3", to=TensorProto.FLOAT),
+    ]
+    inits = [numpy_helper.from_array(np.where(rng.random((16, 8)) < 0.5, -1, 1).astype(np.float32), "w"), numpy_helper.from_array(np.float32(0), "zero")]
+    output, shape = {"mul": ("out", [1, 8]), "layer": ("out", [1, 4]), "none": ("less", [1, 8])}[after_cast]
+    if after_cast == "mul":
+        nodes.append(helper.make_node("Mul", ["cast", "two"], ["out"], name="Mul_4"))
+        inits.append(numpy_helper.from_array(np.float32(2), "two"))
+    elif after_cast == "layer":
+        nodes.append(helper.make_node("Sign", ["cast"], ["s2"], name="Sign_4"))
+        nodes.append(helper.make_node("MatMul", ["s2", "w2"], ["out"], name="MatMul_5"))
+        inits.append(numpy_helper.from_array(np.where(rng.random((8, 4)) < 0.5, -1, 1).astype(np.float32), "w2"))
+    else:
+        del nodes[-1]
+    model = single_io_model(nodes, inits, "x", [1, 16], output, shape, bipolar_input=False)
+    if after_cast == "none":
+        model.graph.output[0].type.tensor_type.elem_type = TensorProto.BOOL
+    return model
+
+
+def test_a_comparison_read_by_the_host_joins_its_partition(tmp_path: Path) -> None:
+    path = tmp_path / "less_cast_mul.onnx"
+    onnx.save(_comparison_model("mul"), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    tail = bnnc.compile(path).module.function().ops[-2]
+    assert tail.name == "host.onnx" and tail.location.names == ("Less_2", "Cast_3", "Mul_4")
+
+
+@pytest.mark.parametrize(
+    "after_cast, fragments",
+    [
+        ("layer", ["node 'Cast_3' (op Cast)", "between binary layers", "Cast of a boolean comparison"]),
+        ("none", ["node 'Less_2' (op Less)", "output 'less' is the boolean result", "cast it to float32"]),
+    ],
+)
+def test_a_comparison_that_cannot_be_compiled_is_refused_with_one_clear_line(tmp_path: Path, after_cast: str, fragments: list[str], capsys) -> None:
+    path = tmp_path / f"less_{after_cast}.onnx"
+    onnx.save(_comparison_model(after_cast), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "internal error" not in err, err
+    for fragment in fragments:
+        assert fragment in err
+    assert not (tmp_path / "out").exists()
+
+
+def _where_model(case: str) -> onnx.ModelProto:
+    """``MatMul (±1 weights) -> Where(condition, 1, -1)`` on a ±1 input, where the condition
+    is ``Less(y, t)`` with ``t`` of shape [1, 2, 1] (``"broadcast_compare"``), ``Less(y, 0)``
+    with values of shape [1, 2, 1] (``"broadcast_where"``) or ``Less(y, Relu(y))``, computed
+    by the host (``"host_condition"``)."""
+    rng = np.random.default_rng(5)
+    t = np.zeros((1, 2, 1) if case == "broadcast_compare" else (), np.float32)
+    one = np.ones((1, 2, 1) if case == "broadcast_where" else (), np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="MatMul_0")]
+    if case == "host_condition":
+        nodes.append(helper.make_node("Relu", ["y"], ["t"], name="Relu_1"))
+    nodes += [
+        helper.make_node("Less", ["y", "t"], ["less"], name="Less_2"),
+        helper.make_node("Where", ["less", "minus", "plus"], ["out"], name="Where_3"),
+    ]
+    inits = [numpy_helper.from_array(np.where(rng.random((16, 8)) < 0.5, -1, 1).astype(np.float32), "w"), numpy_helper.from_array(one, "plus"), numpy_helper.from_array(-one, "minus")]
+    if case != "host_condition":
+        inits.append(numpy_helper.from_array(t, "t"))
+    return single_io_model(nodes, inits, "x", [1, 16], "out", [1, 8] if case == "host_condition" else [1, 2, 8])
+
+
+@pytest.mark.parametrize("case", ["broadcast_compare", "broadcast_where", "host_condition"])
+def test_a_where_the_arrays_cannot_take_runs_on_the_host(tmp_path: Path, case: str) -> None:
+    path = tmp_path / f"{case}.onnx"
+    onnx.save(_where_model(case), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    ops = bnnc.compile(path).module.function().ops
+    assert ops[-2].name == "host.onnx" and "Where_3" in ops[-2].location.names
+    assert ops[-1].operands[0].type.shape == ((1, 8) if case == "host_condition" else (1, 2, 8))
+
+
+@pytest.mark.parametrize("op", ["GreaterOrEqual", "Greater", "Less", "LessOrEqual"])
+def test_a_comparison_of_integers_with_a_fraction_rounds_its_threshold(tmp_path: Path, op: str) -> None:
+    """``Where(Sign(x) >= t, +1, -1)`` with t = 0.5, -0.5, 1.5, -1.5: on integers, x >= t is
+    x >= ceil(t) and x > t is x >= floor(t) + 1 (the same integers for these t)."""
+    rng = np.random.default_rng(6)
+    nodes = [
+        helper.make_node("Sign", ["x"], ["s"], name="Sign_0"),
+        helper.make_node(op, ["s", "t"], ["p"], name="Compare_1"),
+        helper.make_node("Where", ["p", "plus", "minus"], ["b"], name="Where_2"),
+        helper.make_node("MatMul", ["b", "w"], ["out"], name="MatMul_3"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([[0.5, -0.5, 1.5, -1.5]], np.float32), "t"), numpy_helper.from_array(np.float32(1), "plus"),
+        numpy_helper.from_array(np.float32(-1), "minus"), numpy_helper.from_array(np.where(rng.random((4, 3)) < 0.5, -1, 1).astype(np.float32), "w"),
+    ]
+    path = tmp_path / f"{op}.onnx"
+    onnx.save(single_io_model(nodes, inits, "x", [1, 4], "out", [1, 3], bipolar_input=False), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    source = bnnc.compile(path, pipeline="").module
+    threshold = next(op for op in source.function().ops if op.name == "bnn.threshold")
+    assert source.constant(threshold.const("thresholds")).data.reshape(-1).tolist() == [1, 0, 2, -1]
+
+
+def test_host_nodes_whose_results_nothing_reads_are_dropped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["out"], name="MatMul_0"),
+        helper.make_node("Relu", ["out"], ["unused"], name="Relu_1"),
+    ]
+    path = tmp_path / "dead_relu.onnx"
+    onnx.save(single_io_model(nodes, [numpy_helper.from_array(np.where(rng.random((8, 4)) < 0.5, -1, 1).astype(np.float32), "w")], "x", [1, 8], "out", [1, 4]), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0
+    assert not any(op.name == "host.onnx" for op in bnnc.compile(path).module.function().ops)
+
+
+def test_a_dropout_whose_mask_is_read_runs_on_the_host(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["y"], name="MatMul_0"),
+        helper.make_node("Dropout", ["y"], ["d", "mask"], name="Dropout_1"),
+        helper.make_node("Cast", ["mask"], ["keep"], name="Cast_2", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["d", "keep"], ["out"], name="Mul_3"),
+    ]
+    path = tmp_path / "dropout_mask.onnx"
+    onnx.save(single_io_model(nodes, [numpy_helper.from_array(np.where(rng.random((8, 4)) < 0.5, -1, 1).astype(np.float32), "w")], "x", [1, 8], "out", [1, 4]), path)
+    assert main([str(path), "-o", str(tmp_path / "out")]) == 0  # the golden check passed
+    tail = bnnc.compile(path).module.function().ops[-2]
+    assert tail.name == "host.onnx" and tail.location.names == ("Dropout_1", "Cast_2", "Mul_3")
+
+
 # ------------------------------------------------------------------ bad input
 
 BAD_FRAGMENTS = {
@@ -174,3 +310,12 @@ def test_unreadable_files_are_refused(tmp_path: Path, content: bytes | None, fra
 def test_debug_shows_a_traceback(zoo_dir: Path, capsys) -> None:
     assert main([str(zoo_dir / "grouped_conv.onnx"), "--debug", "-o", str(zoo_dir / "g.out")]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_every_converter_is_registered_once_and_documented() -> None:
+    from bnnc.frontend.convert import CONVERTERS, converter
+
+    assert {op for _, op in CONVERTERS} >= {"Conv", "Gemm", "MatMul", "BatchNormalization", "Sign", "BipolarQuant", "MultiThreshold", "Where", "MaxPool", "Reshape"}
+    assert all(function.__doc__ for function in CONVERTERS.values())
+    with pytest.raises(ValueError, match="two converters for op Conv"):
+        converter("Conv")(lambda ctx, node: None)

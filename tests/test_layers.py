@@ -1,7 +1,7 @@
 """The layers import one way (``../shared/DESIGN.md`` §1): ``ir`` imports nothing of the project
 outside itself (and nothing of onnx); ``passes`` imports ``ir`` only; ``backends`` never the
-frontend, the passes or the driver; the frontend only ``ir``, its own modules, the onnxruntime
-session builder and the error types. No import cycles between modules, function-level imports
+frontend, the passes or the driver; the frontend only ``ir``, its own modules and the onnxruntime
+session builder. No import cycles between modules, function-level imports
 included."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ ALLOWED = {
     "bnnc.ir": ("bnnc.ir",),
     "bnnc.passes": ("bnnc.ir", "bnnc.passes"),
     "bnnc.backends": ("bnnc.ir", "bnnc.backends"),
-    "bnnc.frontend": ("bnnc.ir", "bnnc.frontend", "bnnc.backends.onnx_session", "bnnc.errors"),
+    "bnnc.frontend": ("bnnc.ir", "bnnc.frontend", "bnnc.backends.onnx_session"),
 }
 """Project modules each layer may import (by prefix); the driver layer (``bnnc``) may import all."""
 

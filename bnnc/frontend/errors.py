@@ -11,7 +11,7 @@ Fields are plain attributes so that a caller that learns the file name later
 
 from __future__ import annotations
 
-from bnnc.errors import BnncError
+from bnnc.ir import BnncError
 
 __all__ = ["FrontendError", "UnsupportedModelError", "InvalidModelError"]
 

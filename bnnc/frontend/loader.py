@@ -33,7 +33,8 @@ TYPE_ONLY_INPUTS = {"CastLike": {1}}
 """Inputs of which an op reads only the element type (the dynamo exporter writes
 ``CastLike(0, x)`` to give a zero bias the type of the activation ``x``)."""
 PASS_THROUGH_OPS = {"Identity", "Dropout"}
-"""Ops that forward their first input unchanged at inference."""
+"""Ops that forward their first input unchanged at inference (a ``Dropout`` whose mask is
+read stays a node)."""
 
 
 @dataclass
@@ -228,10 +229,12 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
     runtime = _runtime_tensors(graph)
     constants = {name: values[name] for name in values if name not in runtime}
     constants.update(initializers)
+    read = {name for node in graph.node for name in node.input if name} | {o.name for o in graph.output}
     aliases = {}
     nodes = []
     for node in graph.node:
-        if node.op_type in PASS_THROUGH_OPS and node.domain in ("", "ai.onnx") and node.output[0] in runtime:
+        forwards = node.op_type in PASS_THROUGH_OPS and node.domain in ("", "ai.onnx") and not read & set(node.output[1:])
+        if forwards and node.output[0] in runtime:
             aliases[node.output[0]] = node.input[0]
         elif any(o in runtime for o in node.output if o):
             nodes.append(node)

@@ -47,12 +47,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bnnc.frontend.errors import InvalidModelError, UnsupportedModelError
 
-__all__ = ["standardize", "STANDARD_DOMAINS", "CUSTOM_DOMAINS"]
+__all__ = ["standardize", "STANDARD_DOMAINS", "QONNX_DOMAINS", "FINN_DOMAINS", "CUSTOM_DOMAINS"]
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx"})
-_QONNX = frozenset({"onnx.brevitas", "qonnx.custom_op.general"})
-_FINN = frozenset({"finn.custom_op.general", "qonnx.custom_op.general"})
-CUSTOM_DOMAINS = _QONNX | _FINN
+QONNX_DOMAINS = frozenset({"onnx.brevitas", "qonnx.custom_op.general"})
+FINN_DOMAINS = frozenset({"finn.custom_op.general", "qonnx.custom_op.general"})
+CUSTOM_DOMAINS = QONNX_DOMAINS | FINN_DOMAINS
 _MIN_OPSET = 9  # Where, Less on floats and Sign exist from opset 9 on
 
 
@@ -249,10 +249,10 @@ def _multithreshold(e: _Emitter) -> None:
 
 
 _REWRITERS: dict[tuple[str, str], Callable[[_Emitter], None]] = {
-    **{(d, "BipolarQuant"): _bipolar_quant for d in _QONNX},
-    **{(d, "Quant"): _quant for d in _QONNX},
-    **{(d, "IntQuant"): _quant for d in _QONNX},
-    **{(d, "MultiThreshold"): _multithreshold for d in _FINN},
+    **{(d, "BipolarQuant"): _bipolar_quant for d in QONNX_DOMAINS},
+    **{(d, "Quant"): _quant for d in QONNX_DOMAINS},
+    **{(d, "IntQuant"): _quant for d in QONNX_DOMAINS},
+    **{(d, "MultiThreshold"): _multithreshold for d in FINN_DOMAINS},
 }
 
 
