@@ -99,3 +99,14 @@ def test_the_scan_sees_the_project() -> None:
     assert {"bnnc.ir.core", "bnnc.passes.tile", "bnnc.backends.schedule", "bnnc.frontend.loader", "bnnc.api"} <= set(MODULES)
     assert GRAPH.has_edge("bnnc.passes.tile", "bnnc.ir.analysis")
     assert GRAPH.has_edge("bnnc.cli", "bnnc.api")
+
+
+def test_every_package_folder_is_installed() -> None:
+    """pyproject.toml lists every package folder (a non-editable install leaves out the rest)."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {name for name, path in MODULES.items() if path.name == "__init__.py"}
+    assert folders == set(setuptools["packages"])
+    for package in folders:
+        assert (ROOT / setuptools["package-dir"][package] / "__init__.py").is_file(), package
