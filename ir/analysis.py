@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .core import Function, Module, Operation
 from .dialects import host, xbar
-from .periphery import DigitalBlock, digital_blocks
+from .periphery import DigitalBlock, digital_blocks, is_digital
 from .schemes import SCHEMES, Scheme
 
 
@@ -227,7 +227,8 @@ def program_layers(module: Module, function: str = "main") -> ProgramLayers:
     func = module.function(function)
     crossbar = crossbar_layers(func)
     owner = {id(s): layer.name for layer in crossbar for s in layer.sensing}
-    return ProgramLayers(crossbar, digital_blocks(func, owner), [op for op in func.ops if isinstance(op, host.OnnxSubgraph)])
+    hosted = [op for op in func.ops if isinstance(op, host.OnnxSubgraph) and not is_digital(op)]
+    return ProgramLayers(crossbar, digital_blocks(func, owner), hosted)
 
 
 def crossbar_layers(function: Function) -> list[CrossbarLayer]:

@@ -67,6 +67,20 @@ WORK: dict[type[Operation], Callable[[Operation], dict[str, int]]] = {
 the reciprocal's cost; a ternary sign as two compares; a k×k pool as k² − 1 compares)."""
 
 
+def op_work(op: Operation) -> dict[str, int]:
+    """The operations one digital op (or periphery host partition) performs per inference."""
+    if isinstance(op, host.OnnxSubgraph):
+        return dict(zip(UNITS, op.attr("work")))
+    return WORK[type(op)](op)
+
+
+def is_digital(op: Operation) -> bool:
+    """Whether ``op`` is work of the digital periphery (not wiring, arrays or host)."""
+    if isinstance(op, host.OnnxSubgraph):
+        return bool(op.attr("periphery"))
+    return not isinstance(op, WIRING + ON_ARRAYS)
+
+
 @dataclass
 class DigitalBlock:
     """The digital ops working on one crossbar layer's results (``after``; ``None`` for work on
@@ -86,7 +100,7 @@ class DigitalBlock:
         """Operations per inference by unit."""
         total = dict.fromkeys(UNITS, 0)
         for op in self.ops:
-            for unit, count in WORK[type(op)](op).items():
+            for unit, count in op_work(op).items():
                 total[unit] += count
         return total
 
@@ -112,9 +126,9 @@ def digital_blocks(function: Function, sensing_owner: dict[int, str]) -> list[Di
             continue
         known = [s for s in sources if s is not None]
         owner_of[id(op)] = max(known) if known else None
-        if isinstance(op, WIRING + ON_ARRAYS) or isinstance(op, host.OnnxSubgraph):
+        if not is_digital(op):
             continue
-        if type(op) not in WORK:
+        if type(op) not in WORK and not isinstance(op, host.OnnxSubgraph):
             raise ValueError(f"{op.name} at {op.location.describe()} has no digital periphery model")
         after = owner_of[id(op)][1] if owner_of[id(op)] is not None else None
         blocks.setdefault(after, DigitalBlock(after)).ops.append(op)

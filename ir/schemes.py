@@ -10,7 +10,8 @@ With ``x̃ = (x + 1) / 2`` on the ports (0 V or V_read) and ``w̃ = (w + 1) / 2`
   popcount, ``y = 2·c_j − N``;
 - ``diff``: columns ``w̃`` and ``1 − w̃`` side by side; ``Σ x̃·w = c⁺ − c⁻``.
 
-A weight of 0 (a latent weight exactly 0 under ``sign``) has both of its cells off.
+A weight of 0 (a latent weight exactly 0 under ``sign``) has both of its cells off under xnor
+and diff; refcol cannot map it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Scheme:
     complement_ports: ClassVar[bool] = False
     """Each input also drives a complementary row ``1 − x̃`` (the window doubles the ports)."""
     columns_per_output: ClassVar[int] = 1
+    maps_zero_weights: ClassVar[bool] = True
+    """A weight of 0 can be mapped (both of its cells off)."""
 
     def physical_columns(self, outputs: int) -> int:
         """Array columns a layer of ``outputs`` logical columns occupies before tiling."""
@@ -92,8 +95,11 @@ class Scheme:
 class RefCol(Scheme):
     name = "refcol"
     reference_column = True
+    maps_zero_weights = False  # one cell per weight stands for ±1; a 0 has no cell state
 
     def cells(self, w: np.ndarray) -> np.ndarray:
+        if (w == 0).any():
+            raise ValueError("refcol maps each weight to one cell (±1); weights of 0 need xnor or diff")
         on = (w.T > 0).astype(np.uint8)
         return np.concatenate([on, np.ones((on.shape[0], 1), np.uint8)], axis=1)
 

@@ -37,9 +37,11 @@ PREFERENCE = ("xnor", "refcol", "diff")
 """Tie-break for ``auto``: fewer physical columns (sense inputs) first."""
 
 
-def choose_scheme(fan_in: int, outputs: int, rows: int, cols: int) -> str:
-    """The mapping needing the fewest ``rows × cols`` arrays (ties: :data:`PREFERENCE`)."""
-    return min(PREFERENCE, key=lambda s: (SCHEMES[s].arrays_needed(fan_in, outputs, rows, cols), PREFERENCE.index(s)))
+def choose_scheme(fan_in: int, outputs: int, rows: int, cols: int, zero_weights: bool = False) -> str:
+    """The mapping needing the fewest ``rows × cols`` arrays (ties: :data:`PREFERENCE`) among
+    those that can map the layer (weights of 0 rule out refcol)."""
+    usable = [s for s in PREFERENCE if SCHEMES[s].maps_zero_weights or not zero_weights]
+    return min(usable, key=lambda s: (SCHEMES[s].arrays_needed(fan_in, outputs, rows, cols), PREFERENCE.index(s)))
 
 
 @register_pass
@@ -63,7 +65,8 @@ class SignConvert(Pass):
         encoding, _ = xbar.PLANES[x.type.domain]
         w = weight_matrix(layer)
         outputs, fan_in = w.shape[0], int(np.prod(w.shape[1:]))
-        scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols)
+        zeros = bool((w == 0).any())
+        scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols, zeros)
         mapping = SCHEMES[scheme]
         name = layer_name(layer)
         geo = geometry(layer)

@@ -94,11 +94,12 @@ def _matmul_result(x: TensorType, w: TensorType) -> TensorType:
 @register_op
 class Dense(Operation):
     """Binary fully-connected layer: ``y[n, m] = sum_k x[n, k] * W[m, k]``, exact integer
-    arithmetic. ``W`` is ±1 of shape ``[M, K]`` (out features × in features)."""
+    arithmetic. ``W`` is ±1 of shape ``[M, K]`` (out features × in features), or ternary where
+    some weights are exactly 0 (a latent weight of 0 under ``sign``)."""
 
     name = "bnn.dense"
     operand_defs = (OperandDef("input", ARRAY_INPUT),)
-    const_defs = (ConstDef("weight", domains(D.PM1)),)
+    const_defs = (ConstDef("weight", domains(D.PM1, D.TERN)),)
     result_defs = (ResultDef("output", domains(D.I32)),)
 
     @classmethod
@@ -123,12 +124,12 @@ def _window_output(x: TensorType, kernel: tuple[int, int], attributes: dict[str,
 @register_op
 class Conv(Operation):
     """Binary 2-D convolution (ONNX ``Conv`` with ``group = 1``, cross-correlation): ``W`` is ±1 of
-    shape ``[Cout, Cin, kh, kw]``; padding adds zeros, which are neither -1 nor +1, so border
+    shape ``[Cout, Cin, kh, kw]`` (ternary where some weights are exactly 0); padding adds zeros, which are neither -1 nor +1, so border
     windows sum over fewer taps. Exact integer arithmetic."""
 
     name = "bnn.conv"
     operand_defs = (OperandDef("input", ARRAY_INPUT),)
-    const_defs = (ConstDef("weight", domains(D.PM1)),)
+    const_defs = (ConstDef("weight", domains(D.PM1, D.TERN)),)
     result_defs = (ResultDef("output", domains(D.I32)),)
     attr_defs = _window_attrs()
 
