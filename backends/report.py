@@ -51,7 +51,7 @@ def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig)
             "outputs": layer.outputs,
             "array": [rows, cols],
             "arrays_by_scheme": {name: mapping.arrays_needed(layer.fan_in, layer.outputs, rows, cols)
-                                 for name, mapping in SCHEMES.items()},
+                                 if mapping.outputs_in(cols) >= 1 else None for name, mapping in SCHEMES.items()},
             "tiles": list(layer.tiles),
             "replicas": layer.replicas,
             "arrays": layer.arrays,

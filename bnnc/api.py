@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,8 +117,8 @@ def compile(
     - ``scheme``: the crossbar mapping of every layer, ``refcol``, ``xnor``, ``diff`` or
       ``auto`` (per layer the fewest arrays);
     - ``hw``: a :class:`HardwareConfig` or a TOML file (``bnnc --print-default-hw``);
-    - ``max_arrays`` / ``target_fps``: replicate bottleneck layers within an array budget or
-      until a throughput;
+    - ``max_arrays`` / ``target_fps``: replicate bottleneck layers within an array budget (0 or
+      None: no replication) or until a throughput;
     - ``sign_zero``: where an ONNX Sign can see exactly 0: ``exact`` (a second comparator),
       ``pos``/``neg`` (ties go to ±1; the golden check counts them), ``error``;
     - ``pipeline``: a pass pipeline instead of the default one (then the four tuning options
@@ -131,6 +132,10 @@ def compile(
         raise BnncError(f"scheme must be one of {', '.join(SCHEMES)}, got '{scheme}'")
     if sign_zero not in SIGN_ZERO:
         raise BnncError(f"sign_zero must be one of {', '.join(SIGN_ZERO)}, got '{sign_zero}'")
+    if max_arrays is not None and (isinstance(max_arrays, bool) or not isinstance(max_arrays, int) or max_arrays < 0):
+        raise BnncError(f"max_arrays (--max-arrays) takes a whole number of arrays (0: no replication), got {max_arrays!r}")
+    if target_fps is not None and not (isinstance(target_fps, int | float) and math.isfinite(target_fps) and target_fps > 0):
+        raise BnncError(f"target_fps (--target-fps) takes a finite number of inferences per second > 0, got {target_fps!r}")
     if pipeline is None:
         pipeline = default_pipeline(scheme, sign_zero, config.array.rows, config.array.cols, max_arrays or 0,
                                     target_fps or 0.0, timing_of(config))
@@ -285,6 +290,8 @@ class Compilation:
         arrays) or that many random inputs; the outcome is recorded on the module."""
         if self.model is None or self.source is None:
             raise BnncError("the golden check needs the source ONNX model; compile it with bnnc.compile")
+        if isinstance(inputs, int) and inputs < 1:
+            raise BnncError(f"the golden check needs at least 1 input (--golden-inputs), got {inputs}")
         samples = self.random_inputs(inputs, seed) if isinstance(inputs, int) else dict(inputs)
         start = time.perf_counter()
         result = golden_check(self.module, self.source, self.model, samples)

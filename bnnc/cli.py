@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import traceback
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -127,9 +128,12 @@ class Progress:
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {k: data[k] for k in data.files}
+        raise BnncError(f"{path}: not an .npz archive; expected an .npz written by numpy.savez")
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
         raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
 
 

@@ -49,8 +49,8 @@ def golden_check(module: Module, source: Module, model: onnx.ModelProto, inputs:
     program ``module`` on the same inputs; integer and binary outputs must be equal, float
     outputs within 1e-5 relative. Where the program resolves reachable Sign(0) ties by a
     sign-zero policy, the events are counted on the ``source`` module (the imported IR)."""
+    ours = run_program(module, inputs, runner)  # first: it checks the inputs' names and shapes
     reference = run_reference(model, dict(inputs))
-    ours = run_program(module, inputs, runner)
     function = module.function("main")
     samples = next(iter(ours.values())).shape[0] if ours else 0
     mismatches: list[str] = []

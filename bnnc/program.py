@@ -40,6 +40,8 @@ def run_program(
     if len(counts) != 1:
         raise BnncError(f"inputs carry different numbers of samples: {sorted(counts)}")
     count = counts.pop()
+    if count < 1:
+        raise BnncError("the inputs hold no samples")
     stacked = [np.asarray(inputs[n]).reshape((count,) + arg.type.shape) for n, arg in zip(names, function.args)]
     results = runner(module, stacked)
     named = {}
@@ -50,17 +52,31 @@ def run_program(
 
 
 def onnx_inputs_to_domain(module: Module, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Cast user inputs to the ONNX input dtypes (npz files often hold float64); a float array
-    with non-integer values for an integer input is an error, not a silent rounding."""
+    """Cast user inputs to the ONNX input dtypes (npz files often hold float64). Nothing is
+    rounded, wrapped or clipped silently: an input that is not numeric, a float with
+    non-integer values for an integer input, or a value outside the input type's range is an
+    error; an input the model does not have is one too."""
+    names = onnx_dtypes(module)
+    unknown = [name for name in inputs if name not in names]
+    if unknown:
+        raise BnncError(f"no model input named {', '.join(repr(n) for n in unknown)} (the model's inputs are {', '.join(names)})")
     cast = {}
-    for name, dtype in onnx_dtypes(module).items():
+    for name, dtype in names.items():
         if name not in inputs:
             continue
         array = np.asarray(inputs[name])
-        converted = array.astype(dtype)
-        if not np.array_equal(converted, array, equal_nan=True) and array.dtype.kind == "f" and dtype.kind in "iu":
-            raise BnncError(f"input '{name}' holds non-integer values but the model takes {dtype}")
-        cast[name] = converted
+        if array.dtype.kind not in "biuf":
+            raise BnncError(f"input '{name}' holds {array.dtype} values; the model takes {dtype}")
+        if array.dtype.kind == "f" and np.isnan(array).any():
+            raise BnncError(f"input '{name}' holds NaN values, which no binarizer can decide; give finite values")
+        if dtype.kind in "iu":
+            if array.dtype.kind == "f" and not (np.isfinite(array).all() and np.array_equal(array, np.round(array))):
+                raise BnncError(f"input '{name}' holds non-integer values but the model takes {dtype}")
+            info = np.iinfo(dtype)
+            if array.size and (array.min() < info.min or array.max() > info.max):
+                raise BnncError(f"input '{name}' holds values in [{array.min()}, {array.max()}], outside {dtype}'s "
+                                f"[{info.min}, {info.max}]")
+        cast[name] = array.astype(dtype)
     return cast
 
 

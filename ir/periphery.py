@@ -46,7 +46,14 @@ def _window_taps(op: Operation) -> int:
     return kh * kw
 
 
+def _binary_macs(op: Operation) -> int:
+    w = op.const_type("weight").shape
+    return _elements(op.result) * math.prod(w[1:])
+
+
 WORK: dict[type[Operation], Callable[[Operation], dict[str, int]]] = {
+    bnn.Conv: lambda op: {"int_add": _binary_macs(op)},
+    bnn.Dense: lambda op: {"int_add": _binary_macs(op)},
     bnn.BatchNorm: lambda op: {"fp_mul": _elements(op.result), "fp_add": _elements(op.result)},
     bnn.Add: lambda op: _adds(op, _elements(op.result)),
     bnn.Sub: lambda op: _adds(op, _elements(op.result)),
@@ -64,7 +71,8 @@ WORK: dict[type[Operation], Callable[[Operation], dict[str, int]]] = {
     bnn.InputQuant: lambda op: {"fp_mul": _elements(op.result), "fp_add": _elements(op.result), "compare": 2 * _elements(op.result)},
 }
 """Per-inference work of each digital op, by unit (a division counts as a multiplication by
-the reciprocal's cost; a ternary sign as two compares; a k×k pool as k² − 1 compares)."""
+the reciprocal's cost; a ternary sign as two compares; a k×k pool as k² − 1 compares; a binary
+layer a pipeline left unmapped, one integer add per ±1 product)."""
 
 
 def op_work(op: Operation) -> dict[str, int]:

@@ -44,6 +44,8 @@ class Tile(Pass):
     layers can be tiled onto arrays of different sizes."""
 
     def run(self, module: Module, context: PassContext) -> None:
+        if self.rows < 2 or self.cols < 2:
+            raise ValueError(f"arrays need at least 2 rows and 2 columns, got {self.rows}x{self.cols}")
         chosen = {n.strip() for n in self.layers.split(",") if n.strip()}
         for function in module.functions:
             for op in function.walk():

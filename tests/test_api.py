@@ -79,8 +79,8 @@ def test_errors_are_bnnc_errors_with_the_cli_line(tmp_path: Path) -> None:
         bnnc.compile(EXAMPLE, scheme="bogus")
     with pytest.raises(bnnc.BnncError, match="tune the default pipeline"):
         bnnc.compile(EXAMPLE, pipeline="canonicalize", max_arrays=4)
-    with pytest.raises(bnnc.BnncError, match="in pass tile.*cannot hold one refcol output"):
-        bnnc.compile(EXAMPLE, pipeline="fuse-bn-binarize,pool-to-bits,sign-convert{scheme=refcol},tile{rows=128,cols=1}")
+    with pytest.raises(bnnc.BnncError, match="in pass replicate .after passes canonicalize.: replicate needs max-arrays=N or target-fps=F"):
+        bnnc.compile(EXAMPLE, pipeline="canonicalize,replicate")
     with pytest.raises(bnnc.BnncError, match="missing.toml"):
         bnnc.compile(EXAMPLE, hw=tmp_path / "missing.toml")
 

@@ -1,0 +1,77 @@
+"""User inputs are validated before anything runs: one line, exit 2, nothing wrapped, rounded
+or clipped silently (the cases ../shared/probes/cli_inputs_probe.py found)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from bnnc.cli import main
+from tests.models.zoo import ZOO
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name in ("mlp_sign_w_graph", "uint8_input_cnn"):
+        paths[name] = directory / f"{name}.onnx"
+        onnx.save(ZOO[name].build(), paths[name])
+    return paths
+
+
+def _input(path: Path) -> tuple[str, list[int]]:
+    (graph_input,) = [i for i in onnx.load(path).graph.input if i.name not in {t.name for t in onnx.load(path).graph.initializer}]
+    return graph_input.name, [d.dim_value for d in graph_input.type.tensor_type.shape.dim]
+
+
+CASES = {
+    "wrong key": lambda name, shape: {"nope": np.zeros(shape, np.float32)},
+    "string array": lambda name, shape: {name: np.full(shape, "a")},
+    "complex": lambda name, shape: {name: np.zeros(shape, np.complex64)},
+    "NaN": lambda name, shape: {name: np.full(shape, np.nan, np.float32)},
+    "zero samples": lambda name, shape: {name: np.zeros([0] + shape[1:], np.float32)},
+    "wrong shape": lambda name, shape: {name: np.zeros(shape[:-1] + [shape[-1] + 1], np.float32)},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_arrays_exit_2_with_one_line(models: dict[str, Path], tmp_path: Path, capsys, case: str) -> None:
+    model = models["mlp_sign_w_graph"]
+    np.savez(tmp_path / "in.npz", **CASES[case](*_input(model)))
+    assert main([str(model), "--inputs", str(tmp_path / "in.npz"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("values, dtype", [([300, -1], np.int64), ([-5, 3], np.int8), ([0.5, 2.0], np.float64)])
+def test_integer_inputs_are_not_wrapped(models: dict[str, Path], tmp_path: Path, capsys, values, dtype) -> None:
+    model = models["uint8_input_cnn"]
+    name, shape = _input(model)
+    data = np.resize(np.asarray(values, dtype), shape)
+    np.savez(tmp_path / "in.npz", **{name: data})
+    assert main([str(model), "--inputs", str(tmp_path / "in.npz"), "-o", str(tmp_path / "out")]) == 2
+    assert "uint8" in capsys.readouterr().err
+
+
+def test_files_that_are_not_npz_archives(models: dict[str, Path], tmp_path: Path, capsys) -> None:
+    model = models["mlp_sign_w_graph"]
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "array.npy").rename(tmp_path / "fake.npz")
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    for path in ("fake.npz", "corrupt.npz"):
+        assert main([str(model), "--inputs", str(tmp_path / path), "-o", str(tmp_path / "out")]) == 2
+        assert "expected an .npz written by numpy.savez" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--max-arrays", "-1"], ["--target-fps", "-1"], ["--target-fps", "nan"],
+                                   ["--target-fps", "inf"], ["--golden-inputs", "0"], ["--golden-inputs", "-1"],
+                                   ["-p", "sign-convert,tile{rows=1,cols=1}"]])
+def test_bad_options_exit_2(models: dict[str, Path], tmp_path: Path, capsys, flags: list[str]) -> None:
+    assert main([str(models["mlp_sign_w_graph"]), *flags, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error" not in err
