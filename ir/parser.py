@@ -336,13 +336,26 @@ def npz_path(bir_path: Path) -> Path:
 def load_bir(path: str | Path) -> Module:
     """Read a ``.bir`` file and, if present, the ``.npz`` of constants beside it."""
     path = Path(path)
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ParseError(f"not UTF-8 text (byte {e.start}); textual IR is UTF-8", str(path), 1, 1) from None
     constants: dict[str, np.ndarray] = {}
     npz = npz_path(path)
     if npz.exists():
-        with np.load(npz, allow_pickle=False) as data:
-            constants = {k: data[k] for k in data.files}
-    return parse_module(text, str(path), constants, npz.name)
+        try:
+            data = np.load(npz, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an archive")
+            with data:
+                constants = {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
+            raise ParseError(f"cannot read the constants in {npz.name} ({e}); expected the .npz bnnc wrote beside it",
+                             str(path), 1, 1) from None
+    try:
+        return parse_module(text, str(path), constants, npz.name)
+    except RecursionError:
+        raise ParseError("the IR is nested too deeply to parse", str(path), 1, 1) from None
 
 
 def bir_files(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLINE_LIMIT) -> dict[Path, bytes]:

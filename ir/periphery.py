@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .core import Function, Operation, Return, Value
+from .diagnostics import BnncError
 from .dialects import bnn, host, xbar
 from .types import Domain
 
@@ -122,7 +123,7 @@ def digital_blocks(function: Function, sensing_owner: dict[int, str]) -> list[Di
     """The digital blocks of ``function``: each digital op joins the block of the latest
     crossbar layer whose sensing results reach it (``sensing_owner`` maps ``id`` of sensing ops
     to their layer); ops on the network input alone form the block ``after=None``. Raises
-    ``ValueError`` for an op that is neither wiring, nor on the arrays, nor host, nor known
+    :class:`BnncError` for an op that is neither wiring, nor on the arrays, nor host, nor known
     digital work."""
     order = {id(op): i for i, op in enumerate(function.ops)}
     owner_of: dict[int, tuple[int, str] | None] = {}
@@ -137,7 +138,7 @@ def digital_blocks(function: Function, sensing_owner: dict[int, str]) -> list[Di
         if not is_digital(op):
             continue
         if type(op) not in WORK and not isinstance(op, host.OnnxSubgraph):
-            raise ValueError(f"{op.name} at {op.location.describe()} has no digital periphery model")
+            raise BnncError(f"{op.name} at {op.location.describe()} has no digital periphery model: the report cannot cost it")
         after = owner_of[id(op)][1] if owner_of[id(op)] is not None else None
         blocks.setdefault(after, DigitalBlock(after)).ops.append(op)
     return list(blocks.values())
