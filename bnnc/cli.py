@@ -187,7 +187,8 @@ def run_onnx(args: argparse.Namespace) -> int:
     write_files_atomically(files)
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
-    _summarize(args, json.loads(files[out_dir / "report.json"]), out_dir)
+    report = json.loads(files[out_dir / "report.json"])
+    _summarize(args, report, out_dir)
     if golden is not None and not golden.exact and not golden.sign_zero_events:
         margins = [e["name"] for e in report["layers"] if e.get("float_margin_channels")]
         hint = (f" (onnxruntime's float accumulation decides signs near the thresholds of {', '.join(margins)}; "

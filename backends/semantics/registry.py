@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bnnc.ir import Operation
-from bnnc.ir.diagnostics import OpDiagnostic
+from bnnc.ir.diagnostics import BnncError, OpDiagnostic
 
 OpSemantics = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
 """An op's semantics: ``(op, operand arrays) -> result arrays``."""
@@ -16,9 +16,10 @@ OpSemantics = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
 _IMPLEMENTATIONS: dict[str, OpSemantics] = {}
 
 
-class InterpreterError(OpDiagnostic):
-    """A program the interpreter cannot run, or an op whose result breaks its declared type.
-    Names the op and the ONNX node(s) it came from whenever the failure belongs to an op."""
+class InterpreterError(BnncError, OpDiagnostic):
+    """A program the interpreter cannot run (e.g. a sign of NaN that a model's constants
+    produce), or an op whose result breaks its declared type. Names the op and the ONNX
+    node(s) it came from whenever the failure belongs to an op."""
 
     def __str__(self) -> str:
         if self.op_name is None:

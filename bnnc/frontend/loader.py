@@ -269,6 +269,9 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
 def _check(model: onnx.ModelProto, file: str) -> None:
     """Run the ONNX checker; custom domains that the model uses without importing them (as
     FINN and Brevitas exports do) are imported in the checked copy."""
+    if not model.graph.output:
+        raise InvalidModelError("a graph with at least one output", "this graph declares none; export it with its outputs",
+                                file=file)
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     missing = {n.domain for n in copy.graph.node} - {"", "ai.onnx"} - {o.domain for o in copy.opset_import}
