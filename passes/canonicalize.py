@@ -178,6 +178,9 @@ class SignOfShiftedSign(RewritePattern):
         if result.type != op.result.type:
             result = rewriter.insert_before(op, bnn.Convert([result], [op.result.type], {}, [], op.location)).result
         rewriter.replace_op(op, [result])
+        for dead in (shift, inner):  # left alive, they would be other users of x (no fusion with its layer)
+            if not dead.result.uses:
+                rewriter.erase_op(dead)
         return True
 
 

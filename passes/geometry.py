@@ -1,5 +1,6 @@
-"""Window geometry of binary layers: which taps of each output position fall on real input
-(not padding), grouped into border classes, and the integer range a pre-activation can reach.
+"""Window geometry of binary layers: which taps of each output position read an input (not zero
+padding), grouped into border classes, and the integer range a pre-activation can reach. A conv
+padded with ±1 (``pad_value``) reads an input at every tap: one class, the full fan-in.
 
 Shared by the passes that derive thresholds (``fuse-bn-binarize``) and fold the crossbar
 mappings' correction terms into them (``sign-convert``)."""
@@ -30,13 +31,16 @@ class LayerGeometry:
 
 
 def valid_taps(op: Operation) -> np.ndarray:
-    """``[OH, OW, kh, kw]``: whether each tap of each output position reads real input."""
+    """``[OH, OW, kh, kw]``: whether each tap of each output position reads an input — the
+    image, or a constant ±1 pad — rather than a zero pad."""
     if isinstance(op, bnn.Dense):
         return np.ones((1, 1, 1, 1), bool)
     _, _, height, width = op.operands[0].type.shape
     _, _, kh, kw = op.const_type("weight").shape
     (sh, sw), (pt, pl, pb, pr), (dh, dw) = op.attr("strides"), op.attr("pads"), op.attr("dilations")
     oh, ow = window_output_shape(height, width, (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw))
+    if op.attr("pad_value"):
+        return np.ones((oh, ow, kh, kw), bool)
     rows = np.arange(oh)[:, None] * sh - pt + np.arange(kh)[None, :] * dh  # [OH, kh]
     cols = np.arange(ow)[:, None] * sw - pl + np.arange(kw)[None, :] * dw  # [OW, kw]
     row_ok = (rows >= 0) & (rows < height)
@@ -85,7 +89,9 @@ class Reach:
 
 def reach(op: Operation, geo: LayerGeometry) -> Reach:
     """Reachable integer sums of a binary layer per channel and border class, from its input
-    domain: ±1 (parity of the valid fan-in), ternary (every integer), or 8-bit codes."""
+    domain: ±1 (parity of the valid fan-in), ternary (every integer), or 8-bit codes. With ±1
+    pads the range is the full fan-in's, which covers every position (a border position's pad
+    taps are constant, so it reaches a subset)."""
     plus, minus = tap_counts(op, geo)
     domain = op.operands[0].type.domain
     fan_in = plus + minus

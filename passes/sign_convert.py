@@ -13,7 +13,9 @@ Weights become cell states by one of three mappings (``../shared/DESIGN.md`` §4
 
 The correction terms (``Σ w`` and ``N`` over each window's valid taps) fold into the
 comparator thresholds, per border class, so a layer's comparator bits are the next layer's
-port voltages as they are. A layer without a comparator is read out through ADCs
+port voltages as they are. A conv padded with ±1 (``pad_value``) has its pad ports driven with
+the constant bit of that value (``xbar.window``'s ``pad_bits``): every tap is an input, the
+correction is the full fan-in's and there is one border class. A layer without a comparator is read out through ADCs
 (``xbar.readout``: the exact integer pre-activation). ``auto`` picks, per layer, the mapping
 needing the fewest ``rows × cols`` arrays.
 """
@@ -81,7 +83,9 @@ class SignConvert(Pass):
             planes = insert(bnn.Reshape.build([planes], {"shape": planes.type.shape + (1, 1)}, [], layer.location)).result
             window = {"kernel": (1, 1)}
         else:
-            window = {"kernel": tuple(w.shape[2:]), **{k: layer.attr(k) for k in WINDOW}}
+            pad = layer.attr("pad_value")
+            window = {"kernel": tuple(w.shape[2:]), **{k: layer.attr(k) for k in WINDOW},
+                      "pad_bits": xbar.PAD_BITS[x.type.domain, pad] if pad else ()}
         ports = insert(xbar.Window.build([planes], {**window, "complement": mapping.complement_ports}, [], layer.location)).result
         g = module.add_constant(f"{name}.cells", mapping.cells(w.reshape(outputs, -1)), Domain.BIT)
         counts = insert(xbar.Mvm.build([ports], {}, [g], layer.location, [module.constants[g].type])).result

@@ -313,6 +313,29 @@ PARSED_VERIFY_ERRORS = [
         "bnn.conv", "Conv_1", ["attribute 'strides'", "must have 2 elements", "'Pad_0'"],
     ),
     (
+        "pad-value-not-a-sign",
+        "module {\n  const @w : pm1<1x1x1x1> = dense<[1]>\n"
+        "  func @main(%arg0: pm1<1x1x4x4>) -> (i32<1x1x6x6>) {\n"
+        '    %0 = bnn.conv %arg0, @w {pads = [1, 1, 1, 1], pad_value = 2} : pm1<1x1x4x4> -> i32<1x1x6x6> loc("Conv_1")\n'
+        "    return %0 : i32<1x1x6x6>\n  }\n}\n",
+        "bnn.conv", "Conv_1", ["pad_value must be 0, 1 or -1, got 2"],
+    ),
+    (
+        "pad-value-on-integer-codes",
+        "module {\n  const @w : pm1<1x1x1x1> = dense<[1]>\n"
+        "  func @main(%arg0: u8<1x1x4x4>) -> (i32<1x1x6x6>) {\n"
+        '    %0 = bnn.conv %arg0, @w {pads = [1, 1, 1, 1], pad_value = -1} : u8<1x1x4x4> -> i32<1x1x6x6> loc("Conv_1")\n'
+        "    return %0 : i32<1x1x6x6>\n  }\n}\n",
+        "bnn.conv", "Conv_1", ["pad_value -1 needs a pm1 or tern input, got u8"],
+    ),
+    (
+        "pad-bits-per-plane",
+        "module {\n  func @main(%arg0: bit<2x1x1x4x4>) -> (bit<2x16x9>) {\n"
+        '    %0 = xbar.window %arg0 {kernel = [3, 3], pads = [1, 1, 1, 1], pad_bits = [1]} : bit<2x1x1x4x4> -> bit<2x16x9> loc("Conv_1")\n'
+        "    return %0 : bit<2x16x9>\n  }\n}\n",
+        "xbar.window", "Conv_1", ["pad_bits must be one bit per plane (2), got [1]"],
+    ),
+    (
         "unknown-attribute",
         _module('%0 = bnn.sign %arg0 {zero = "zero", colour = "red"} : f32<1x4> -> tern<1x4> loc("Sign_3")\n' + RET),
         "bnn.sign", "Sign_3", ["unknown attribute 'colour'"],

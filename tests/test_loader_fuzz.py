@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from bnnc.frontend import FrontendError, import_onnx
 from tests.models.zoo import ZOO
 
-SEEDS = ["cnn_pad1_stride1", "qonnx_bipolar_cnn", "finn_multithreshold_input", "mlp_gemm_prebinarized"]
-OP_TYPES = ["Conv", "Relu", "Sign", "MatMul", "Gemm", "MaxPool", "Add", "Flatten", "Reshape", "Where", "TopK", "NoSuchOp", ""]
+SEEDS = ["cnn_pad1_stride1", "qonnx_bipolar_cnn", "finn_multithreshold_input", "mlp_gemm_prebinarized", "cnn_pad_value", "cnn_pad_value_attributes"]
+OP_TYPES = ["Conv", "Relu", "Sign", "MatMul", "Gemm", "MaxPool", "Add", "Flatten", "Reshape", "Where", "Pad", "TopK", "NoSuchOp", ""]
 
 
 def _compile_or_refuse(model: onnx.ModelProto | bytes, path: Path) -> None:

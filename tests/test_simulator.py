@@ -20,6 +20,7 @@ import bnnc
 from bnnc.api import Compilation, default_pipeline
 from bnnc.ir import (Domain, Function, Location, Module, Operation, OperandDef, ResultDef, Return, TensorType, clone_module,
                      lookup_op)
+from bnnc.ir.dialects import xbar
 from bnnc.passes import PassContext, PassManager
 from bnnc.samples import random_arguments
 from tests.models.zoo import ZOO, sample_inputs
@@ -212,6 +213,68 @@ def test_every_encoding_and_both_gemm_engines(zoo_dir: Path, scheme: str, engine
         arguments = random_arguments(module.function("main"), SAMPLES, seed=17)
         assert_identical(simulate(module, arguments), interpret_batch(module, arguments))
     assert calls or engine_threshold
+
+
+def _pad_value_module(domain: Domain, pad_value: int) -> Module:
+    """A ±1 or ternary image through two convs padded with ``pad_value`` (a Larq ``Pad``
+    merged into them): one into comparators, one strided and unevenly padded, read out."""
+    rng = np.random.default_rng(31)
+    module = Module("pad_value")
+    symbols = [module.add_constant(name, data, dtype) for name, data, dtype in (
+        ("w0", rng.choice([-1, 1], (5, 3, 3, 3)), Domain.PM1),
+        ("w1", rng.choice([-1, 1], (4, 3, 3, 3)), Domain.PM1),
+        ("t", rng.integers(-6, 7, (5, 1, 1)), Domain.I32),
+        ("classes", np.zeros((5, 6)), Domain.I32),
+    )]
+    types = [module.constants[s].type for s in symbols]
+    func = module.add_function(Function("main", [TensorType(domain, (1, 3, 5, 6))]))
+    conv = lookup_op("bnn.conv")
+    pads = {"pads": (1, 1, 1, 1), "pad_value": pad_value}
+    y0 = func.append(conv.build(func.args, pads, symbols[:1], Location.of("Conv_0"), types[:1]))
+    uneven = {"pads": (2, 0, 1, 2), "strides": (2, 1), "pad_value": pad_value}
+    y1 = func.append(conv.build(func.args, uneven, symbols[1:2], Location.of("Conv_1"), types[1:2]))
+    bits = func.append(lookup_op("bnn.compare").build(y0.results, {}, symbols[2:], Location.of("Sign_0"), types[2:]))
+    func.append(Return([bits.result, y1.result]))
+    module.verify()
+    return module
+
+
+@pytest.mark.parametrize("engine_threshold", [gemm.INTEGER_GEMM_MACS, 0], ids=["default", "integer-gemm-always"])
+@pytest.mark.parametrize("domain", [Domain.PM1, Domain.TERN], ids=["offset", "ternary"])
+@pytest.mark.parametrize("pad_value", [1, -1])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_constant_pad_bits(scheme: str, pad_value: int, domain: Domain, engine_threshold: int, monkeypatch) -> None:
+    """Convs padded with ±1, mapped (tiled and untiled): one threshold class per layer, and the
+    interpreter, the simulator's fused GEMM (both engines) and its ideal analog path all give
+    the source program's results."""
+    monkeypatch.setattr(gemm, "INTEGER_GEMM_MACS", engine_threshold)
+    source = _pad_value_module(domain, pad_value)
+    arguments = random_arguments(source.function("main"), SAMPLES, seed=5)
+    expected = interpret_batch(source, arguments)
+    for rows in (16, None):
+        module = clone_module(source)
+        tile = f",tile{{rows={rows},cols={rows}}}" if rows else ""
+        PassManager.from_pipeline(f"sign-convert{{scheme={scheme}}}{tile},dce").run(module, PassContext())
+        module.verify()
+        ops = module.function("main").ops
+        assert {op.attr("pad_bits") for op in ops if op.name == "xbar.window"} == {xbar.PAD_BITS[domain, pad_value]}
+        assert all(op.const_type(op.const_defs[0].name).shape[1] == 1 for op in ops if op.name in ("xbar.compare", "xbar.readout"))
+        assert_identical(interpret_batch(module, arguments), expected)
+        assert_identical(simulate(module, arguments), expected)
+        assert_identical(simulate(module, arguments, device=DeviceModel()), expected)
+
+
+def test_port_matrix_with_constant_pad_bits_resolves_to_the_windows_bits() -> None:
+    module = clone_module(_pad_value_module(Domain.TERN, -1))
+    PassManager.from_pipeline("sign-convert{scheme=xnor},dce").run(module, PassContext())
+    window = next(op for op in module.function("main").ops if op.name == "xbar.window")
+    planes = np.random.default_rng(6).integers(0, 2, (3,) + window.operands[0].type.shape).astype(np.uint8)
+    valid = windows.valid_ports(window, *planes.shape[3:])
+    ports = deferred.PortMatrix(planes[:, :, 0], window, valid, 0, window.result.type.shape[2])
+    expected = np.stack([semantics_of("xbar.window")(window, [p])[0] for p in planes])
+    assert valid.all() and np.array_equal(ports.resolve(), expected)
+    plane_sum, shift = ports.plane_sum([1, -1])
+    assert np.array_equal(plane_sum.astype(np.int16) + shift, expected[:, 0, :, :27].astype(np.int16) - expected[:, 1, :, :27])
 
 
 # --------------------------------------------------------------------------- contract and errors

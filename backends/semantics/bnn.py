@@ -49,11 +49,11 @@ def spatial_classes(classes: np.ndarray) -> np.ndarray:
 
 @implements(dialect.Conv)
 def _conv(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    """Exact integer cross-correlation with zero padding: im2col, then one float64 GEMM (every
-    partial sum is an integer below 2**53, so the BLAS result is exact in any order)."""
+    """Exact integer cross-correlation, the pads holding ``pad_value``: im2col, then one float64
+    GEMM (every partial sum is an integer below 2**53, so the BLAS result is exact in any order)."""
     (x,) = args
     w = op.const_array("weight")
-    cols = windows(x.astype(np.float64), (w.shape[2], w.shape[3]), op, 0.0)  # [N, C, OH, OW, kh, kw]
+    cols = windows(x.astype(np.float64), (w.shape[2], w.shape[3]), op, float(op.attr("pad_value")))  # [N, C, OH, OW, kh, kw]
     sums = np.tensordot(cols, w.astype(np.float64), axes=([1, 4, 5], [1, 2, 3]))  # [N, OH, OW, Cout]
     return [_exact_i32(op, sums.transpose(0, 3, 1, 2))]
 

@@ -41,18 +41,19 @@ def _decode(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
 
 @implements(dialect.Window)
 def _window(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    """im2col per plane, ports ordered (c, i, j); pads 0; with ``complement`` the valid ports'
-    complements follow."""
+    """im2col per plane, ports ordered (c, i, j); pads 0, or each plane's ``pad_bits``; with
+    ``complement`` the complements of the driven ports follow (the valid ones, or every port
+    when the pads carry constant bits)."""
     (x,) = args
     planes, _, channels, height, width = x.shape
     kernel = tuple(op.attr("kernel"))
-    cols = windows(x[:, 0].astype(np.int8), kernel, op, 0)  # [B, C, OH, OW, kh, kw]
-    positions = cols.shape[2] * cols.shape[3]
+    cols = np.concatenate([windows(plane.astype(np.int8), kernel, op, bit) for plane, bit in zip(x, op.pad_plane_bits())])
+    positions = cols.shape[2] * cols.shape[3]  # cols: [B, C, OH, OW, kh, kw]
     ports = cols.transpose(0, 2, 3, 1, 4, 5).reshape(planes, positions, -1)
     if op.attr("complement"):
-        valid = windows(np.ones((1, channels, height, width), np.int8), kernel, op, 0)
-        valid = valid.transpose(0, 2, 3, 1, 4, 5).reshape(1, positions, -1)
-        ports = np.concatenate([ports, valid - ports], axis=2)
+        driven = windows(np.ones((1, channels, height, width), np.int8), kernel, op, 1 if op.attr("pad_bits") else 0)
+        driven = driven.transpose(0, 2, 3, 1, 4, 5).reshape(1, positions, -1)
+        ports = np.concatenate([ports, driven - ports], axis=2)
     return [ports.astype(np.uint8)]
 
 

@@ -15,7 +15,7 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 from .caches import constant_key, prepared
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
-from .windows import im2col, window_geometry
+from .windows import im2col, plane_ports, window_geometry
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class PortMatrix:
     the complementary rows ``valid − bit``; the range ``[start, stop)`` of the op's port axis
     (``2K`` ports with complement) this value holds. im2col happens on demand, once per window
     (``cache`` is shared by its slices): :attr:`bits` per plane, or :meth:`plane_sum` of
-    the planes' weighted sum in one go (im2col is linear and pads are 0 in every plane)."""
+    the planes' weighted sum in one go (im2col is linear: the pads of the sum hold the
+    weighted sum of the planes' pad bits)."""
 
     planes: np.ndarray
     window: Operation
@@ -59,9 +60,7 @@ class PortMatrix:
     def bits(self) -> np.ndarray:
         """The direct ports of every plane, uint8 ``[N, B, P, K]``."""
         if "bits" not in self.cache:
-            n, planes, channels, height, width = self.planes.shape
-            ports = im2col(self.planes.reshape(n * planes, channels, height, width), self.window)
-            self.cache["bits"] = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
+            self.cache["bits"] = plane_ports(self.planes, self.window)
         return self.cache["bits"]
 
     def plane_sum(self, weights: list[int]) -> tuple[np.ndarray, int]:
@@ -78,7 +77,8 @@ class PortMatrix:
             for b, w in enumerate(weights[1:], 1):
                 total += w * self.planes[:, b].astype(np.int16)
             dtype = np.uint8 if sum(abs(w) for w in weights) <= 255 else np.int16
-            self.cache[key] = (im2col((total - shift).astype(dtype), self.window, pad=-shift), shift)
+            pad = sum(w * bit for w, bit in zip(weights, self.window.pad_plane_bits())) - shift
+            self.cache[key] = (im2col((total - shift).astype(dtype), self.window, pad=pad), shift)
         return self.cache[key]
 
     def resolve(self) -> np.ndarray:

@@ -15,11 +15,12 @@ from .errors import SimulatorError
 
 
 def valid_ports(op: Operation, channels: int, height: int, width: int) -> np.ndarray:
-    """``[P, K]`` uint8: 1 where a window's port lies inside the image (0 on pads)."""
+    """``[P, K]`` uint8: 1 where a window's port takes part in the window — inside the image,
+    or everywhere when the pads carry constant bits (``pad_bits``) — 0 on excluded pads."""
 
     def build() -> np.ndarray:
         ones = np.ones((1, channels, height, width), np.uint8)
-        cols = windows(ones, tuple(op.attr("kernel")), op, 0)  # [1, C, OH, OW, kh, kw]
+        cols = windows(ones, tuple(op.attr("kernel")), op, 1 if op.attr("pad_bits") else 0)  # [1, C, OH, OW, kh, kw]
         positions = cols.shape[2] * cols.shape[3]
         return np.ascontiguousarray(cols.transpose(0, 2, 3, 1, 4, 5).reshape(positions, -1))
 
@@ -27,8 +28,20 @@ def valid_ports(op: Operation, channels: int, height: int, width: int) -> np.nda
 
 
 def window_geometry(op: Operation, channels: int, height: int, width: int) -> tuple:
-    """The image's shape and the window op's kernel, strides, pads and dilations."""
-    return (channels, height, width) + tuple(tuple(op.attr(a)) for a in ("kernel", "strides", "pads", "dilations"))
+    """The image's shape and the window op's kernel, strides, pads, dilations and pad bits."""
+    return (channels, height, width) + tuple(tuple(op.attr(a)) for a in ("kernel", "strides", "pads", "dilations", "pad_bits"))
+
+
+def plane_ports(x: np.ndarray, op: Operation) -> np.ndarray:
+    """The direct ports of window op ``op`` over planes ``[N, B, C, H, W]``: ``[N, B, P, K]``,
+    each plane's pads carrying its pad bit (one :func:`im2col` of all planes where the bits
+    agree)."""
+    n, planes = x.shape[:2]
+    bits = op.pad_plane_bits()
+    if len(set(bits)) == 1:
+        ports = im2col(x.reshape((n * planes,) + x.shape[2:]), op, bits[0])
+        return ports.reshape((n, planes) + ports.shape[1:])
+    return np.stack([im2col(x[:, b], op, bit) for b, bit in enumerate(bits)], axis=1)
 
 
 def _output_size(op: Operation, height: int, width: int) -> tuple[int, int]:

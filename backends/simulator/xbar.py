@@ -15,7 +15,7 @@ from .device import ColumnCurrents, analog_fires, column_currents
 from .driver import Datum, Run, kernel
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS
-from .windows import im2col, valid_ports, window_reduce
+from .windows import plane_ports, valid_ports, window_reduce
 
 
 # --------------------------------------------------------------------------- planes and windows
@@ -48,10 +48,10 @@ def _decode(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
 
 @kernel("xbar.window")
 def _window(run: Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
-    """The line buffer over every sample and plane at once: im2col ``[N, B, P, K]`` (pads 0),
-    with ``complement`` followed by ``valid − bit``. In the integer path, a result that only
-    array reads use stays a :class:`~.deferred.PortMatrix` (im2col on demand, complement
-    implicit)."""
+    """The line buffer over every sample and plane at once: im2col ``[N, B, P, K]`` (pads 0, or
+    each plane's pad bit), with ``complement`` followed by ``valid − bit``. In the integer path,
+    a result that only array reads use stays a :class:`~.deferred.PortMatrix` (im2col on
+    demand, complement implicit)."""
     (x,) = args
     n, planes, _, channels, height, width = x.shape
     valid = valid_ports(op, channels, height, width) if op.attr("complement") else None
@@ -59,8 +59,7 @@ def _window(run: Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
         kh, kw = op.attr("kernel")
         ports = channels * kh * kw * (2 if valid is not None else 1)
         return [PortMatrix(x.reshape(n, planes, channels, height, width), op, valid, 0, ports)]
-    ports = im2col(x.reshape(n * planes, channels, height, width), op)
-    ports = ports.reshape(n, planes, ports.shape[1], ports.shape[2])
+    ports = plane_ports(x.reshape(n, planes, channels, height, width), op)
     if valid is not None:
         ports = np.concatenate([ports, np.broadcast_to(valid, ports.shape) - ports], axis=3)
     return [ports]

@@ -25,7 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 from bnnc.ir import Domain, Function, Location, Module, Return, TensorType, Value
 from bnnc.ir.dialects import bnn, host
 
-from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Predicate, Tensor
+from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Padded, Predicate, Tensor
 from .errors import UnsupportedModelError
 from .loader import OnnxGraph
 from .standardize import CUSTOM_DOMAINS, STANDARD_DOMAINS, standardize
@@ -151,7 +151,7 @@ class Importer:
         first, reason = self.pending[0]
         self.first_host = self.first_host or self.pending[0]
         self.pending = []
-        nodes = self._comparisons_read(pending) + pending
+        nodes = self._deferred_nodes_read(pending) + pending
         computed = {o for n in nodes for o in n.output if o}
         member = {id(n) for n in nodes}
         inputs: list[str] = []
@@ -169,7 +169,7 @@ class Importer:
                 elif real not in inputs:
                     inputs.append(real)
         graph_outputs = {self.g.resolve(o) for o in self.g.outputs}
-        outputs = [  # the comparisons' results are read as predicates, not from the host
+        outputs = [  # the deferred tensors are read as such, not from the host
             o for n in pending for o in n.output
             if o and (o in graph_outputs or any(id(c) not in member for c in self.ctx.consumers.get(o, [])))
         ]
@@ -185,16 +185,17 @@ class Importer:
         for name, value in zip(outputs, op.results):
             self.ctx.tensors[name] = value
 
-    def _comparisons_read(self, pending: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
-        """The comparison and ``Not`` nodes of the pending predicates that ``pending`` nodes read
-        (e.g. a ``Cast`` of ``x < t``). No IR value is boolean, so the partition takes these
-        nodes too and computes the predicate from its compared tensor."""
+    def _deferred_nodes_read(self, pending: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+        """The nodes behind the deferred tensors that ``pending`` nodes read: the comparison and
+        ``Not`` nodes of a predicate (e.g. a ``Cast`` of ``x < t``: no IR value is boolean), the
+        ``Pad`` of a padded tensor (a Conv that stays on the host). No IR value holds these
+        tensors, so the partition takes the nodes too and computes them from their inputs."""
         nodes: list[onnx.NodeProto] = []
         for n in pending:
             for name in n.input:
                 tensor = self.ctx.tensors.get(self.g.resolve(name)) if name else None
-                if isinstance(tensor, Predicate):
-                    nodes.extend(p for p in tensor.nodes if all(p is not q for q in nodes))
+                behind = tensor.nodes if isinstance(tensor, Predicate) else (tensor.node,) if isinstance(tensor, Padded) else ()
+                nodes.extend(p for p in behind if all(p is not q for q in nodes))
         return nodes
 
     def _boundary_domain(self, name: str, node: onnx.NodeProto) -> Domain:

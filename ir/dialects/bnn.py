@@ -123,15 +123,22 @@ def _window_output(x: TensorType, kernel: tuple[int, int], attributes: dict[str,
 
 @register_op
 class Conv(Operation):
-    """Binary 2-D convolution (ONNX ``Conv`` with ``group = 1``, cross-correlation): ``W`` is ±1 of
-    shape ``[Cout, Cin, kh, kw]`` (ternary where some weights are exactly 0); padding adds zeros, which are neither -1 nor +1, so border
-    windows sum over fewer taps. Exact integer arithmetic."""
+    """Binary 2-D convolution (ONNX ``Conv`` with ``group = 1``, cross-correlation):
+    ``y[n, o, r, s] = Σ_{c, i, j} x'[n, c, r·sh + i·dh, s·sw + j·dw] · W[o, c, i, j]`` with ``W``
+    ±1 of shape ``[Cout, Cin, kh, kw]`` (ternary where some weights are exactly 0) and ``x'`` the
+    input padded by ``pads``, every padded position holding ``pad_value``. ``pad_value = 0`` is
+    ONNX zero padding: zeros are neither -1 nor +1, so border windows sum over fewer taps.
+    ``pad_value = ±1`` (a ``Pad(constant, value = ±1)`` merged into the conv, as Larq's
+    ``pad_values``) makes the pads constant ±1 inputs: every window sums over all
+    ``Cin·kh·kw`` taps; it needs a ±1 or ternary input. Exact integer arithmetic."""
 
     name = "bnn.conv"
     operand_defs = (OperandDef("input", ARRAY_INPUT),)
     const_defs = (ConstDef("weight", domains(D.PM1, D.TERN)),)
     result_defs = (ResultDef("output", domains(D.I32)),)
-    attr_defs = _window_attrs()
+    attr_defs = _window_attrs() + (
+        AttrDef("pad_value", "int", 0, doc="value of every padded position: 0 (ONNX zero padding), +1 or -1"),
+    )
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
@@ -140,6 +147,13 @@ class Conv(Operation):
             raise ValueError(f"weight {w} does not fit input {x} (expected [Cout, {x.shape[1] if x.rank == 4 else '?'}, kh, kw])")
         oh, ow = _window_output(x, (w.shape[2], w.shape[3]), attributes)
         return [TensorType(D.I32, (x.shape[0], w.shape[0], oh, ow))]
+
+    def verify_semantics(self) -> None:
+        pad = self.attr("pad_value")
+        if pad not in (-1, 0, 1):
+            raise self.fail(f"pad_value must be 0, 1 or -1, got {pad}")
+        if pad and self.operands[0].type.domain not in (D.PM1, D.TERN):
+            raise self.fail(f"pad_value {pad} needs a pm1 or tern input, got {self.operands[0].type.domain.value}")
 
 
 @register_op

@@ -23,6 +23,9 @@ D = Domain
 BIT = domains(D.BIT)
 PLANES = {D.PM1: ("offset", 1), D.TERN: ("ternary", 2), D.U8: ("unsigned", 8), D.I8: ("twos", 8)}
 """How each value domain is applied to ports: encoding and number of bit-planes."""
+PAD_BITS = {(D.PM1, 1): (1,), (D.PM1, -1): (0,), (D.TERN, 1): (1, 0), (D.TERN, -1): (0, 1)}
+"""The planes of a ±1 pad value (``xbar.window``'s ``pad_bits``) per value domain, encoded as
+``xbar.planes`` encodes that value."""
 SCHEMES = tuple(MAPPINGS)
 
 
@@ -69,14 +72,21 @@ class Decode(Operation):
 class Window(Operation):
     """The line buffer: im2col of bit-planes ``[B, 1, C, H, W]`` into ``[B, P, K]`` port vectors,
     ``P = OH·OW`` window positions (row-major), ``K = C·kh·kw`` ports ordered (c, i, j) like the
-    weight rows. Pad ports carry 0 (no voltage). With ``complement`` each window also drives the
-    complementary rows ``1 − bit`` of its valid ports (pads stay 0): ``K' = 2K``, as the xnor
-    mapping needs. A dense layer is a 1×1 window over ``[B, 1, K, 1, 1]``."""
+    weight rows. With ``pad_bits`` empty, pad ports carry 0 (no voltage) and take no part in the
+    window; otherwise ``pad_bits[b]`` is the constant bit every pad port of plane ``b`` carries
+    (a ±1 pad value in the planes' encoding: +1 ↦ ``[1]``, −1 ↦ ``[0]`` offset-encoded,
+    ``[1, 0]`` / ``[0, 1]`` ternary), so pads are inputs like any other. With ``complement`` each
+    window also drives the complementary rows ``1 − bit`` of its valid ports — of every port
+    when the pads carry constant bits; excluded pads stay 0 on both rows: ``K' = 2K``, as the
+    xnor mapping needs. A dense layer is a 1×1 window over ``[B, 1, K, 1, 1]``."""
 
     name = "xbar.window"
     operand_defs = (OperandDef("input", BIT),)
     result_defs = (ResultDef("output", BIT),)
-    attr_defs = (AttrDef("kernel", "ints", length=2),) + _window_attrs() + (AttrDef("complement", "bool", False),)
+    attr_defs = (AttrDef("kernel", "ints", length=2),) + _window_attrs() + (
+        AttrDef("complement", "bool", False),
+        AttrDef("pad_bits", "ints", (), doc="per plane, the constant bit of the pad ports; empty: pads carry no voltage"),
+    )
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
@@ -87,6 +97,15 @@ class Window(Operation):
         kh, kw = attributes["kernel"]
         ports = x.shape[2] * kh * kw * (2 if attributes["complement"] else 1)
         return [TensorType(D.BIT, (x.shape[0], oh * ow, ports))]
+
+    def verify_semantics(self) -> None:
+        bits, planes = self.attr("pad_bits"), self.operands[0].type.shape[0]
+        if bits and (len(bits) != planes or any(b not in (0, 1) for b in bits)):
+            raise self.fail(f"pad_bits must be one bit per plane ({planes}), got {list(bits)}")
+
+    def pad_plane_bits(self) -> tuple[int, ...]:
+        """The bit each plane's pad ports carry (0 where the pads carry no voltage)."""
+        return self.attr("pad_bits") or (0,) * self.operands[0].type.shape[0]
 
 
 @register_op

@@ -411,6 +411,36 @@ def _qonnx_bipolar_cnn() -> onnx.ModelProto:
 # --- models bnnc must refuse ------------------------------------------------------
 
 
+def _larq_pad(net: _Net, x: str, pads: list[int], value: float, axes: list[int] | None = None) -> str:
+    """ONNX ``Pad`` (opset >= 11: pads and constant_value as inputs; ``axes`` from opset 18)."""
+    inputs = [x, net.init("pads", pads, np.int64), net.init("pad_value", value)]
+    return net.op("Pad", *inputs, *([net.init("axes", axes, np.int64)] if axes else []), mode="constant")
+
+
+def _cnn_pad_value() -> onnx.ModelProto:
+    """Larq QuickNet style: every binary conv is unpadded and reads its input padded with +1
+    (larq's pad_values=1.0) or -1; the first pad is of the ternary Sign of the real input."""
+    net = _Net(28, 18)
+    h = _larq_pad(net, net.op("Sign", "input"), [1, 1, 1, 1], 1.0, axes=[2, 3])
+    h = net.op("Sign", net.bn(net.conv(h, net.pm1(16, 3, 3, 3)), net.bn_params(16, 27)))
+    h = net.bn(net.conv(_larq_pad(net, h, [0, 0, 1, 1, 0, 0, 1, 1], -1.0), net.pm1(16, 16, 3, 3)), net.bn_params(16, 144))
+    h = net.op("Sign", net.op("Add", net.op("Sign", h), net.init("ste_shift", 0.1)))  # larq ste_sign: 0 -> +1
+    h = net.conv(_larq_pad(net, h, [0, 0, 1, 0, 0, 0, 0, 1], 1.0), net.pm1(16, 16, 3, 3), stride=2)
+    h = net.op("Sign", net.bn(h, net.bn_params(16, 144, gamma_zero=True)))
+    return net.model([_tensor("input", [1, 3, 8, 8])], _flatten_gemm(net, h, 16 * 4 * 4))
+
+
+def _cnn_pad_value_attributes() -> onnx.ModelProto:
+    """Opset 10 (Pad's pads and value as attributes), +-1 input padded with -1 unevenly; a
+    zero Pad before a conv with its own zero padding (the pads add up)."""
+    net = _Net(29, 10)
+    h = net.op("Pad", "input", mode="constant", pads=[0, 0, 2, 1, 0, 0, 0, 1], value=-1.0)
+    h = net.op("Sign", net.bn(net.conv(h, net.pm1(16, 2, 3, 3)), net.bn_params(16, 18)))
+    h = net.op("Pad", h, mode="constant", pads=[0, 0, 1, 1, 0, 0, 1, 1], value=0.0)
+    h = net.op("Sign", net.bn(net.conv(h, net.pm1(16, 16, 3, 3), pad=1, stride=2), net.bn_params(16, 144)))
+    return net.model([_tensor("input", [1, 2, 8, 8])], _flatten_gemm(net, h, 16 * 5 * 5), annotations={"input": "BIPOLAR"})
+
+
 def _not_binary_weights_middle() -> onnx.ModelProto:
     net = _Net(21, 13)
     h = net.op("Sign", net.bn(net.matmul(net.op("Sign", "input"), net.pm1(32, 32)), net.bn_params(32, 32)))
@@ -599,6 +629,19 @@ ZOO: dict[str, ZooModel] = _entries(
         "opset 13, Sign input -> Conv3x3 -> BN (shortcut) -> Sign -> Conv3x3 -> BN -> Add(shortcut) -> Sign; "
         "Flatten, MatMul(+-1) logits: a real-valued identity shortcut between binary layers",
         _residual_block, "real",
+    ),
+    ZooModel(
+        "cnn_pad_value",
+        "Larq QuickNet style (opset 18), 3x8x8 real input: Sign (ternary) -> Pad(+1, axes=[2, 3]) -> "
+        "Conv3x3 p0 -> BN -> Sign -> Pad(-1) -> Conv3x3 p0 -> BN -> Sign(Sign(x) + 0.1) -> Pad(+1, top "
+        "and right only) -> Conv3x3 p0 s2 -> BN (gamma=0) -> Sign; Flatten, Gemm logits",
+        _cnn_pad_value, "real", input_zero=0.0,
+    ),
+    ZooModel(
+        "cnn_pad_value_attributes",
+        "opset 10, 2x8x8 +-1 input: Pad(-1, pads and value as attributes, uneven) -> Conv3x3 p0 -> BN -> "
+        "Sign -> Pad(0) -> Conv3x3 p1 s2 -> BN -> Sign; Flatten, Gemm logits",
+        _cnn_pad_value_attributes, "pm1",
     ),
 )
 

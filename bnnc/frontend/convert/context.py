@@ -3,10 +3,11 @@ construction, and the ways a converter reads ONNX inputs, emits IR ops and gives
 
 A converter gives up with :class:`NotMappable`; the driver (:mod:`bnnc.frontend.importer`) then
 undoes what it emitted and hands the node to a host partition. Besides IR values, the tensor
-table holds two deferred forms that no IR value represents: :class:`Affine` (integer or ±1
-codes with scalar affine steps still to apply, so the next binary layer can apply them to its
-integer sum) and :class:`Predicate` (a boolean comparison with a constant, awaiting a
-``Where``).
+table holds deferred forms that no IR value represents: :class:`Affine` (integer or ±1 codes
+with scalar affine steps still to apply, so the next binary layer can apply them to its
+integer sum), :class:`Predicate` (a boolean comparison with a constant, awaiting a ``Where``)
+and :class:`Padded` (a ±1 tensor padded with a constant, awaiting the binary convs that read
+it).
 """
 
 from __future__ import annotations
@@ -64,7 +65,20 @@ class Predicate:
     nodes: tuple[onnx.NodeProto, ...]
 
 
-Tensor = Value | Affine | Predicate
+@dataclass(frozen=True)
+class Padded:
+    """The ±1 (or ternary) tensor ``x`` padded on its spatial axes by ``pads`` (``[top, left,
+    bottom, right]``) with the constant ``value`` (0 or ±1), read only by ``Conv`` nodes: each
+    takes the pads as its own (``bnn.conv``'s ``pad_value``). ``node`` is the ``Pad`` (a host
+    partition that reads the tensor runs it)."""
+
+    x: Value
+    pads: tuple[int, int, int, int]
+    value: int
+    node: onnx.NodeProto
+
+
+Tensor = Value | Affine | Predicate | Padded
 
 
 def attrs(node: onnx.NodeProto) -> dict:

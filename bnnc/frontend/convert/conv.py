@@ -10,7 +10,7 @@ from bnnc.ir.dialects import bnn
 from bnnc.ir.shapes import window_output_shape
 
 from ..errors import UnsupportedModelError
-from .context import Context, attrs
+from .context import Affine, Context, NotMappable, Padded, attrs
 from .layer import binary_weights, finish_layer, layer_input
 from .registry import converter
 from .window import window_pads
@@ -21,9 +21,12 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
     """ONNX ``Conv`` (NCHW, ``group = 1``, any strides, dilations and zero padding, explicit or
     ``auto_pad``) with constant ±1 (or ±α per output channel) weights on binarized or integer
     codes → ``bnn.conv`` on the codes, then the input's affine steps applied to the integer
-    sum, ``bnn.mul`` by α and ``bnn.add`` of a constant bias. Refuses (as a model error)
-    non-2-D and grouped convolutions; leaves to the host real-valued inputs, non-binary or
-    non-constant weights and a non-constant bias."""
+    sum, ``bnn.mul`` by α and ``bnn.add`` of a constant bias. A constant ``Pad`` of its input
+    (:class:`~.context.Padded`) becomes part of the conv: zero pads add to the conv's own, ±1
+    pads give ``pad_value = ±1`` (where the conv adds no zero padding of its own). Refuses (as
+    a model error) non-2-D and grouped convolutions; leaves to the host real-valued inputs,
+    ±1 pads padded again with zeros, non-binary or non-constant weights and a non-constant
+    bias."""
     attributes = attrs(node)
     weight = ctx.require_const(node, 1, "weight")
     shape = ctx.g.shapes[ctx.g.resolve(node.input[0])]
@@ -38,18 +41,26 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
             "grouped/depthwise convolutions are not supported yet; use group=1",
             node=node.name, op_type=node.op_type,
         )
-    x = layer_input(ctx, node)
+    padded = ctx.tensor(node.input[0])
+    x = Affine(padded.x, ()) if isinstance(padded, Padded) else layer_input(ctx, node)
     w = binary_weights(weight)
     kh, kw = weight.shape[2], weight.shape[3]
     strides = tuple(attributes.get("strides", (1, 1)))
     dilations = tuple(attributes.get("dilations", (1, 1)))
     pads = window_pads(attributes, shape[2:], (kh, kw), strides, dilations)
     window = {"strides": strides, "pads": pads, "dilations": dilations}
+    location = ctx.loc(node)
+    if isinstance(padded, Padded):
+        if padded.value and any(pads):
+            raise NotMappable(f"its input is padded with {padded.value} and the Conv adds zero padding around that",
+                              "put all of the padding into the Pad and leave the Conv unpadded")
+        window.update(pads=tuple(a + b for a, b in zip(padded.pads, pads)), pad_value=padded.value)
+        location = ctx.loc(node, padded.node)
     symbol = ctx.add_const(f"{node.name}.weight", w.signs, Domain.PM1)
-    total = ctx.emit(bnn.Conv, [x.codes], [symbol], window, ctx.loc(node)).result
+    total = ctx.emit(bnn.Conv, [x.codes], [symbol], window, location).result
 
     def tap_sums() -> np.ndarray:
-        ones = np.ones((1,) + shape[1:], np.float64)
+        ones = np.ones((1,) + x.codes.type.shape[1:], np.float64)
         return _conv_float(ones, w.signs.astype(np.float64), window).astype(np.float32)
 
     value = finish_layer(ctx, node, total, x, tap_sums, w, (1, -1, 1, 1))
