@@ -39,6 +39,16 @@ DEFAULT_ACTIVITY = 0.5
 """Port activity assumed when nothing better is known: a binary input is 1 half the time."""
 
 
+def _energy_and_area(energy_pj: dict[str, float], area_um2: dict[str, float]) -> dict:
+    """Report fields: totals and breakdowns in nJ and mm²."""
+    return {
+        "energy_nj": sum(energy_pj.values()) / 1000,
+        "energy_breakdown_nj": {k: v / 1000 for k, v in energy_pj.items()},
+        "area_mm2": sum(area_um2.values()) / 1e6,
+        "area_breakdown_mm2": {k: v / 1e6 for k, v in area_um2.items()},
+    }
+
+
 @dataclass
 class LayerCost:
     """The cost of one crossbar layer per inference (energies in pJ, areas in µm²)."""
@@ -70,10 +80,7 @@ class LayerCost:
             "cells_allocated": self.cells_allocated,
             "cell_utilization": self.cells_used / self.cells_allocated if self.cells_allocated else 0.0,
             "binary_macs": self.macs,
-            "energy_nj": sum(self.energy_pj.values()) / 1000,
-            "energy_breakdown_nj": {k: v / 1000 for k, v in self.energy_pj.items()},
-            "area_mm2": sum(self.area_um2.values()) / 1e6,
-            "area_breakdown_mm2": {k: v / 1e6 for k, v in self.area_um2.items()},
+            **_energy_and_area(self.energy_pj, self.area_um2),
         }
 
 
@@ -93,10 +100,7 @@ class DigitalCost:
             "after": self.after,
             "ops": self.work,
             "lanes": self.lanes,
-            "energy_nj": sum(self.energy_pj.values()) / 1000,
-            "energy_breakdown_nj": {k: v / 1000 for k, v in self.energy_pj.items()},
-            "area_mm2": sum(self.area_um2.values()) / 1e6,
-            "area_breakdown_mm2": {k: v / 1e6 for k, v in self.area_um2.items()},
+            **_energy_and_area(self.energy_pj, self.area_um2),
         }
 
 

@@ -98,3 +98,19 @@ class TensorType:
     @staticmethod
     def of_array(array: np.ndarray, domain: Domain) -> TensorType:
         return TensorType(domain, tuple(int(d) for d in array.shape))
+
+
+def concatenated(types: list[TensorType], axis: int) -> TensorType:
+    """The type of ``types`` concatenated along ``axis``: one domain and rank, equal sizes on
+    every other axis (raises ``ValueError`` otherwise)."""
+    first = types[0]
+    if not 0 <= axis < first.rank:
+        raise ValueError(f"axis {axis} is out of range for {first}")
+    for t in types[1:]:
+        if t.domain is not first.domain or t.rank != first.rank or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis
+        ):
+            raise ValueError(f"cannot concatenate {t} with {first} along axis {axis}")
+    shape = list(first.shape)
+    shape[axis] = sum(t.shape[axis] for t in types)
+    return first.with_shape(tuple(shape))

@@ -14,7 +14,7 @@ from ..attributes import AttrDef, AttrValue
 from ..core import ConstDef, OperandDef, Operation, ResultDef, domains
 from ..registry import register_op
 from ..shapes import broadcast_shapes, window_output_shape
-from ..types import Domain, TensorType
+from ..types import Domain, TensorType, concatenated
 
 D = Domain
 REAL = domains(D.F32)
@@ -475,14 +475,4 @@ class Concat(Operation):
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
-        first, axis = operand_types[0], attributes["axis"]
-        if not 0 <= axis < first.rank:
-            raise ValueError(f"axis {axis} is out of range for {first}")
-        for t in operand_types[1:]:
-            if t.domain is not first.domain or t.rank != first.rank or any(
-                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis
-            ):
-                raise ValueError(f"cannot concatenate {t} with {first} along axis {axis}")
-        shape = list(first.shape)
-        shape[axis] = sum(t.shape[axis] for t in operand_types)
-        return [first.with_shape(tuple(shape))]
+        return [concatenated(list(operand_types), attributes["axis"])]

@@ -16,7 +16,7 @@ from ..registry import register_op
 from ..schemes import ENCODINGS, plane_weights
 from ..schemes import SCHEMES as MAPPINGS
 from ..shapes import window_output_shape
-from ..types import Domain, TensorType
+from ..types import Domain, TensorType, concatenated
 from .bnn import FUSION_FACTS, _window_attrs
 
 D = Domain
@@ -269,16 +269,7 @@ class Concat(Operation):
 
     @classmethod
     def infer_types(cls, operand_types, const_types, attributes):
-        axis = attributes["axis"]
-        first = operand_types[0]
-        for t in operand_types[1:]:
-            if t.domain is not first.domain or t.rank != first.rank or any(
-                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis
-            ):
-                raise ValueError(f"cannot concatenate {t} with {first} along axis {axis}")
-        shape = list(first.shape)
-        shape[axis] = sum(t.shape[axis] for t in operand_types)
-        return [first.with_shape(tuple(shape))]
+        return [concatenated(list(operand_types), attributes["axis"])]
 
 
 @register_op
