@@ -265,24 +265,6 @@ class Importer:
                 "on binarized or integer inputs",
                 f"this model has none{hint}; binarize weights and activations before export",
             )
-        downstream: set[int] = set()
-        for op in ops:
-            if isinstance(op, LAYER_OPS) or any(id(v.producer) in downstream for v in op.operands if v.producer):
-                downstream.add(id(op))
-        upstream: set[int] = set()
-        for op in reversed(ops):
-            if isinstance(op, LAYER_OPS) or any(id(u.op) in upstream for r in op.results for u in r.uses):
-                upstream.add(id(op))
-        for op in ops:
-            if isinstance(op, host.OnnxSubgraph):
-                has_before = any(id(v.producer) in downstream for v in op.operands if v.producer)
-                has_after = any(id(u.op) in upstream for r in op.results for u in r.uses)
-                if has_before and has_after:
-                    node, reason = self.host_reasons[id(op)]
-                    raise UnsupportedModelError(
-                        f"only crossbar-mappable ops between binary layers, but {reason.reason}",
-                        reason.fix, node=node.name, op_type=node.op_type, domain=node.domain or None,
-                    )
 
 
 def import_model(graph: OnnxGraph) -> Module:
