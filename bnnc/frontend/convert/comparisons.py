@@ -59,10 +59,7 @@ def not_(ctx: Context, node: onnx.NodeProto) -> None:
 @converter("Where")
 def where(ctx: Context, node: onnx.NodeProto) -> None:
     """ONNX ``Where(p, a, b)`` on a pending predicate with scalar constants ``a``, ``b`` and a
-    float32 result: ``x ≥ 0 ? +1 : −1`` → ``bnn.sign {zero = "pos"}`` (``x > 0``: ``zero =
-    "neg"``); any other threshold or values → ``bnn.threshold`` with one threshold per channel
-    (``x > t`` as ``x ≥ nextafter(t)`` on floats; ``x ≥ ⌈t⌉`` and ``x > t`` as ``x ≥ ⌊t⌋ + 1``
-    on integers), ``out_scale = a − b``, ``out_bias = b``. Leaves other conditions, non-scalar
+    float32 result → :func:`emit_predicate`. Leaves other conditions, non-scalar
     values, values that broadcast the result to a larger shape, thresholds that vary within a
     channel and integer thresholds beyond int32 to the host."""
     p = ctx.tensor(node.input[0])
@@ -72,6 +69,14 @@ def where(ctx: Context, node: onnx.NodeProto) -> None:
     a, b = (scalar(hi) if hi is not None else None), (scalar(lo) if lo is not None else None)
     if a is None or b is None:
         raise NotMappable("'Where' chooses between values that are not two scalar constants")
+    emit_predicate(ctx, node, p, a, b)
+
+
+def emit_predicate(ctx: Context, node: onnx.NodeProto, p: Predicate, a: float, b: float) -> None:
+    """Define ``node``'s float32 output as ``p ? a : b``: ``x ≥ 0 ? +1 : −1`` → ``bnn.sign {zero =
+    "pos"}`` (``x > 0``: ``zero = "neg"``); otherwise → ``bnn.threshold`` with one threshold per
+    channel (``x > t`` as ``x ≥ nextafter(t)`` on floats; ``x ≥ ⌈t⌉`` and ``x > t`` as
+    ``x ≥ ⌊t⌋ + 1`` on integers), ``out_scale = a − b``, ``out_bias = b``."""
     if p.negated:
         a, b = b, a
     ctx.float_output(node)
