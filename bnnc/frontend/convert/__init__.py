@@ -4,14 +4,14 @@ registered with :func:`~bnnc.frontend.convert.registry.converter` in :data:`CONV
 One module per op type or small family: ``conv`` (Conv), ``dense`` (Gemm, MatMul),
 ``batchnorm``, ``binarizers`` (Sign, BipolarQuant), ``quant`` (QONNX Quant, IntQuant),
 ``multithreshold`` (FINN MultiThreshold), ``comparisons`` (Greater…, Not, Where), ``clip``,
-``elementwise`` (Add, Sub, Mul, Div), ``pad`` (Pad), ``pooling`` (MaxPool), ``shape``
-(Reshape, Flatten, Squeeze, Unsqueeze, Transpose), ``qdq`` (QuantizeLinear,
-DequantizeLinear), ``cast``. Shared pieces: ``context`` (what converters work with),
-``layer`` (binary layer input, weights and result), ``window`` (padding). Importing this
-package registers every converter.
+``elementwise`` (Add, Sub, Mul, Div), ``activations`` (Relu, LeakyRelu, PRelu), ``concat``,
+``pad`` (Pad), ``pooling`` (MaxPool), ``shape`` (Reshape, Flatten, Squeeze, Unsqueeze,
+Transpose), ``qdq`` (QuantizeLinear, DequantizeLinear), ``cast``. Shared pieces: ``context``
+(what converters work with), ``layer`` (binary layer input, weights and result), ``window``
+(padding). Importing this package registers every converter.
 """
 
-from . import batchnorm, binarizers, cast, clip, comparisons, conv, dense, elementwise, multithreshold, pad, pooling, qdq, quant, shape  # noqa: F401  (registers the converters)
+from . import activations, batchnorm, binarizers, cast, clip, comparisons, concat, conv, dense, elementwise, multithreshold, pad, pooling, qdq, quant, shape  # noqa: F401  (registers the converters)
 from .context import LAYER_OPS, Context, NotMappable, Padded, Predicate, Tensor
 from .registry import CONVERTERS, converter
 
