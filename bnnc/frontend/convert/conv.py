@@ -56,7 +56,7 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
                               "put all of the padding into the Pad and leave the Conv unpadded")
         window.update(pads=tuple(a + b for a, b in zip(padded.pads, pads)), pad_value=padded.value)
         location = ctx.loc(node, padded.node)
-    symbol = ctx.add_const(f"{node.name}.weight", w.signs, Domain.PM1)
+    symbol = ctx.add_const(f"{node.name}.weight", w.signs, w.domain)
     total = ctx.emit(bnn.Conv, [x.codes], [symbol], window, location).result
 
     def tap_sums() -> np.ndarray:

@@ -50,7 +50,7 @@ def _dense(ctx: Context, node: onnx.NodeProto, weight_mk: np.ndarray, bias: np.n
         raise NotMappable(f"its input has rank {len(shape)}, expected [N, K]")
     x = layer_input(ctx, node)
     w = binary_weights(weight_mk)
-    symbol = ctx.add_const(f"{node.name}.weight", w.signs, Domain.PM1)
+    symbol = ctx.add_const(f"{node.name}.weight", w.signs, w.domain)
     total = ctx.emit(bnn.Dense, [x.codes], [symbol], {}, ctx.loc(node)).result
     value = finish_layer(ctx, node, total, x, lambda: w.signs.sum(axis=1, dtype=np.int64).astype(np.float32)[None, :], w, (1, -1))
     if alpha != 1.0:

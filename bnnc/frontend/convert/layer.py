@@ -32,12 +32,12 @@ def layer_input(ctx: Context, node: onnx.NodeProto) -> Affine:
 
 
 def binary_weights(weight: np.ndarray) -> BinaryWeights:
-    """``weight`` (output channels on axis 0) as ±1 signs and one α per output channel."""
+    """``weight`` (output channels on axis 0) as ±1 (or 0) signs and one α per output channel."""
     split = split_binary(weight)
     if split is None:
         raise NotMappable(
             f"its weights are not binary: {distinct_values(weight)} distinct values "
-            "(expected ±1, or ±α with one α per output channel)",
+            "(expected ±1, or ±α with one α per output channel, exact zeros allowed)",
             "binarize the weights (Sign or BipolarQuant on the weight) before export",
         )
     return split
