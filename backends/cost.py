@@ -117,7 +117,7 @@ def digital_cost(block: DigitalBlock, hw: HardwareConfig) -> DigitalCost:
               "compare": (WORD_BITS * d.comparator_energy_pj_per_bit, WORD_BITS * d.comparator_area_um2_per_bit)}
     work = block.work()
     lanes = d.periphery_lanes
-    results = sum(math.prod(op.result.type.shape) for op in block.ops)
+    results = sum(math.prod(r.type.shape) for op in block.ops for r in op.results)
     energy = {unit: count * per_op[unit][0] for unit, count in work.items()}
     energy["registers"] = results * WORD_BITS * d.register_energy_pj_per_bit
     area = {unit: lanes * per_op[unit][1] if count else 0.0 for unit, count in work.items()}

@@ -116,7 +116,7 @@ class DigitalBlock:
     @property
     def positions(self) -> int:
         """Spatial positions of the block's widest result (the work is spread over them)."""
-        return max((math.prod(op.result.type.shape[2:]) for op in self.ops), default=1)
+        return max((math.prod(r.type.shape[2:]) for op in self.ops for r in op.results), default=1)
 
 
 def digital_blocks(function: Function, sensing_owner: dict[int, str]) -> list[DigitalBlock]:

@@ -28,6 +28,7 @@ from bnnc.ir.dialects import bnn, host
 from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Padded, Predicate, Tensor
 from .errors import UnsupportedModelError
 from .loader import OnnxGraph
+from .periphery import periphery_work
 from .standardize import CUSTOM_DOMAINS, STANDARD_DOMAINS, standardize
 from .weights import split_binary
 
@@ -57,8 +58,9 @@ class Importer:
             {"source": graph.path, "producer": f"{graph.model.producer_name} {graph.model.producer_version}".strip(), "opset": graph.opset},
         )
         self.pending: list[tuple[onnx.NodeProto, NotMappable]] = []
-        self.host_reasons: dict[int, tuple[onnx.NodeProto, NotMappable]] = {}
-        self.first_host: tuple[onnx.NodeProto, NotMappable] | None = None
+        self.host_nodes: dict[int, list[onnx.NodeProto]] = {}
+        self.reasons: dict[str, tuple[onnx.NodeProto, NotMappable]] = {}
+        """Why each node that went to a host partition did, by output tensor name."""
         arg_types = [TensorType(self._input_domain(name), self.g.shapes[name]) for name in graph.inputs]
         function = Function("main", arg_types, {"inputs": tuple(graph.inputs), "outputs": tuple(graph.outputs)})
         module.add_function(function)
@@ -87,6 +89,7 @@ class Importer:
         self._flush()
         self._return()
         self._check_binary_region()
+        self._mark_periphery()
         self.ctx.module.remove_unused_constants()
         return self.ctx.module
 
@@ -149,7 +152,7 @@ class Importer:
             return
         pending = [n for n, _ in self.pending]
         first, reason = self.pending[0]
-        self.first_host = self.first_host or self.pending[0]
+        self.reasons.update((o, entry) for entry in self.pending for o in entry[0].output if o)
         self.pending = []
         nodes = self._deferred_nodes_read(pending) + pending
         computed = {o for n in nodes for o in n.output if o}
@@ -181,7 +184,7 @@ class Importer:
         symbol = self.ctx.module.add_constant(f"host.{first.name}", np.frombuffer(sub.SerializeToString(), np.uint8), Domain.U8)
         op = host.OnnxSubgraph(operands, result_types, {}, [symbol], self.ctx.loc(*nodes))
         self.ctx.function.append(op)
-        self.host_reasons[id(op)] = (first, reason)
+        self.host_nodes[id(op)] = nodes
         for name, value in zip(outputs, op.results):
             self.ctx.tensors[name] = value
 
@@ -259,12 +262,68 @@ class Importer:
         ops = self.ctx.function.ops
         layers = [op for op in ops if isinstance(op, LAYER_OPS)]
         if not layers:
-            hint = f" (e.g. node '{self.first_host[0].name}': {self.first_host[1].reason})" if self.first_host else ""
+            blocking = self._blocking_node()
+            hint = f" (e.g. node '{blocking[0].name}' (op {blocking[0].op_type}): {blocking[1].reason})" if blocking else ""
             raise UnsupportedModelError(
                 "at least one binary layer: a Conv, Gemm or MatMul with ±1 weights (or ±α per output channel) "
                 "on binarized or integer inputs",
                 f"this model has none{hint}; binarize weights and activations before export",
             )
+
+    def _blocking_node(self) -> tuple[onnx.NodeProto, NotMappable] | None:
+        """The node that stops the first would-be binary layer (a Conv/Gemm/MatMul with binary
+        weights, left to the host) from being recognized: walking back from that layer's input
+        over host nodes that only read host results or real values, the first one refused for
+        a reason of its own (e.g. a ``Pad`` or a comparison chain before a binary conv); the
+        first host node when no layer has binary weights."""
+        nodes = list({id(n): (n, r) for n, r in self.reasons.values()}.values())
+        inherited = ("works on host results", "its input is real-valued")
+        for node, reason in nodes:
+            if not self._may_leave_the_host(node, set()) or node.op_type not in ("Conv", "Gemm", "MatMul"):
+                continue
+            entry = (node, reason)
+            while entry[1].reason.startswith(inherited):
+                producer = next((self.reasons[self.g.resolve(i)] for i in entry[0].input if i and self.g.resolve(i) in self.reasons), None)
+                if producer is None:
+                    break
+                entry = producer
+            return entry
+        return nodes[0] if nodes else None
+
+    def _mark_periphery(self) -> None:
+        """Mark each host partition that reads results of a binary layer and feeds one, and
+        consists of periphery work only (:func:`~bnnc.frontend.periphery.periphery_work`), as
+        ``periphery`` with its operation counts."""
+        ops = self.ctx.function.ops
+        downstream: set[int] = set()
+        for op in ops:
+            if isinstance(op, LAYER_OPS) or any(id(v.producer) in downstream for v in op.operands if v.producer):
+                downstream.add(id(op))
+        upstream: set[int] = set()
+        for op in reversed(ops):
+            if isinstance(op, LAYER_OPS) or any(id(u.op) in upstream for r in op.results for u in r.uses):
+                upstream.add(id(op))
+        for op in ops:
+            if not isinstance(op, host.OnnxSubgraph):
+                continue
+            between = any(id(v.producer) in downstream for v in op.operands if v.producer) and any(
+                id(u.op) in upstream for r in op.results for u in r.uses
+            )
+            work = periphery_work(self._resolved(self.host_nodes[id(op)]), self.g.shapes, self.g.constants) if between else None
+            if work is not None:
+                op.attributes["periphery"] = True
+                op.attributes["work"] = work
+
+    def _resolved(self, nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+        copies = []
+        for n in nodes:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(n)
+            for i, name in enumerate(copy.input):
+                if name:
+                    copy.input[i] = self.g.resolve(name)
+            copies.append(copy)
+        return copies
 
 
 def import_model(graph: OnnxGraph) -> Module:
