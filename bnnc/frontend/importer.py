@@ -274,19 +274,21 @@ class Importer:
         """The node that stops the first would-be binary layer (a Conv/Gemm/MatMul with binary
         weights, left to the host) from being recognized: walking back from that layer's input
         over host nodes that only read host results or real values, the first one refused for
-        a reason of its own (e.g. a ``Pad`` or a comparison chain before a binary conv); the
-        first host node when no layer has binary weights."""
+        a reason of its own or of an op no converter knows (e.g. a ``Pad`` or a ``Round`` before
+        a binary conv); the first host node when no layer has binary weights."""
         nodes = list({id(n): (n, r) for n, r in self.reasons.values()}.values())
         inherited = ("works on host results", "its input is real-valued")
         for node, reason in nodes:
             if not self._may_leave_the_host(node, set()) or node.op_type not in ("Conv", "Gemm", "MatMul"):
                 continue
             entry = (node, reason)
-            while entry[1].reason.startswith(inherited):
+            while any(text in entry[1].reason for text in inherited):
                 producer = next((self.reasons[self.g.resolve(i)] for i in entry[0].input if i and self.g.resolve(i) in self.reasons), None)
                 if producer is None:
                     break
                 entry = producer
+                if (entry[0].domain, entry[0].op_type) not in CONVERTERS:
+                    return entry[0], NotMappable(f"op {entry[0].op_type} has no crossbar mapping")
             return entry
         return nodes[0] if nodes else None
 
