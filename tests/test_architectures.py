@@ -16,7 +16,9 @@ from onnx import TensorProto, helper, numpy_helper
 import bnnc
 from bnnc.frontend import import_onnx
 from bnnc.frontend.errors import UnsupportedModelError
+from bnnc.frontend.loader import load_model
 from bnnc.frontend.periphery import periphery_work
+from bnnc.frontend.ste import straight_through_signs
 from bnnc.frontend.weights import split_binary
 from bnnc.ir import BnncError, Domain
 from tests.models.builders import single_io_model
@@ -26,8 +28,6 @@ MANIFEST = json.loads((ARCH / "MANIFEST.json").read_text())["fixtures"]
 SCHEMES = ("refcol", "xnor", "diff", "auto")
 
 PENDING = {
-    "bireal_authors": "Bi-Real's (sign(x) − p(x)) + p(x) is not yet proven equal to sign(x): the activation runs on the host",
-    "reactnet_mobilenet_authors": "Bi-Real's (sign(x) − p(x)) + p(x) is not yet proven equal to sign(x): the activation runs on the host",
     "dorefanet_authors": "DoReFa's round(clip(x, 0, 1) · 3) / 3 between binary layers is not yet a bit-serial input",
     "dorefanet_deploy": "DoReFa's round(clip(x, 0, 1) · 3) / 3 between binary layers is not yet a bit-serial input",
     "quicknet": "Pad(value=+1) before the binary convs is not yet mapped",
@@ -281,3 +281,54 @@ def test_periphery_work_counts_each_rule() -> None:
     assert periphery_work([large], shapes, constants) is not None  # 64·64·9 weights: still small
     constants["wl"] = np.zeros((65, 64, 3, 3), np.float32)
     assert periphery_work([large], shapes, constants) is None
+
+
+# ------------------------------------------------------------------ Bi-Real's straight-through sign
+
+
+def _bireal_model(tmp_path: Path, polynomial: str) -> Path:
+    """``MatMul (±1) -> y -> (Sign(y) − p(y)) + p(y) -> MatMul (±1)``: ``"bireal"`` is Bi-Real's
+    p (−1 below −1, x² + 2x below 0, −x² + 2x below 1, else 1, written as the authors' code
+    exports it); ``"opposite"`` is p(x) = −2.5·2⁻²³ (the wrong sign: (1 − p) + p rounds to
+    1 − 2⁻²⁴)."""
+    c = {n: numpy_helper.from_array(np.float32(v), n) for n, v in
+         (("m1", -1.0), ("zero", 0.0), ("one", 1.0), ("two", 2.0), ("tiny", -2.5 * 2.0**-23))}
+    if polynomial == "bireal":
+        p_nodes = [
+            helper.make_node("Less", ["y", "m1"], ["lt0"]), helper.make_node("Less", ["y", "zero"], ["lt1"]),
+            helper.make_node("Less", ["y", "one"], ["lt2"]),
+            helper.make_node("Cast", ["lt0"], ["c0"], to=TensorProto.FLOAT), helper.make_node("Cast", ["lt1"], ["c1"], to=TensorProto.FLOAT),
+            helper.make_node("Cast", ["lt2"], ["c2"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["c0", "m1"], ["out1"]),
+            helper.make_node("Mul", ["y", "y"], ["sq"]), helper.make_node("Mul", ["y", "two"], ["twice"]),
+            helper.make_node("Add", ["sq", "twice"], ["up"]), helper.make_node("Sub", ["one", "c0"], ["n0"]),
+            helper.make_node("Mul", ["up", "n0"], ["t0"]), helper.make_node("Add", ["out1", "t0"], ["out2"]),
+            helper.make_node("Mul", ["out2", "c1"], ["t1"]), helper.make_node("Neg", ["y"], ["ny"]),
+            helper.make_node("Mul", ["ny", "y"], ["nsq"]), helper.make_node("Add", ["nsq", "twice"], ["down"]),
+            helper.make_node("Sub", ["one", "c1"], ["n1"]), helper.make_node("Mul", ["down", "n1"], ["t2"]),
+            helper.make_node("Add", ["t1", "t2"], ["out3"]), helper.make_node("Mul", ["out3", "c2"], ["t3"]),
+            helper.make_node("Sub", ["one", "c2"], ["n2"]), helper.make_node("Add", ["t3", "n2"], ["p"]),
+        ]
+    else:
+        p_nodes = [helper.make_node("Less", ["y", "zero"], ["lt"]), helper.make_node("Cast", ["lt"], ["cl"], to=TensorProto.FLOAT),
+                   helper.make_node("Mul", ["cl", "zero"], ["z"]), helper.make_node("Add", ["z", "tiny"], ["p"])]
+    middle = [helper.make_node("Sign", ["y"], ["sy"], name="Sign_1"), *p_nodes,
+              helper.make_node("Sub", ["sy", "p"], ["d"], name="Sub_ste"), helper.make_node("Add", ["d", "p"], ["m"], name="Add_ste")]
+    for i, node in enumerate(middle):
+        node.name = node.name or f"{node.op_type}_p{i}"
+    return _between_layers(middle, list(c.values()), polynomial, tmp_path, second_input="m")
+
+
+def test_bireal_straight_through_sign_is_proven_a_sign(tmp_path: Path) -> None:
+    path = _bireal_model(tmp_path, "bireal")
+    assert straight_through_signs(load_model(path)) == {"m": "sy"}
+    ops = _ops(path)
+    assert "host.onnx" not in ops and ops.count("bnn.dense") == 2
+    _exact(path)
+
+
+def test_a_straight_through_sign_of_the_wrong_range_is_not_proven(tmp_path: Path) -> None:
+    path = _bireal_model(tmp_path, "opposite")
+    assert straight_through_signs(load_model(path)) == {}
+    ones = {"x": np.ones((1, 16), np.float32)}
+    assert bnnc.compile(path).check(ones).exact  # the formula stays as written

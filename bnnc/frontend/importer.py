@@ -29,6 +29,7 @@ from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Padded, Predic
 from .errors import UnsupportedModelError
 from .loader import OnnxGraph
 from .periphery import periphery_work
+from .ste import drop_straight_through
 from .standardize import CUSTOM_DOMAINS, STANDARD_DOMAINS, standardize
 from .weights import split_binary
 
@@ -52,6 +53,7 @@ class Importer:
     """Builds a :class:`Module` with one function ``@main`` from an :class:`OnnxGraph`."""
 
     def __init__(self, graph: OnnxGraph):
+        drop_straight_through(graph)
         self.g = graph
         module = Module(
             Path(graph.path).stem,
