@@ -28,14 +28,9 @@ MANIFEST = json.loads((ARCH / "MANIFEST.json").read_text())["fixtures"]
 SCHEMES = ("refcol", "xnor", "diff", "auto")
 
 PENDING = {
-    "dorefanet_authors": "DoReFa's round(clip(x, 0, 1) · 3) / 3 between binary layers is not yet a bit-serial input",
-    "dorefanet_deploy": "DoReFa's round(clip(x, 0, 1) · 3) / 3 between binary layers is not yet a bit-serial input",
     "quicknet": "Pad(value=+1) before the binary convs is not yet mapped",
 }
 """Fixtures (by name prefix) whose gaps are known; their tests must fail until the gap closes."""
-PARTIAL = {"dorefanet_brevitas_qonnx": 1}
-"""Fixtures that compile with fewer binary layers on crossbars than they have binary weight
-tensors, and how many land there: DoReFa's 2-bit QONNX Quant between layers runs on the host."""
 
 
 def _binary_tensors(entry: dict) -> int:
@@ -55,7 +50,7 @@ def _cases() -> list:
 @pytest.mark.parametrize("name", _cases())
 def test_architecture_is_exact_under_every_scheme_with_its_binary_layers_on_crossbars(name: str) -> None:
     entry = MANIFEST[name]
-    expected = next((n for prefix, n in PARTIAL.items() if name.startswith(prefix)), _binary_tensors(entry))
+    expected = _binary_tensors(entry)
     has_zero_weights = any("zeros" in kind for kind in entry["weight_kinds"])
     for index, scheme in enumerate(SCHEMES):
         if scheme == "refcol" and has_zero_weights:
@@ -206,8 +201,9 @@ def test_comparison_chains_are_binarizers(tmp_path: Path, chain: str) -> None:
     _exact(path)
 
 
-def test_steps_fold_into_the_levels_float32_gives(tmp_path: Path) -> None:
-    """``Cast(x ≥ 0) · 3 + 1e8``: float32 rounds 1e8 + 3 to 1e8, so both levels are 1e8."""
+def test_steps_to_float_levels_stay_steps_on_the_codes(tmp_path: Path) -> None:
+    """``Cast(x ≥ 0) · 3 + 1e8``: the levels would be float32, so the threshold keeps its 0/1
+    codes and the steps stay pending (float32 rounds 1e8 + 3 to 1e8: both levels are 1e8)."""
     middle = [helper.make_node("GreaterOrEqual", ["y", "zero"], ["p"], name="Ge_1"),
               helper.make_node("Cast", ["p"], ["f"], name="Cast_2", to=TensorProto.FLOAT),
               helper.make_node("Mul", ["f", "three"], ["g"], name="Mul_3"),
@@ -216,7 +212,7 @@ def test_steps_fold_into_the_levels_float32_gives(tmp_path: Path) -> None:
     path = _between_layers(middle, extra, "folded", tmp_path)
     module, _ = import_onnx(path)
     (threshold,) = [op for op in module.function("main").ops if op.name == "bnn.threshold"]
-    assert threshold.attr("out_scale") == 0.0 and threshold.attr("out_bias") == 1e8
+    assert threshold.attr("out_scale") == 1.0 and threshold.attr("out_bias") == 0.0
     _exact(path)
 
 
@@ -241,7 +237,7 @@ def test_no_binary_layer_names_the_node_that_stops_one(tmp_path: Path) -> None:
     ]
     path = tmp_path / "round.onnx"
     onnx.save(single_io_model(nodes, [numpy_helper.from_array(_pm1(rng, 16, 4), "w")], "x", [1, 16], "out", [1, 4], bipolar_input=False), path)
-    with pytest.raises(UnsupportedModelError, match=r"node 'Round_1' \(op Round\): op Round has no crossbar mapping"):
+    with pytest.raises(UnsupportedModelError, match=r"node 'Round_1' \(op Round\): Round of a value that is not a clipped real value"):
         bnnc.compile(path)
 
 
@@ -332,3 +328,43 @@ def test_a_straight_through_sign_of_the_wrong_range_is_not_proven(tmp_path: Path
     assert straight_through_signs(load_model(path)) == {}
     ones = {"x": np.ones((1, 16), np.float32)}
     assert bnnc.compile(path).check(ones).exact  # the formula stays as written
+
+
+# ------------------------------------------------------------------ k-bit activations
+
+
+def test_dorefa_activation_is_a_staircase_of_thresholds(tmp_path: Path) -> None:
+    """``round(clip(y, 0, 1) · 3) / 3``: three thresholds on y, 2-bit codes into the next layer
+    with the ``/ 3`` applied to its integer sum."""
+    middle = [helper.make_node("Mul", ["y", "eighth"], ["z"], name="Mul_1"),
+              helper.make_node("Clip", ["z", "zero", "one"], ["c"], name="Clip_2"),
+              helper.make_node("Mul", ["c", "three"], ["k"], name="Mul_3"),
+              helper.make_node("Round", ["k"], ["r"], name="Round_4"),
+              helper.make_node("Div", ["r", "three"], ["q"], name="Div_5"),
+              helper.make_node("MatMul", ["q", "w3"], ["q3"], name="MatMul_6"),
+              helper.make_node("Add", ["q3", "tenth"], ["m"], name="Add_7")]  # off the ties at 0
+    rng = np.random.default_rng(9)
+    extra = [numpy_helper.from_array(np.float32(v), n) for n, v in (("eighth", 0.125), ("zero", 0), ("one", 1), ("three", 3), ("tenth", 0.1))]
+    extra.append(numpy_helper.from_array(_pm1(rng, 8, 8), "w3"))
+    path = _between_layers(middle, extra, "dorefa", tmp_path)
+    module, _ = import_onnx(path)
+    ops = module.function("main").ops
+    (threshold,) = [op for op in ops if op.name == "bnn.threshold"]
+    assert threshold.result.type.domain is Domain.U8 and threshold.const_type("thresholds").shape == (1, 3)
+    t = threshold.const_array("thresholds").reshape(-1)
+    below, at = np.nextafter(t, np.float32(-np.inf)), t
+    levels = lambda v: np.round(np.clip(v, np.float32(0), np.float32(1)) * np.float32(3))  # noqa: E731
+    assert (levels(at) == [1, 2, 3]).all() and (levels(below) == [0, 1, 2]).all()
+    assert sum(op.name == "bnn.dense" for op in ops) == 3 and "host.onnx" not in [op.name for op in ops]
+    _exact(path)
+
+
+def test_a_clip_read_other_than_by_round_is_not_a_staircase(tmp_path: Path) -> None:
+    middle = [helper.make_node("Clip", ["y", "zero", "one"], ["c"], name="Clip_1"),
+              helper.make_node("Add", ["c", "half"], ["m"], name="Add_2")]
+    extra = [numpy_helper.from_array(np.float32(v), n) for n, v in (("zero", 0), ("one", 1), ("half", -0.5))]
+    path = _between_layers(middle, extra, "clip_add", tmp_path)
+    module, _ = import_onnx(path)
+    hosts = [op for op in module.function("main").ops if op.name == "host.onnx"]
+    assert [op.location.names for op in hosts] == [("Clip_1", "Add_2")] and hosts[0].attr("periphery")
+    _exact(path)

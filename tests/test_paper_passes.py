@@ -144,9 +144,9 @@ def test_zoo_model_is_exact_under_every_scheme(zoo_dir: Path, name: str, scheme:
     compilation = bnnc.compile(zoo_dir / f"{name}.onnx", pipeline=default_pipeline(scheme=scheme))
     function = compilation.module.function()
     assert not any(op.name in ("bnn.conv", "bnn.dense") for op in function.ops)
-    for op in function.ops:  # a BatchNorm stays digital only to feed a real-valued shortcut or the host
+    for op in function.ops:  # a BatchNorm stays digital only to feed a real-valued shortcut, a multi-bit quantizer or the host
         if op.name == "bnn.batchnorm":
-            assert any(use.op.name in ("bnn.add_tensors", "host.onnx") for use in op.result.uses), f"{op.location} not fused"
+            assert any(use.op.name in ("bnn.add_tensors", "bnn.input_quant", "host.onnx") for use in op.result.uses), f"{op.location} not fused"
     for inputs in (sample_inputs(ZOO[name], 16, seed=5), compilation.random_inputs(16, seed=6)):
         result = compilation.check(inputs)
         assert result.exact, result.summary()

@@ -25,7 +25,8 @@ from onnx import TensorProto, helper, numpy_helper
 from bnnc.ir import Domain, Function, Location, Module, Return, TensorType, Value
 from bnnc.ir.dialects import bnn, host
 
-from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Padded, Predicate, Tensor
+from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Padded, Predicate, Staircase, Tensor
+from .convert.clip import only_rounds_read
 from .errors import UnsupportedModelError
 from .loader import OnnxGraph
 from .periphery import periphery_work
@@ -90,6 +91,7 @@ class Importer:
                 self.pending.append((node, reason))
         self._flush()
         self._return()
+        self._drop_dead_ops()
         self._check_binary_region()
         self._mark_periphery()
         self.ctx.module.remove_unused_constants()
@@ -97,9 +99,12 @@ class Importer:
 
     def _may_leave_the_host(self, node: onnx.NodeProto, pending_outputs: set[str]) -> bool:
         """Whether ``node``, which reads results of the pending host partition, may start the
-        crossbar region: one of :data:`BINARY_RELEVANT`, but not a Conv/Gemm/MatMul whose weights
+        crossbar region: one of :data:`BINARY_RELEVANT` or a ``Clip`` that starts a k-bit
+        activation (:func:`~bnnc.frontend.convert.clip.only_rounds_read`), but not a Conv/Gemm/MatMul whose weights
         are visibly not binary, nor a ``Where`` or ``Not`` of a host boolean (their condition
         maps only as a comparison converted here, and no boolean crosses from the host)."""
+        if node.op_type == "Clip":  # the start of a k-bit activation
+            return only_rounds_read(self.ctx, node.output[0])
         if node.op_type not in BINARY_RELEVANT:
             return False
         if node.op_type in ("Where", "Not"):
@@ -193,13 +198,16 @@ class Importer:
     def _deferred_nodes_read(self, pending: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
         """The nodes behind the deferred tensors that ``pending`` nodes read: the comparison and
         ``Not`` nodes of a predicate (e.g. a ``Cast`` of ``x < t``: no IR value is boolean), the
-        ``Pad`` of a padded tensor (a Conv that stays on the host). No IR value holds these
-        tensors, so the partition takes the nodes too and computes them from their inputs."""
+        ``Pad`` of a padded tensor (a Conv that stays on the host), the clip and steps of a
+        staircase (a ``Round`` that stays on the host). No IR value holds these tensors, so the
+        partition takes the nodes too and computes them from their inputs."""
         nodes: list[onnx.NodeProto] = []
         for n in pending:
             for name in n.input:
                 tensor = self.ctx.tensors.get(self.g.resolve(name)) if name else None
-                behind = tensor.nodes if isinstance(tensor, Predicate) else (tensor.node,) if isinstance(tensor, Padded) else ()
+                behind = (
+                    tensor.nodes if isinstance(tensor, (Predicate, Staircase)) else (tensor.node,) if isinstance(tensor, Padded) else ()
+                )
                 nodes.extend(p for p in behind if all(p is not q for q in nodes))
         return nodes
 
@@ -259,6 +267,14 @@ class Importer:
         op = bnn.Convert([value], [value.type.with_domain(domain)], {}, [], Location.of(name))
         self.ctx.function.append(op)
         return op.result
+
+    def _drop_dead_ops(self) -> None:
+        """Erase ops whose results nothing reads (a threshold that a later step folded into a
+        new one, the polynomial of a proven straight-through sign): recognition has no side
+        effects, so they compute nothing the program returns."""
+        for op in reversed(list(self.ctx.function.ops)):
+            if not isinstance(op, Return) and op.results and not any(r.uses for r in op.results):
+                self.ctx.function.erase(op)
 
     def _check_binary_region(self) -> None:
         ops = self.ctx.function.ops

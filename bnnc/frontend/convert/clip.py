@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .context import Context, NotMappable, attrs
+from .context import Context, NotMappable, Staircase, attrs
 from .registry import converter
 
 SIGN_TRANSPARENT = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Clip"}
@@ -17,7 +17,9 @@ def clip(ctx: Context, node: onnx.NodeProto) -> None:
     """ONNX ``Clip(x, lo, hi)`` with constant ``lo < 0 < hi`` (``nn.Hardtanh`` before a
     binarizer, as in BinaryNet) keeps the sign of every value, and it commutes with max pooling
     and shape ops. Where its result only ever reaches ``Sign`` nodes, it is dropped (no op):
-    ``Sign(Clip(x))`` equals ``Sign(x)``, zeros included. Leaves every other clip to the host."""
+    ``Sign(Clip(x))`` equals ``Sign(x)``, zeros included. A clip to finite bounds whose result
+    only reaches ``Round`` through order-keeping scalar steps is a pending
+    :class:`~.context.Staircase` (DoReFa's k-bit activation). Leaves every other clip to the host."""
     attributes = attrs(node)
     bounds = []
     for index, name, default in ((1, "min", -np.inf), (2, "max", np.inf)):
@@ -29,6 +31,10 @@ def clip(ctx: Context, node: onnx.NodeProto) -> None:
         else:
             bounds.append(float(attributes.get(name, default)))
     lo, hi = bounds
+    if np.isfinite(lo) and np.isfinite(hi) and lo < hi and only_rounds_read(ctx, node.output[0]):
+        ctx.value(node.input[0])
+        ctx.define(node, Staircase(ctx.g.resolve(node.input[0]), (node,)))
+        return
     if not lo < 0.0 < hi:
         raise NotMappable(f"Clip to [{lo:g}, {hi:g}] changes signs (only a clip with min < 0 < max is dropped before Sign)")
     if not _only_signs_read(ctx, node.output[0]):
@@ -60,3 +66,49 @@ def _only_signs_read(ctx: Context, name: str) -> bool:
                 return False
             stack.append(consumer.output[0])
     return True
+
+
+ORDER_KEEPING = {"Add", "Sub", "Mul", "Div"}
+
+
+def only_rounds_read(ctx: Context, name: str) -> bool:
+    """Whether every use of tensor ``name`` ends in a ``Round``, passing only through scalar
+    steps that keep the order (``+ c``, ``x − c``, ``· c`` and ``x / c`` with ``c > 0``); graph
+    outputs do not qualify."""
+    graph_outputs = {ctx.g.resolve(o) for o in ctx.g.outputs}
+    stack, seen = [name], set()
+    while stack:
+        tensor = stack.pop()
+        if tensor in seen:
+            continue
+        seen.add(tensor)
+        consumers = ctx.consumers.get(tensor, [])
+        if tensor in graph_outputs or not consumers:
+            return False
+        for consumer in consumers:
+            if consumer.domain not in ("", "ai.onnx"):
+                return False
+            if consumer.op_type == "Round":
+                continue
+            if consumer.op_type not in ORDER_KEEPING or order_keeping_step(ctx, consumer, tensor) is None:
+                return False
+            stack.append(consumer.output[0])
+    return True
+
+
+def order_keeping_step(ctx: Context, node: onnx.NodeProto, tensor: str) -> float | None:
+    """The scalar constant of ``node`` (``Add``/``Sub``/``Mul``/``Div`` of ``tensor``) where the
+    step keeps the order of ``tensor``'s values, else None."""
+    names = [ctx.g.resolve(i) for i in node.input]
+    if tensor not in names or names.count(tensor) != 1:
+        return None
+    other = ctx.const(node.input[1 - names.index(tensor)])
+    if other is None or other.size != 1:
+        return None
+    c = float(other.reshape(-1)[0])
+    tensor_first = names.index(tensor) == 0
+    if node.op_type in ("Sub", "Div") and not tensor_first:
+        return None
+    if node.op_type in ("Mul", "Div") and not c > 0:
+        return None
+    return c if np.isfinite(c) else None

@@ -5,9 +5,9 @@ A converter gives up with :class:`NotMappable`; the driver (:mod:`bnnc.frontend.
 undoes what it emitted and hands the node to a host partition. Besides IR values, the tensor
 table holds deferred forms that no IR value represents: :class:`Affine` (integer or ±1 codes
 with scalar affine steps still to apply, so the next binary layer can apply them to its
-integer sum), :class:`Predicate` (a boolean comparison with a constant, awaiting a ``Where``)
-and :class:`Padded` (a ±1 tensor padded with a constant, awaiting the binary convs that read
-it).
+integer sum), :class:`Predicate` (a boolean comparison with a constant, awaiting a ``Where``),
+:class:`Padded` (a ±1 tensor padded with a constant, awaiting the binary convs that read it)
+and :class:`Staircase` (a clipped real value awaiting a ``Round``).
 """
 
 from __future__ import annotations
@@ -78,7 +78,21 @@ class Padded:
     node: onnx.NodeProto
 
 
-Tensor = Value | Affine | Predicate | Padded
+
+@dataclass(frozen=True)
+class Staircase:
+    """A float32 tensor computed from ``x`` by ``nodes``: a ``Clip`` to finite bounds, then
+    scalar steps that keep the order (``+ c``, ``− c``, ``· c`` and ``/ c`` with ``c > 0``),
+    awaiting the ``Round`` that makes it integer levels — a non-decreasing staircase of ``x``
+    (DoReFa's ``round(clip(x, 0, 1) · 3)``). A host partition that reads it recomputes it from
+    ``x`` with ``nodes``."""
+
+    x: str
+    nodes: tuple[onnx.NodeProto, ...]
+
+
+
+Tensor = Value | Affine | Predicate | Padded | Staircase
 
 
 def attrs(node: onnx.NodeProto) -> dict:
@@ -127,6 +141,8 @@ class Context:
         tensor = self.tensor(name)
         if isinstance(tensor, Predicate):
             raise NotMappable("it reads a boolean comparison result, which only 'Where' can consume")
+        if isinstance(tensor, Staircase):
+            raise NotMappable("it reads a clipped real value, which only 'Round' maps")
         if isinstance(tensor, Affine):
             value = tensor.codes
             for kind, constant, const_first, node in tensor.steps:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from bnnc.ir import Location, Value
+from bnnc.ir import Domain, Location, Value
 from bnnc.ir.dialects import bnn
+from bnnc.ir.dialects.bnn import threshold_result_domain
 
-from .context import ELEMENTWISE, Affine, Context, NotMappable, scalar
+from .clip import order_keeping_step
+from .context import ELEMENTWISE, Affine, Context, NotMappable, Staircase, scalar
 from .registry import converter
 
 TENSOR_OPS = {"Add": bnn.AddTensors, "Sub": bnn.SubTensors, "Mul": bnn.MulTensors}
@@ -37,11 +39,19 @@ def elementwise(ctx: Context, node: onnx.NodeProto) -> None:
     x_name, c = (node.input[1], a) if const_first else (node.input[0], b)
     kind = node.op_type.lower()
     tensor = ctx.tensor(x_name)
+    if isinstance(tensor, Staircase):
+        if order_keeping_step(ctx, node, ctx.g.resolve(x_name)) is None:
+            raise NotMappable(f"{node.op_type} of a clipped value that does not keep its order")
+        ctx.define(node, Staircase(tensor.x, tensor.nodes + (node,)))
+        return
     s = scalar(c)
     same_shape = ctx.g.shapes[node.output[0]] == ctx.g.shapes[ctx.g.resolve(x_name)]
-    if s is not None and same_shape and isinstance(tensor, Value) and _fold_into_threshold(ctx, node, x_name, tensor, kind, s, const_first):
+    if s is not None and same_shape and isinstance(tensor, (Value, Affine)) and _fold_into_threshold(ctx, node, tensor, kind, s, const_first):
         return
-    codes_tensor = isinstance(tensor, Affine) or (isinstance(tensor, Value) and tensor.type.domain in bnn.ARRAY_INPUT)
+    # codes, or the levels of a threshold (a later step may fold them into codes)
+    codes_tensor = isinstance(tensor, Affine) or (
+        isinstance(tensor, Value) and (tensor.type.domain in bnn.ARRAY_INPUT or isinstance(tensor.producer, bnn.Threshold))
+    )
     affine = not (kind == "div" and const_first)  # c / codes is not affine: materialize below
     if codes_tensor and affine and s is not None and same_shape:
         base = tensor if isinstance(tensor, Affine) else Affine(tensor, ())
@@ -53,29 +63,27 @@ def elementwise(ctx: Context, node: onnx.NodeProto) -> None:
 
 
 def _fold_into_threshold(
-    ctx: Context, node: onnx.NodeProto, x_name: str, x: Value, kind: str, c: float, const_first: bool,
+    ctx: Context, node: onnx.NodeProto, tensor: Value | Affine, kind: str, c: float, const_first: bool,
 ) -> bool:
-    """Replace the ``bnn.threshold`` that alone computes ``x`` (no other reader of the ONNX
-    tensor, no graph output) by one whose ``out_scale``/``out_bias`` include the step
-    ``x ∘ c``, and define ``node``'s output as its result, where the float32 step gives the
-    new affine levels exactly at every count; else change nothing and return False."""
-    op = x.producer
-    name = ctx.g.resolve(x_name)
-    if not isinstance(op, bnn.Threshold) or len(x.uses) != 0 or len(ctx.consumers.get(name, [])) != 1:
-        return False
-    if name in {ctx.g.resolve(o) for o in ctx.g.outputs}:
+    """Where ``tensor`` is the result of a ``bnn.threshold`` (possibly with pending affine
+    steps) and the float32 steps, this one ``x ∘ c`` included, map its levels exactly onto
+    affine levels that are ±1 or integer codes (not float32): define ``node``'s output as a new
+    threshold with those ``out_scale``/``out_bias`` and return True (the old one is left to the
+    importer's dead-op sweep); else change nothing and return False."""
+    codes, steps = (tensor.codes, tensor.steps) if isinstance(tensor, Affine) else (tensor, ())
+    op = codes.producer
+    if not isinstance(op, bnn.Threshold):
         return False
     levels = np.arange(op.const_type("thresholds").shape[1] + 1, dtype=np.float32)
-    scale, bias = np.float32(op.attr("out_scale")), np.float32(op.attr("out_bias"))
-    before = scale * levels + bias
+    values = np.float32(op.attr("out_scale")) * levels + np.float32(op.attr("out_bias"))
     with np.errstate(all="ignore"):
-        after = (STEP[kind](np.float32(c), before) if const_first else STEP[kind](before, np.float32(c))).astype(np.float32)
-        new_scale, new_bias = np.float32(after[1] - after[0]), after[0]
-        exact = np.isfinite(after).all() and np.array_equal(new_scale * levels + new_bias, after)
-    if not exact:
+        for k, constant, first, _ in (*steps, (kind, c, const_first, node.name)):
+            values = (STEP[k](np.float32(constant), values) if first else STEP[k](values, np.float32(constant))).astype(np.float32)
+        new_scale, new_bias = np.float32(values[1] - values[0]), values[0]
+        exact = np.isfinite(values).all() and np.array_equal(new_scale * levels + new_bias, values)
+    if not exact or threshold_result_domain(len(levels) - 1, float(new_scale), float(new_bias)) is Domain.F32:
         return False
     attributes = {"out_scale": float(new_scale), "out_bias": float(new_bias)}
-    folded = ctx.emit(bnn.Threshold, list(op.operands), list(op.consts), attributes, Location.fuse(op.location, ctx.loc(node)))
-    ctx.function.erase(op)
-    ctx.define(node, folded.result)
+    location = Location.fuse(op.location, *(Location.of(n) for *_, n in steps), ctx.loc(node))
+    ctx.define(node, ctx.emit(bnn.Threshold, list(op.operands), list(op.consts), attributes, location).result)
     return True

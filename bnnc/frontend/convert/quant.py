@@ -21,21 +21,18 @@ def quant(ctx: Context, node: onnx.NodeProto) -> None:
     ``(clip(round(x / scale + zeropt)) − zeropt) · scale``. A signed 1-bit Quant is bipolar →
     ``bnn.div`` by the scale, ``bnn.add`` of the zero point, ``bnn.sign {zero = "pos"}``;
     otherwise → ``bnn.input_quant`` (integer codes). Then ``− zeropt`` and ``· scale``: affine
-    steps when both are scalars, ``bnn.sub`` and ``bnn.mul`` otherwise. Leaves to the host
-    non-constant parameters, more than 8 bits, multi-bit activations downstream of a binary
-    layer and unknown rounding modes."""
+    steps when both are scalars, ``bnn.sub`` and ``bnn.mul`` otherwise. Multi-bit codes between
+    binary layers (DoReFa's k-bit activations) feed the next layer bit-serially, as the network
+    input does. Leaves to the host non-constant parameters, more than 8 bits and unknown
+    rounding modes."""
     attributes = attrs(node)
     scale = ctx.require_const(node, 1, "scale").astype(np.float32)
     zero = ctx.require_const(node, 2, "zero point").astype(np.float32)
     bits = int(ctx.require_const(node, 3, "bit width").reshape(-1)[0])
     signed, narrow = bool(attributes.get("signed", 1)), bool(attributes.get("narrow", 0))
     x = ctx.value(node.input[0])
-    if bits > 8 or (ctx.downstream_of_layer(x) and not (bits == 1 and signed)):
-        raise NotMappable(
-            f"it quantizes to {bits}-bit activations; crossbars take binary activations "
-            "(and integer codes of at most 8 bits only at the network input)",
-            "use binary (1-bit) activations between layers",
-        )
+    if bits > 8:
+        raise NotMappable(f"it quantizes to {bits}-bit codes; crossbars take codes of at most 8 bits", "quantize to at most 8 bits")
     location = ctx.loc(node)
     s, z = scalar(scale), scalar(zero)
     if bits == 1 and signed:
