@@ -27,27 +27,12 @@ ARCH = Path(__file__).parent / "models" / "arch"
 MANIFEST = json.loads((ARCH / "MANIFEST.json").read_text())["fixtures"]
 SCHEMES = ("refcol", "xnor", "diff", "auto")
 
-PENDING = {
-    "quicknet": "Pad(value=+1) before the binary convs is not yet mapped",
-}
-"""Fixtures (by name prefix) whose gaps are known; their tests must fail until the gap closes."""
-
-
 def _binary_tensors(entry: dict) -> int:
     """How many weight tensors of the fixture are binary (±1 or ±α, with or without zeros)."""
     return sum(count for kind, count in entry["weight_kinds"].items() if not kind.endswith("real"))
 
 
-def _cases() -> list:
-    cases = []
-    for name in sorted(MANIFEST):
-        reason = next((why for prefix, why in PENDING.items() if name.startswith(prefix)), None)
-        marks = [pytest.mark.xfail(reason=reason, raises=UnsupportedModelError, strict=True)] if reason else []
-        cases.append(pytest.param(name, marks=marks, id=name.removesuffix(".onnx")))
-    return cases
-
-
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_architecture_is_exact_under_every_scheme_with_its_binary_layers_on_crossbars(name: str) -> None:
     entry = MANIFEST[name]
     expected = _binary_tensors(entry)
@@ -213,6 +198,27 @@ def test_steps_to_float_levels_stay_steps_on_the_codes(tmp_path: Path) -> None:
     module, _ = import_onnx(path)
     (threshold,) = [op for op in module.function("main").ops if op.name == "bnn.threshold"]
     assert threshold.attr("out_scale") == 1.0 and threshold.attr("out_bias") == 0.0
+    _exact(path)
+
+
+def test_a_float_depthwise_conv_between_binary_layers_is_periphery(tmp_path: Path) -> None:
+    """QuickNet's blur pool: a real depthwise 3×3 conv (group = channels) between binary convs."""
+    rng = np.random.default_rng(4)
+    blur = np.tile(np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 16, (4, 1, 1, 1))
+    inits = [numpy_helper.from_array(_pm1(rng, 4, 2, 3, 3), "w1"), numpy_helper.from_array(blur, "blur"),
+             numpy_helper.from_array(_pm1(rng, 3, 4, 3, 3), "w2"), numpy_helper.from_array(np.float32(0.1), "shift")]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], name="Conv_0", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c1", "blur"], ["b"], name="Blur_1", group=4, pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Add", ["b", "shift"], ["a"], name="Add_2"),
+        helper.make_node("Sign", ["a"], ["s"], name="Sign_3"),
+        helper.make_node("Conv", ["s", "w2"], ["out"], name="Conv_4"),
+    ]
+    path = tmp_path / "blur.onnx"
+    onnx.save(single_io_model(nodes, inits, "x", [1, 2, 8, 8], "out", [1, 3, 2, 2]), path)
+    (block,) = _periphery(path)
+    # 16 outputs per channel, 9 taps each; the Add of the host's result joins the partition
+    assert block.location.names == ("Blur_1", "Add_2") and block.attr("work") == (4 * 16 * 9 + 64, 4 * 16 * 9, 0, 0)
     _exact(path)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from bnnc.ir import Domain
 from bnnc.ir.dialects import bnn
 from bnnc.ir.shapes import window_output_shape
 
@@ -24,12 +23,16 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
     sum, ``bnn.mul`` by α and ``bnn.add`` of a constant bias. A constant ``Pad`` of its input
     (:class:`~.context.Padded`) becomes part of the conv: zero pads add to the conv's own, ±1
     pads give ``pad_value = ±1`` (where the conv adds no zero padding of its own). Refuses (as
-    a model error) non-2-D and grouped convolutions; leaves to the host real-valued inputs,
+    a model error) non-2-D and grouped binary convolutions; leaves to the host (float layers,
+    a depthwise blur pool among them) real-valued inputs,
     ±1 pads padded again with zeros, non-binary or non-constant weights and a non-constant
     bias."""
     attributes = attrs(node)
     weight = ctx.require_const(node, 1, "weight")
     shape = ctx.g.shapes[ctx.g.resolve(node.input[0])]
+    padded = ctx.tensor(node.input[0])
+    x = Affine(padded.x, ()) if isinstance(padded, Padded) else layer_input(ctx, node)
+    w = binary_weights(weight)
     if len(shape) != 4:
         raise UnsupportedModelError(
             "2-D convolutions (NCHW input)", f"this Conv has a rank-{len(shape)} input; reshape to NCHW",
@@ -41,9 +44,6 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
             "grouped/depthwise convolutions are not supported yet; use group=1",
             node=node.name, op_type=node.op_type,
         )
-    padded = ctx.tensor(node.input[0])
-    x = Affine(padded.x, ()) if isinstance(padded, Padded) else layer_input(ctx, node)
-    w = binary_weights(weight)
     kh, kw = weight.shape[2], weight.shape[3]
     strides = tuple(attributes.get("strides", (1, 1)))
     dilations = tuple(attributes.get("dilations", (1, 1)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from bnnc.ir import Domain
 from bnnc.ir.dialects import bnn
 
 from .context import Context, NotMappable, attrs
