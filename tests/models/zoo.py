@@ -478,7 +478,7 @@ def _unsupported_op_middle() -> onnx.ModelProto:
 
 def _grouped_conv() -> onnx.ModelProto:
     net = _Net(24, 13)
-    h = net.conv("input", net.pm1(16, 2, 3, 3), pad=1, group=2)
+    h = net.conv(net.op("Sign", "input"), net.pm1(16, 2, 3, 3), pad=1, group=2)
     h = net.op("Sign", net.bn(h, net.bn_params(16, 18)))
     return net.model([_tensor("input", [1, 4, 8, 8])], _flatten_gemm(net, h, 16 * 8 * 8))
 
@@ -661,7 +661,7 @@ ZOO: dict[str, ZooModel] = _entries(
 )
 
 BAD: dict[str, ZooModel] = _entries(
-    ZooModel("grouped_conv", "Conv with group=2", _grouped_conv, "pm1", error="grouped-conv"),
+    ZooModel("grouped_conv", "binary Conv with group=2 on a binarized input", _grouped_conv, "pm1", error="grouped-conv"),
     ZooModel(
         "dynamic_shape",
         "symbolic batch 'N' and image size 'H'x'W', and a Reshape whose shape is computed from them "
