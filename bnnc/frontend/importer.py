@@ -4,9 +4,12 @@ Nodes are converted one by one in topological order by the converter registered 
 op type and domain (:mod:`bnnc.frontend.convert`), each op keeping its ONNX node name as
 location. What cannot run on crossbars (``TopK``, ``Softmax``, float layers, …) is gathered
 into ``host.onnx`` partitions: maximal runs of such nodes, extracted as ONNX subgraphs. A host
-partition may precede the first binary layer (a float stem) or follow the last one (a float
-classifier, a TopK); one between binary layers is an error, as is a model without any
-binary layer.
+partition may sit anywhere: before the first binary layer (a float stem), between binary
+layers (then, if it is only cheap real work, the digital periphery runs it:
+:mod:`bnnc.frontend.periphery`) or after the last one (a float classifier, a TopK). A model
+without any binary layer is an error that names the node keeping one from being recognized.
+Exported training formulas are simplified first where that is proven exact
+(:mod:`bnnc.frontend.ste`).
 
 Integer inputs are tracked through scalar affine steps (``Cast``, ``Div 255``, ``Mul``,
 ``Sub``, ``DequantizeLinear``, QONNX ``Quant``): a binary layer on ``a * q + b`` computes the
@@ -27,6 +30,7 @@ from bnnc.ir.dialects import bnn, host
 
 from .convert import CONVERTERS, LAYER_OPS, Context, NotMappable, Padded, Predicate, Staircase, Tensor
 from .convert.clip import only_rounds_read
+from .convert.context import BINARIZE
 from .errors import UnsupportedModelError
 from .loader import OnnxGraph
 from .periphery import periphery_work
@@ -282,10 +286,11 @@ class Importer:
         if not layers:
             blocking = self._blocking_node()
             hint = f" (e.g. node '{blocking[0].name}' (op {blocking[0].op_type}): {blocking[1].reason})" if blocking else ""
+            fix = blocking[1].fix if blocking else BINARIZE
             raise UnsupportedModelError(
                 "at least one binary layer: a Conv, Gemm or MatMul with ±1 weights (or ±α per output channel) "
                 "on binarized or integer inputs",
-                f"this model has none{hint}; binarize weights and activations before export",
+                f"this model has none{hint}; {fix}",
             )
 
     def _blocking_node(self) -> tuple[onnx.NodeProto, NotMappable] | None:

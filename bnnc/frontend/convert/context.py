@@ -29,11 +29,17 @@ by its capitalized kind)."""
 LAYER_OPS = (bnn.Conv, bnn.Dense)
 
 
-class NotMappable(Exception):
-    """A node that does not map onto crossbars; it goes to a host partition, or — between
-    binary layers — is reported with ``reason`` and ``fix``."""
+BINARIZE = "binarize weights and activations before export"
+"""What to do about a node that keeps a model from having any binary layer, unless its
+converter says better."""
 
-    def __init__(self, reason: str, fix: str = "keep such ops before the first or after the last binary layer"):
+
+class NotMappable(Exception):
+    """A node that does not map onto crossbars; it goes to a host partition. Where it is what
+    keeps a model from having any binary layer, the refusal names it with ``reason`` and
+    ``fix``."""
+
+    def __init__(self, reason: str, fix: str = BINARIZE):
         super().__init__(reason)
         self.reason = reason
         self.fix = fix
