@@ -162,7 +162,7 @@ class Importer:
         if not self.pending:
             return
         pending = [n for n, _ in self.pending]
-        first, reason = self.pending[0]
+        first = pending[0]
         self.reasons.update((o, entry) for entry in self.pending for o in entry[0].output if o)
         self.pending = []
         nodes = self._deferred_nodes_read(pending) + pending
@@ -226,14 +226,7 @@ class Importer:
         return ONNX_DOMAIN[elem]
 
     def _partition_model(self, nodes, inputs, outputs, initializers) -> onnx.ModelProto:
-        renamed = []
-        for n in nodes:
-            copy = onnx.NodeProto()
-            copy.CopyFrom(n)
-            for i, name in enumerate(copy.input):
-                if name and name not in initializers:
-                    copy.input[i] = self.g.resolve(name)
-            renamed.append(copy)
+        renamed = self._resolved(nodes, keep=set(initializers))
 
         def info(name: str) -> onnx.ValueInfoProto:
             return helper.make_tensor_value_info(name, self.g.elem_types[name], list(self.g.shapes[name]))
@@ -339,13 +332,15 @@ class Importer:
                 op.attributes["periphery"] = True
                 op.attributes["work"] = work
 
-    def _resolved(self, nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    def _resolved(self, nodes: list[onnx.NodeProto], keep: set[str] | frozenset[str] = frozenset()) -> list[onnx.NodeProto]:
+        """Copies of ``nodes`` whose inputs name the tensors that really hold the data (pass-through
+        aliases followed), except the names in ``keep``."""
         copies = []
         for n in nodes:
             copy = onnx.NodeProto()
             copy.CopyFrom(n)
             for i, name in enumerate(copy.input):
-                if name:
+                if name and name not in keep:
                     copy.input[i] = self.g.resolve(name)
             copies.append(copy)
         return copies
