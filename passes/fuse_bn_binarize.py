@@ -143,7 +143,7 @@ class FuseBnBinarize(Pass):
         if negate.any():
             w = layer.const_array("weight").copy()
             w[negate] = -w[negate]
-            layer.consts[0] = module.add_constant(f"{layer.consts[0]}.negated", w, Domain.PM1)
+            layer.consts[0] = module.add_constant(f"{layer.consts[0]}.negated", w, layer.const_type("weight").domain)
         value: Value = layer.result
         anchor = binarizer
         if pool is not None:

@@ -9,6 +9,7 @@ from bnnc.ir.dialects import bnn
 from bnnc.ir.shapes import window_output_shape
 
 from ..errors import UnsupportedModelError
+from ..weights import BinaryWeights
 from .context import Affine, Context, NotMappable, Padded, attrs
 from .layer import binary_weights, finish_layer, layer_input
 from .registry import converter
@@ -22,8 +23,9 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
     codes → ``bnn.conv`` on the codes, then the input's affine steps applied to the integer
     sum, ``bnn.mul`` by α and ``bnn.add`` of a constant bias. A constant ``Pad`` of its input
     (:class:`~.context.Padded`) becomes part of the conv: zero pads add to the conv's own, ±1
-    pads give ``pad_value = ±1`` (where the conv adds no zero padding of its own). Refuses (as
-    a model error) non-2-D and grouped binary convolutions; leaves to the host (float layers,
+    pads give ``pad_value = ±1`` (where the conv adds no zero padding of its own). A grouped or
+    depthwise binary conv becomes one conv with block-diagonal weights (:func:`block_diagonal`).
+    Refuses (as a model error) non-2-D convolutions; leaves to the host (float layers,
     a depthwise blur pool among them) real-valued inputs,
     ±1 pads padded again with zeros, non-binary or non-constant weights and a non-constant
     bias."""
@@ -38,12 +40,9 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
             "2-D convolutions (NCHW input)", f"this Conv has a rank-{len(shape)} input; reshape to NCHW",
             node=node.name, op_type=node.op_type,
         )
-    if attributes.get("group", 1) != 1:
-        raise UnsupportedModelError(
-            f"group=1 convolutions (this one has group={attributes['group']})",
-            "grouped/depthwise convolutions are not supported yet; use group=1",
-            node=node.name, op_type=node.op_type,
-        )
+    group = attributes.get("group", 1)
+    if group != 1:
+        w = block_diagonal(w, group, shape[1])
     kh, kw = weight.shape[2], weight.shape[3]
     strides = tuple(attributes.get("strides", (1, 1)))
     dilations = tuple(attributes.get("dilations", (1, 1)))
@@ -68,6 +67,19 @@ def conv(ctx: Context, node: onnx.NodeProto) -> None:
         bias = ctx.require_const(node, 2, "bias").astype(np.float32).reshape(1, -1, 1, 1)
         value = ctx.emit(bnn.Add, [value], [ctx.add_const(f"{node.name}.bias", bias)], {}, ctx.loc(node)).result
     ctx.define(node, value)
+
+
+def block_diagonal(w: BinaryWeights, group: int, channels: int) -> BinaryWeights:
+    """A grouped (or depthwise) binary conv's weights ``[Cout, Cin / group, kh, kw]`` as one
+    ungrouped conv's ``[Cout, Cin, kh, kw]``: output channel ``o`` of group ``g`` keeps its
+    weights on input channels ``g·Cin/group … (g+1)·Cin/group − 1`` and has weight 0 on every
+    other input channel (block-diagonal tiles; xnor and diff map the zeros as cells off)."""
+    cout, per_group = w.signs.shape[:2]
+    outs = cout // group
+    full = np.zeros((cout, channels) + w.signs.shape[2:], np.int8)
+    for g in range(group):
+        full[g * outs : (g + 1) * outs, g * per_group : (g + 1) * per_group] = w.signs[g * outs : (g + 1) * outs]
+    return BinaryWeights(full, w.alpha)
 
 
 def _conv_float(x: np.ndarray, w: np.ndarray, window: dict) -> np.ndarray:
