@@ -151,10 +151,13 @@ def compile(
     source = clone_module(module)
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
-    context = PassManager.from_pipeline(pipeline, **dict(manager or {})).run(module, PassContext(debug=debug))
+    passes = PassManager.from_pipeline(pipeline, **dict(manager or {}))
+    context = passes.run(module, PassContext(debug=debug))
     timings["passes"] = time.perf_counter() - start
     _record(module, pipeline, config, context.remarks)
-    return Compilation(module, config, source=source, model=graph.model, timings=timings)
+    compilation = Compilation(module, config, source=source, model=graph.model, timings=timings)
+    compilation.pass_timings = passes.timing_report()
+    return compilation
 
 
 def compare_schemes(model: str | Path, **options: Any) -> dict[str, dict]:
@@ -207,6 +210,8 @@ class Compilation:
         self.source = source
         self.model = model
         self.timings = dict(timings or {})
+        self.pass_timings: str | None = None
+        """The pass manager's table of wall time per pass, when compiled here."""
 
     # ---- what the IR records ------------------------------------------------------------------
 

@@ -171,6 +171,8 @@ def run_onnx(args: argparse.Namespace) -> int:
     options = _compile_options(args, hw)
     compilation = progress.run("compile", lambda: api.compile(path, **options, manager=_manager_options(args), debug=args.debug))
     print_remarks(compilation.remarks)
+    if args.time_passes:
+        print(compilation.pass_timings, file=sys.stderr)
     comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, **options)) if args.scheme == "all" else None
     user_inputs = None
     if args.inputs is not None:

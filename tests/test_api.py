@@ -145,3 +145,9 @@ def test_the_readme_python_example_runs_verbatim(tmp_path: Path, monkeypatch, ca
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["array", "arrays", "energy", "nJ", "latency", "µs"] and len(table) == 4
     assert (tmp_path / "out" / "report.json").is_file()
+
+
+def test_time_passes_on_an_onnx_model(tmp_path: Path, capsys) -> None:
+    assert main([str(EXAMPLE), "--time-passes", "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "pass execution timing" in err and "fuse-bn-binarize" in err
