@@ -17,7 +17,10 @@ port voltages as they are. A conv padded with ±1 (``pad_value``) has its pad po
 the constant bit of that value (``xbar.window``'s ``pad_bits``): every tap is an input, the
 correction is the full fan-in's and there is one border class. A layer without a comparator is read out through ADCs
 (``xbar.readout``: the exact integer pre-activation). ``auto`` picks, per layer, the mapping
-needing the fewest ``rows × cols`` arrays.
+needing the fewest ``rows × cols`` arrays. A layer with weights of exactly 0 (ternary weights:
+sign of a latent 0, block-diagonal grouped convs) is never mapped with refcol, whose one cell
+per weight stands for ±1: under ``scheme=refcol`` it gets the best of xnor and diff, with a
+remark.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from typing import Literal
 import numpy as np
 
 from bnnc.ir import Domain, Module, Operation
-from bnnc.ir.dialects import bnn, xbar
 from bnnc.ir.analysis import layer_name
+from bnnc.ir.dialects import bnn, xbar
 from bnnc.ir.schemes import SCHEMES
 
 from .base import Pass, PassContext, register_pass
@@ -59,18 +62,22 @@ class SignConvert(Pass):
         for function in module.functions:
             for op in function.walk():
                 if isinstance(op, (bnn.Conv, bnn.Dense)) and op.parent is function:
-                    self._convert(module, op)
+                    self._convert(module, op, context)
 
-    def _convert(self, module: Module, layer: Operation) -> None:
+    def _convert(self, module: Module, layer: Operation, context: PassContext) -> None:
         function = layer.parent
         x = layer.operands[0]
         encoding, _ = xbar.PLANES[x.type.domain]
         w = weight_matrix(layer)
         outputs, fan_in = w.shape[0], int(np.prod(w.shape[1:]))
         zeros = bool((w == 0).any())
-        scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols, zeros)
-        mapping = SCHEMES[scheme]
         name = layer_name(layer)
+        scheme = self.scheme if self.scheme != "auto" else choose_scheme(fan_in, outputs, self.rows, self.cols, zeros)
+        if zeros and not SCHEMES[scheme].maps_zero_weights:
+            scheme = choose_scheme(fan_in, outputs, self.rows, self.cols, zeros)
+            context.remark(f"sign-convert: layer {name} has weights of 0, which {self.scheme} cannot map "
+                           f"(one cell per ±1 weight): mapped with {scheme}")
+        mapping = SCHEMES[scheme]
         geo = geometry(layer)
         plus, minus = tap_counts(layer, geo)
         offset = mapping.correction(encoding, plus, minus)  # [M, K_border]

@@ -141,10 +141,6 @@ def test_random_layer_is_exact_against_onnxruntime(tmp_path: Path, scheme: str, 
 @pytest.mark.parametrize("scheme", SCHEMES + ["auto"])
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_model_is_exact_under_every_scheme(zoo_dir: Path, name: str, scheme: str) -> None:
-    if name in ZOO and ZOO[name].refused_by(scheme):
-        with pytest.raises(bnnc.BnncError, match="weights of 0 need xnor or diff"):
-            bnnc.compile(zoo_dir / f"{name}.onnx", pipeline=default_pipeline(scheme=scheme))
-        return
     compilation = bnnc.compile(zoo_dir / f"{name}.onnx", pipeline=default_pipeline(scheme=scheme))
     function = compilation.module.function()
     assert not any(op.name in ("bnn.conv", "bnn.dense") for op in function.ops)

@@ -112,10 +112,6 @@ def analog_comparators(module: Module) -> list[Operation]:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("name", MODELS)
 def test_simulator_equals_interpreter_and_onnxruntime(zoo_dir: Path, name: str, scheme: str) -> None:
-    if name in ZOO and ZOO[name].refused_by(scheme):
-        with pytest.raises(bnnc.BnncError, match="weights of 0 need xnor or diff"):
-            compiled(model_path(zoo_dir, name), scheme, None)
-        return
     for rows in SIZES + (None,):
         compilation = compiled(model_path(zoo_dir, name), scheme, rows)
         arguments = program_arguments(compilation)

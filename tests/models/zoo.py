@@ -50,12 +50,6 @@ class ZooModel:
     input_kind: str
     error: str | None = None
     input_zero: float | None = None
-    zero_weights: bool = False
-    """Some binary weights are exactly 0 (e.g. block-diagonal grouped convs): refcol refuses."""
-
-    def refused_by(self, scheme: str) -> bool:
-        """Whether compiling under ``scheme`` is a clean refusal rather than a program."""
-        return self.zero_weights and scheme == "refcol"
 
 
 class _Net:
@@ -668,7 +662,7 @@ ZOO: dict[str, ZooModel] = _entries(
         _unsupported_op_middle, "pm1",
     ),
     ZooModel("grouped_conv", "binary Conv with group=2, then a depthwise binary Conv: block-diagonal weights",
-             _grouped_conv, "real", zero_weights=True),
+             _grouped_conv, "real"),
 )
 
 BAD: dict[str, ZooModel] = _entries(
