@@ -9,10 +9,15 @@
 - ``resnet18``: a ResNet-18-shaped network at 224×224: a float 7×7 stem and max-pool (a host
   partition), then sixteen binary 3×3 convs 64-128-256-512 with stride-2 transitions (the
   residual additions are left out: bnnc maps plain binary chains), global average pooling and
-  a float 1000-way classifier on the host (11 M binary weights).
+  a float 1000-way classifier on the host (11 M binary weights);
+- ``bireal18``: Bi-Real Net 18 at full width on 224×224 (the same sixteen binary convs as
+  ``resnet18``, each with its own real-valued shortcut: identity, or AvgPool 2×2 → real 1×1
+  conv → BN at the stride-2 transitions; 11 M binary weights), and in ``VARIANTS`` the same
+  network at width 0.25 on 128×128 (quick; the input side must be a multiple of 32, or the stride-2 conv and the 2×2 average pool of the last transition disagree on the size) and at widths 0.25, 0.5, 0.75 on 224×224 (the
+  growth of compile cost with the number of weights).
 
 Weights are ±1 from a fixed seed; BatchNorms have random running statistics.
-``python bench/models.py DIR`` writes them all.
+``python bench/models.py DIR [NAME ...]`` writes them (all by default).
 """
 
 from __future__ import annotations
@@ -47,18 +52,27 @@ class _Builder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
         return out
 
-    def bn_sign(self, x: str, channels: int, fan_in: int) -> str:
+    def bn(self, x: str, channels: int, fan_in: float) -> str:
+        """A BatchNormalization with realistic running statistics for an input whose
+        variance is about ``fan_in`` (a ±1 layer's sums): γ of both signs, β ≠ 0, running
+        mean ~ N(0, √fan_in / 3), running variance ~ fan_in · U(0.5, 1.5)."""
         gamma = self.rng.uniform(0.5, 1.5, channels) * np.where(self.rng.random(channels) < 0.1, -1, 1)
         params = [gamma, self.rng.normal(0, 0.5, channels), self.rng.normal(0, np.sqrt(fan_in) / 3, channels),
                   self.rng.uniform(0.5, 1.5, channels) * fan_in]
-        return self.op("Sign", self.op("BatchNormalization", x, *(self.const(p) for p in params)))
+        return self.op("BatchNormalization", x, *(self.const(p) for p in params))
 
-    def conv(self, x: str, cin: int, cout: int, k: int = 3, pad: int = 1, stride: int = 1, binary: bool = True) -> str:
-        w = self.rng.choice([-1.0, 1.0], (cout, cin, k, k)) if binary else self.rng.normal(0, 0.1, (cout, cin, k, k))
+    def bn_sign(self, x: str, channels: int, fan_in: int) -> str:
+        return self.op("Sign", self.bn(x, channels, fan_in))
+
+    def conv(self, x: str, cin: int, cout: int, k: int = 3, pad: int = 1, stride: int = 1, binary: bool = True,
+             std: float = 0.1) -> str:
+        w = self.rng.choice([-1.0, 1.0], (cout, cin, k, k)) if binary else self.rng.normal(0, std, (cout, cin, k, k))
         return self.op("Conv", x, self.const(w), pads=[pad] * 4, strides=[stride] * 2)
 
-    def dense(self, x: str, fan_in: int, outputs: int, binary: bool = True) -> str:
+    def dense(self, x: str, fan_in: int, outputs: int, binary: bool = True, bias: bool = False) -> str:
         w = self.rng.choice([-1.0, 1.0], (outputs, fan_in)) if binary else self.rng.normal(0, 0.05, (outputs, fan_in))
+        if bias:
+            return self.op("Gemm", x, self.const(w), self.const(self.rng.normal(0, 0.05, outputs)), transB=1)
         return self.op("Gemm", x, self.const(w), transB=1)
 
     def model(self, name: str, inputs: list[onnx.ValueInfoProto], output: str, out_shape: list[int]) -> onnx.ModelProto:
@@ -133,7 +147,59 @@ def resnet18() -> onnx.ModelProto:
     return b.model("resnet18", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 224, 224])], "logits", [1, 1000])
 
 
-MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "vgg_small": vgg_small, "resnet18": resnet18}
+def bireal18(width: float = 1.0, resolution: int = 224, name: str = "bireal18") -> onnx.ModelProto:
+    """Bi-Real Net 18 (Liu et al., ECCV 2018) as torch.onnx writes the deploy model of the
+    authors' ``birealnet18`` (liuzechun/Bi-Real-net, pytorch_implementation/BiReal18_34):
+    a float 7×7/2 stem conv (no bias) + BN + 3×3/2 max-pool (no ReLU), then 16 basic blocks of
+    ONE binary 3×3 conv each, ``out = BN(BinConv(Sign(x))) + shortcut(x)``, with a real-valued
+    residual stream: the shortcut is the identity, or at the three stride-2 transitions
+    AvgPool 2×2/2 → real 1×1 conv (no bias) → BN; global average pool, Flatten and a float
+    1000-way Gemm with bias. Channels 64×4, 128×4, 256×4, 512×4 times ``width``.
+
+    Deploy form: the activation is a plain ``Sign`` (not the training formula
+    ``(sign(x) − p) + p``) and the weights are ±1; the authors' positive per-channel scale
+    α = mean|W| is folded into the following BN's running statistics (BN(α·y) with mean m and
+    variance v is BN(y) with m/α and v/α²), so the binary BNs carry statistics on the scale of
+    the integer sums (``_Builder.bn``)."""
+    b = _Builder(5)
+    stem = max(1, round(64 * width))
+    x = b.op("MaxPool", b.bn(b.conv("image", 3, stem, k=7, pad=3, stride=2, binary=False), stem, 147 * 0.01),
+             kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = stem
+    for stage, planes in enumerate((64, 128, 256, 512)):
+        cout = max(1, round(planes * width))
+        for block in range(4):
+            stride = 2 if stage > 0 and block == 0 else 1
+            y = b.bn(b.conv(b.op("Sign", x), cin, cout, stride=stride), cout, 9 * cin)
+            if stride != 1 or cin != cout:
+                shortcut = b.op("AveragePool", x, kernel_shape=[2, 2], strides=[2, 2])
+                # the residual stream has a variance of a few units; 1×1 weights ~ N(0, 1/cin)
+                shortcut = b.bn(b.conv(shortcut, cin, cout, k=1, pad=0, binary=False, std=float(np.sqrt(1 / cin))),
+                                cout, 4.0)
+            else:
+                shortcut = x
+            x = b.op("Add", y, shortcut)
+            cin = cout
+    x = b.op("Flatten", b.op("GlobalAveragePool", x), axis=1)
+    b.dense(x, cin, 1000, binary=False, bias=True)
+    return b.model(name, [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, resolution, resolution])],
+                   "logits", [1, 1000])
+
+
+def _bireal18_variant(width: float, resolution: int) -> Callable[[], onnx.ModelProto]:
+    name = f"bireal18_w{width:g}" + ("" if resolution == 224 else f"_{resolution}")
+    build = lambda: bireal18(width, resolution, name)  # noqa: E731
+    build.__name__ = name
+    return build
+
+
+MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "vgg_small": vgg_small, "resnet18": resnet18,
+                                                    "bireal18": bireal18}
+# Smaller Bi-Real Nets for a quick run and for the growth of compile cost with the number of
+# weights at a fixed 224×224 input (binary weights scale with width²).
+VARIANTS: dict[str, Callable[[], onnx.ModelProto]] = {
+    f.__name__: f for f in (_bireal18_variant(0.25, 128), _bireal18_variant(0.25, 224), _bireal18_variant(0.5, 224),
+                            _bireal18_variant(0.75, 224))}
 
 
 def binary_weights(model: onnx.ModelProto) -> int:
@@ -147,15 +213,17 @@ def binary_weights(model: onnx.ModelProto) -> int:
     return total
 
 
-def write_all(directory: Path) -> dict[str, Path]:
+def write_all(directory: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """Write the named models (default: ``MODELS`` and ``VARIANTS``) into ``directory``."""
+    builders = {**MODELS, **VARIANTS}
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, build in MODELS.items():
+    for name in names if names is not None else list(builders):
         paths[name] = directory / f"{name}.onnx"
-        onnx.save(build(), paths[name])
+        onnx.save(builders[name](), paths[name])
     return paths
 
 
 if __name__ == "__main__":
-    for name, path in write_all(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/models")).items():
+    for name, path in write_all(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/models"), sys.argv[2:] or None).items():
         print(f"{name}: {path} ({binary_weights(onnx.load(path)) / 1e6:.2f} M binary weights)")
