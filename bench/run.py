@@ -3,11 +3,17 @@ and how both grow with model size. Writes ``bench/RESULTS.md``.
 
     python bench/run.py                 # everything, medians of 3 runs
     python bench/run.py --quick         # 1 run each, batch 64 instead of 256 (a smoke test)
+    python bench/run.py --models bireal18_w0.25_128,bireal18 --runs 2   # some models only
+    python bench/run.py --profile bireal18   # where one model's compile time goes (no RESULTS.md)
 
 Each compile runs in a fresh process (``bnnc MODEL --no-check --json``: load → passes →
-schedule → report, no golden check), whose peak RSS is its memory figure. The throughput run
-pins one thread for both sides (``OPENBLAS_NUM_THREADS=1`` for numpy, ``intra_op_num_threads=1``
-for onnxruntime) and checks that the simulator's outputs equal onnxruntime's.
+report with the schedule, no golden check) with one BLAS/OpenMP thread, whose peak RSS is its
+memory figure; the process's CPU time over the same span as "process s" (after bnnc's imports)
+is reported beside the wall times (on a shared machine it is the steadier figure). A model that bnnc refuses gets its one-line error in the
+table instead of figures. The throughput run pins one thread for both sides
+(``OPENBLAS_NUM_THREADS=1`` for numpy, ``intra_op_num_threads=1`` for onnxruntime) and checks
+that the simulator's outputs equal onnxruntime's. The load average before and after the run is
+recorded, since other work on the machine slows the wall-clock figures.
 """
 
 from __future__ import annotations
@@ -31,15 +37,54 @@ from models import binary_weights, write_all  # noqa: E402
 COMPILE_CHILD = r"""
 import json, resource, sys, time
 from bnnc.cli import main
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 import io, contextlib
-buffer = io.StringIO()
-with contextlib.redirect_stdout(buffer):
+buffer, errors = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
     code = main([sys.argv[1], "--no-check", "--json", "-o", sys.argv[2]])
-wall = time.perf_counter() - start
-summary = json.loads(buffer.getvalue())
-print(json.dumps({"code": code, "wall_s": wall, "timings": summary["timings"], "totals": summary["totals"],
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+result = {"code": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+if code == 0:
+    summary = json.loads(buffer.getvalue())
+    result.update(timings=summary["timings"], totals=summary["totals"])
+else:
+    lines = [line for line in errors.getvalue().splitlines() if line.strip()]
+    error = lines[-1] if lines else f"exit {code}"
+    for prefix in ("bnnc: error: ", sys.argv[1] + ": "):
+        error = error[len(prefix):] if error.startswith(prefix) else error
+    result["error"] = error
+print(json.dumps(result))
+"""
+
+# Where one compile's time goes: wall time per pass (the pass manager's own timing, which
+# ``bnnc MODEL.onnx --time-passes`` collects but does not print for .onnx inputs) and the
+# functions with the most cumulative and own time under cProfile.
+PROFILE_CHILD = r"""
+import cProfile, io, json, pstats, sys, time
+import bnnc, bnnc.api
+from bnnc.passes import PassManager
+managers = []
+original = PassManager.from_pipeline.__func__
+def capture(cls, pipeline, **options):
+    manager = original(cls, pipeline, **options)
+    managers.append(manager)
+    return manager
+PassManager.from_pipeline = classmethod(capture)
+count = int(sys.argv[2])  # 0: pass timings only, no cProfile (whose overhead inflates them)
+profile = cProfile.Profile()
+if count:
+    profile.enable()
+compilation = bnnc.compile(sys.argv[1], manager={"time_passes": True})
+report = compilation.report
+profile.disable()
+passes = [(t.name, t.seconds) for t in managers[0].timings]
+def top(key):
+    if not count:
+        return ""
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats(key).print_stats(count)
+    return out.getvalue()
+print(json.dumps({"timings": compilation.timings, "passes": passes, "cumulative": top("cumulative"), "tottime": top("tottime")}))
 """
 
 THROUGHPUT_CHILD = r"""
@@ -98,80 +143,184 @@ def run_child(code: str, *args: str, threads: int | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def compile_row(name: str, path: Path, out_dir: Path, runs: int) -> dict:
+    """Median figures of ``runs`` compiles of ``path``, each in a fresh one-thread process (or
+    the error, when bnnc refuses the model)."""
+    import onnx
+
+    weights = binary_weights(onnx.load(path))
+    results = [run_child(COMPILE_CHILD, str(path), str(out_dir), threads=1) for _ in range(runs)]
+    failed = [r for r in results if r["code"] != 0]
+    if failed:
+        return {"model": name, "binary_weights": weights, "runs": len(results), "error": failed[0]["error"]}
+    phases = ("load", "passes", "report")  # bnnc's phases (the schedule is built inside report)
+    return {
+        "model": name, "binary_weights": weights, "runs": len(results),
+        "compile_s": statistics.median(sum(r["timings"].get(k, 0.0) for k in phases) for r in results),
+        "compile_all_s": [round(sum(r["timings"].get(k, 0.0) for k in phases), 3) for r in results],
+        "process_s": statistics.median(r["wall_s"] for r in results),
+        "cpu_s": statistics.median(r["cpu_s"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "arrays": results[0]["totals"]["arrays"], "output_mb": _size_mb(out_dir),
+        "phases": {k: statistics.median(r["timings"].get(k, 0.0) for r in results) for k in phases},
+    }
+
+
+def profile(name: str, top: int = 25) -> dict:
+    path = write_all(HERE / "models", [name])[name]
+    return run_child(PROFILE_CHILD, str(path), str(top), threads=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--models", help="comma-separated model names (default: all of models.MODELS and models.VARIANTS)")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the simulator throughput runs")
+    parser.add_argument("--profile", metavar="MODEL", help="print where MODEL's compile time goes and exit")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
+    if args.profile:
+        result = profile(args.profile)
+        print(json.dumps(result["timings"]))
+        for name, seconds in result["passes"]:
+            print(f"  {seconds:8.3f} s  {name}")
+        print(result["cumulative"], result["tottime"], sep="\n")
+        return
     runs = 1 if args.quick else args.runs
     big_batch = 64 if args.quick else 256
-    paths = write_all(HERE / "models")
-    import onnx
+    names = args.models.split(",") if args.models else None
+    load_before = os.getloadavg()
+    paths = write_all(HERE / "models", names)
 
-    compile_rows, throughput_rows = [], []
+    compile_rows, throughput_rows, pass_rows = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in paths.items():
-            weights = binary_weights(onnx.load(path))
-            results = [run_child(COMPILE_CHILD, str(path), str(Path(tmp) / name)) for _ in range(runs)]
-            compile_s = statistics.median(sum(r["timings"].get(k, 0.0) for k in ("load", "passes", "schedule", "report")) for r in results)
-            compile_rows.append({
-                "model": name, "binary_weights": weights, "compile_s": compile_s,
-                "process_s": statistics.median(r["wall_s"] for r in results),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-                "arrays": results[0]["totals"]["arrays"], "output_mb": _size_mb(Path(tmp) / name),
-                "phases": {k: statistics.median(r["timings"].get(k, 0.0) for r in results) for k in ("load", "passes", "schedule", "report")},
-            })
+            compile_rows.append(compile_row(name, path, Path(tmp) / name, runs))
             print(json.dumps(compile_rows[-1]), flush=True)
-        for name in ("tfc", "cnv"):
-            for batch in (1, big_batch):
-                row = run_child(THROUGHPUT_CHILD, str(paths[name]), str(batch), str(max(runs, 3 if batch == 1 else runs)), threads=1)
-                row["model"] = name
-                throughput_rows.append(row)
-                print(json.dumps(row), flush=True)
-    write_results(args.out, compile_rows, throughput_rows, " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]))
+        for name in ("resnet18", "bireal18"):
+            row = next((r for r in compile_rows if r["model"] == name), None)
+            if row is not None and "error" not in row:
+                pass_rows[name] = profile(name, 0)["passes"]
+        if not args.no_throughput:
+            for name in ("tfc", "cnv"):
+                if name not in paths:
+                    continue
+                for batch in (1, big_batch):
+                    row = run_child(THROUGHPUT_CHILD, str(paths[name]), str(batch), str(max(runs, 3 if batch == 1 else runs)), threads=1)
+                    row["model"] = name
+                    throughput_rows.append(row)
+                    print(json.dumps(row), flush=True)
+    load = (load_before, os.getloadavg())
+    write_results(args.out, compile_rows, throughput_rows, pass_rows, load,
+                  " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]))
 
 
 def _size_mb(directory: Path) -> float:
     return sum(f.stat().st_size for f in directory.iterdir()) / 1e6 if directory.exists() else 0.0
 
 
-def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[dict], command: str) -> None:
+def _fit(rows: list[dict], key: str) -> tuple[float, float, float]:
+    """Least-squares ``key ≈ a + b · (binary weights in M)``: (a, b, largest relative residual)."""
+    import numpy as np
+
+    x = np.array([r["binary_weights"] / 1e6 for r in rows])
+    y = np.array([r[key] for r in rows])
+    b, a = np.polyfit(x, y, 1)
+    return float(a), float(b), float(np.max(np.abs(y - (a + b * x)) / y))
+
+
+def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[dict], pass_rows: dict[str, list],
+                  load: tuple[tuple[float, ...], tuple[float, ...]], command: str) -> None:
+    ok = [r for r in compile_rows if "error" not in r]
+    runs = sorted({r["runs"] for r in compile_rows})
     lines = [
         "# bnnc benchmark results", "",
-        f"Command: `{command}` (generated {time.strftime('%Y-%m-%d')}).", "",
-        f"Machine: {machine()}.", "",
-        "## Compile (load → passes → schedule → report, no golden check), median of runs", "",
-        "| model | binary weights | compile s | load s | passes s | schedule s | report s | process s | peak RSS MB | arrays | output MB |",
+        f"Command: `{command}` (generated {time.strftime('%Y-%m-%d %H:%M %Z')}).", "",
+        f"Machine: {machine()}. Load average (1, 5, 15 min) {', '.join(f'{v:.1f}' for v in load[0])} before the run, "
+        f"{', '.join(f'{v:.1f}' for v in load[1])} after it.", "",
+        f"## Compile (load → passes → report with schedule, no golden check), median of {'/'.join(map(str, runs))} runs, one thread", "",
+        "| model | binary weights | compile s | load s | passes s | report s | process s | CPU s | peak RSS MB | arrays | output MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in compile_rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['binary_weights'] / 1e6:.2f} M | not compiled: `{r['error']}` |||||||||")
+            continue
         p = r["phases"]
         lines.append(f"| {r['model']} | {r['binary_weights'] / 1e6:.2f} M | {r['compile_s']:.2f} | {p['load']:.2f} | {p['passes']:.2f} | "
-                     f"{p['schedule']:.2f} | {p['report']:.2f} | {r['process_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['arrays']} | {r['output_mb']:.1f} |")
-    lines += ["", "Cost per million binary weights (growth): " + ", ".join(
-        f"{r['model']} {r['compile_s'] / max(r['binary_weights'] / 1e6, 1e-9):.2f} s/M" for r in compile_rows), ""]
-    lines += ["## Simulator throughput against onnxruntime (one thread each, same inputs, same process)", "",
-              "| model | batch | simulator inferences/s | onnxruntime inferences/s | ratio | outputs equal |", "|---|---|---|---|---|---|"]
-    for r in throughput_rows:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['simulator_ips']:.1f} | {r['onnxruntime_ips']:.1f} | "
-                     f"{r['simulator_ips'] / r['onnxruntime_ips']:.2f}× | {'yes' if r['exact'] else 'NO'} |")
-    lines += ["", "## Targets", "",
-              "| target | measured | met |", "|---|---|---|"]
+                     f"{p['report']:.2f} | {r['process_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['arrays']} | {r['output_mb']:.1f} |")
+    lines += ["", "Every run's compile s: " + "; ".join(f"{r['model']} {', '.join(f'{v:.2f}' for v in r['compile_all_s'])}" for r in ok), ""]
+    lines += ["Cost per million binary weights (growth): " + ", ".join(
+        f"{r['model']} {r['compile_s'] / max(r['binary_weights'] / 1e6, 1e-9):.2f} s/M" for r in ok), ""]
+    family = sorted((r for r in ok if r["model"].startswith("bireal18") and not r["model"].endswith("_128")),
+                    key=lambda r: r["binary_weights"])
+    lines += ["## Growth with the number of weights: Bi-Real Net 18 at widths 0.25–1 on 224×224", ""]
+    if len(family) >= 3:
+        baseline = min(r["peak_rss_mb"] for r in ok)
+        lines += ["| model | binary weights | compile s | s per M weights | peak RSS MB | RSS above the smallest process, MB per M weights | output MB per M weights |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in family:
+            m = r["binary_weights"] / 1e6
+            lines.append(f"| {r['model']} | {m:.2f} M | {r['compile_s']:.2f} | {r['compile_s'] / m:.3f} | {r['peak_rss_mb']:.0f} | "
+                         f"{(r['peak_rss_mb'] - baseline) / m:.1f} | {r['output_mb'] / m:.2f} |")
+        fits = {key: _fit(family, key) for key in ("compile_s", "peak_rss_mb", "output_mb")}
+        lines += ["", "Least-squares lines over these sizes (a + b per million binary weights; the largest relative "
+                  "deviation of a measured point from its line): " + "; ".join(
+                      f"{label} {a:.2f} + {b:.3f}·M (±{100 * dev:.0f}%)" for label, (a, b, dev) in
+                      zip(("compile s", "peak RSS MB", "output MB"), fits.values())), ""]
+        by = {r["model"]: r for r in ok}
+        if "resnet18" in by and "bireal18" in by:
+            lines += [f"Bi-Real-18 against the ResNet-18-shaped plain chain (the same sixteen binary convs): compile "
+                      f"{by['bireal18']['compile_s'] / by['resnet18']['compile_s']:.2f}×, peak RSS "
+                      f"{by['bireal18']['peak_rss_mb'] / by['resnet18']['peak_rss_mb']:.2f}×, output "
+                      f"{by['bireal18']['output_mb'] / by['resnet18']['output_mb']:.2f}×.", ""]
+    else:
+        failed = [r for r in compile_rows if r["model"].startswith("bireal18") and "error" in r]
+        lines += [("Not measured yet: " + (f"bnnc refuses the Bi-Real Nets (`{failed[0]['error']}`): it maps real-valued "
+                   "work (the residual Add, the AveragePool → 1×1 conv → BN shortcut) only before the first or after "
+                   "the last binary layer (issue 11)." if failed else "fewer than three Bi-Real sizes in this run.")), ""]
+    if throughput_rows:
+        lines += ["## Simulator throughput against onnxruntime (one thread each, same inputs, same process)", "",
+                  "| model | batch | simulator inferences/s | onnxruntime inferences/s | ratio | outputs equal |", "|---|---|---|---|---|---|"]
+        for r in throughput_rows:
+            lines.append(f"| {r['model']} | {r['batch']} | {r['simulator_ips']:.1f} | {r['onnxruntime_ips']:.1f} | "
+                         f"{r['simulator_ips'] / r['onnxruntime_ips']:.2f}× | {'yes' if r['exact'] else 'NO'} |")
+        lines.append("")
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     by = {r["model"]: r for r in compile_rows}
+    checks = []
+    if "cnv" in by and "error" not in by["cnv"]:
+        checks.append(("CNV compile < 2 s", f"{by['cnv']['compile_s']:.2f} s", by["cnv"]["compile_s"] < 2))
+    for name, label in (("resnet18", "ResNet-18-sized"), ("bireal18", "Bi-Real-18 (full width, 224×224)")):
+        r = by.get(name)
+        if r is None:
+            continue
+        if "error" in r:
+            checks.append((f"{label} compiles", f"no: `{r['error']}`", False))
+            continue
+        checks += [
+            (f"{label} compile < 20 s", f"{r['compile_s']:.2f} s", r["compile_s"] < 20),
+            (f"{label} peak memory < 2 GiB", f"{r['peak_rss_mb']:.0f} MB", r["peak_rss_mb"] < 2048),
+            (f"{label} schedule + report < 50 MB", f"{r['output_mb']:.1f} MB (whole output dir)", r["output_mb"] < 50),
+        ]
     cnv_sim = next((r for r in throughput_rows if r["model"] == "cnv" and r["batch"] > 1), None)
-    checks = [
-        ("CNV compile < 2 s", f"{by['cnv']['compile_s']:.2f} s", by["cnv"]["compile_s"] < 2),
-        ("ResNet-18-sized compile < 20 s", f"{by['resnet18']['compile_s']:.2f} s", by["resnet18"]["compile_s"] < 20),
-        ("ResNet-18-sized peak memory < 2 GiB", f"{by['resnet18']['peak_rss_mb']:.0f} MB", by["resnet18"]["peak_rss_mb"] < 2048),
-        ("ResNet-18-sized schedule + report < 50 MB", f"{by['resnet18']['output_mb']:.1f} MB (whole output dir)", by["resnet18"]["output_mb"] < 50),
-    ]
     if cnv_sim:
         ratio = cnv_sim["simulator_ips"] / cnv_sim["onnxruntime_ips"]
         checks.append((f"simulator ≥ 1.0× onnxruntime on CNV, batch {cnv_sim['batch']}, bit-exact", f"{ratio:.2f}×, exact: {cnv_sim['exact']}", ratio >= 1.0 and cnv_sim["exact"]))
-    lines += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in checks]
-    lines += ["", "## Where the time goes", "",
-              "- Compile: about half is loading (protobuf parsing and one onnxruntime run of the model "
+    lines += [f"| {t} | {m} | {'yes' if ok_ else 'no'} |" for t, m, ok_ in checks]
+    lines += ["", "## Where the time goes", ""]
+    if pass_rows:
+        names = list(pass_rows)
+        lines += ["Wall time per pass (one compile each, `python bench/run.py --profile MODEL` prints this and a cProfile):", "",
+                  "| pass | " + " | ".join(f"{n} s" for n in names) + " |", "|---|" + "---|" * len(names)]
+        for i, (label, _) in enumerate(pass_rows[names[0]]):  # the same default pipeline for every model
+            cells = [f"{pass_rows[n][i][1]:.3f}" if i < len(pass_rows[n]) and pass_rows[n][i][0] == label else "–" for n in names]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("| total | " + " | ".join(f"{sum(t for _, t in pass_rows[n]):.3f}" for n in names) + " |")
+        lines.append("")
+    lines += ["- Compile: about half is loading (protobuf parsing and one onnxruntime run of the model "
               "that gives every tensor's shape and folds constants), half the passes (threshold "
               "derivation, cell patterns, tiling); both grow linearly with the weights (the s/M "
               "column settles near 0.2 s per million binary weights once fixed costs are paid).",
