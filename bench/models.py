@@ -14,7 +14,9 @@
   ``resnet18``, each with its own real-valued shortcut: identity, or AvgPool 2×2 → real 1×1
   conv → BN at the stride-2 transitions; 11 M binary weights), and in ``VARIANTS`` the same
   network at width 0.25 on 128×128 (quick; the input side must be a multiple of 32, or the stride-2 conv and the 2×2 average pool of the last transition disagree on the size) and at widths 0.25, 0.5, 0.75 on 224×224 (the
-  growth of compile cost with the number of weights).
+  growth of compile cost with the number of weights), and ``bireal18_folded``, the full-width
+  model with every BN folded into its Conv as torch.onnx's default export writes it (binary
+  weights ±|s| per output channel, of either sign, with a bias).
 
 Weights are ±1 from a fixed seed; BatchNorms have random running statistics.
 ``python bench/models.py DIR [NAME ...]`` writes them (all by default).
@@ -172,7 +174,8 @@ def bireal18(width: float = 1.0, resolution: int = 224, name: str = "bireal18") 
             stride = 2 if stage > 0 and block == 0 else 1
             y = b.bn(b.conv(b.op("Sign", x), cin, cout, stride=stride), cout, 9 * cin)
             if stride != 1 or cin != cout:
-                shortcut = b.op("AveragePool", x, kernel_shape=[2, 2], strides=[2, 2])
+                shortcut = b.op("AveragePool", x, kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0], ceil_mode=0,
+                                count_include_pad=1)  # torch.onnx writes every attribute of AvgPool2d(2, 2)
                 # the residual stream has a variance of a few units; 1×1 weights ~ N(0, 1/cin)
                 shortcut = b.bn(b.conv(shortcut, cin, cout, k=1, pad=0, binary=False, std=float(np.sqrt(1 / cin))),
                                 cout, 4.0)
@@ -184,6 +187,47 @@ def bireal18(width: float = 1.0, resolution: int = 224, name: str = "bireal18") 
     b.dense(x, cin, 1000, binary=False, bias=True)
     return b.model(name, [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, resolution, resolution])],
                    "logits", [1, 1000])
+
+
+def fold_batchnorm(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
+    """``model`` with every Conv → BatchNormalization pair (the Conv read only by the BN) folded
+    into one Conv with a bias, in float32, as torch.onnx's default export writes an eval-mode
+    model (the TorchScript exporter's Conv-BN fusion and the dynamo exporter's optimizer both do):
+    W' = W · γ/√(var + ε), b' = β − mean · γ/√(var + ε). A ±1 layer becomes ±|s| per output
+    channel, the sign of s (γ) flipping the channel's weights, with a bias."""
+    arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    readers: dict[str, int] = {}
+    for node in model.graph.node:
+        for value in node.input:
+            readers[value] = readers.get(value, 0) + 1
+    producer = {node.output[0]: node for node in model.graph.node}
+    nodes, dropped = [], set()
+    for node in model.graph.node:
+        conv = producer.get(node.input[0]) if node.op_type == "BatchNormalization" else None
+        if conv is None or conv.op_type != "Conv" or readers[conv.output[0]] != 1 or len(conv.input) > 2:
+            nodes.append(node)
+            continue
+        gamma, beta, mean, var = (arrays[v] for v in node.input[1:5])
+        eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+        scale = (gamma / np.sqrt(var + np.float32(eps))).astype(np.float32)
+        weight = (arrays[conv.input[1]] * scale[:, None, None, None]).astype(np.float32)
+        bias = (beta - mean * scale).astype(np.float32)
+        arrays[conv.input[1]] = weight
+        arrays[conv.output[0] + "_bias"] = bias
+        folded = helper.make_node("Conv", [conv.input[0], conv.input[1], conv.output[0] + "_bias"], [node.output[0]],
+                                  name=conv.name, **{a.name: helper.get_attribute_value(a) for a in conv.attribute})
+        nodes[nodes.index(conv)] = folded
+        dropped.update(node.input[1:5])
+    graph = helper.make_graph(nodes, name, list(model.graph.input), list(model.graph.output),
+                              [numpy_helper.from_array(a, k) for k, a in arrays.items() if k not in dropped])
+    folded_model = helper.make_model(graph, opset_imports=list(model.opset_import), producer_name="bnnc-bench")
+    folded_model.ir_version = model.ir_version
+    return folded_model
+
+
+def bireal18_folded() -> onnx.ModelProto:
+    """``bireal18`` as torch.onnx's default export writes it: every BN folded into its Conv."""
+    return fold_batchnorm(bireal18(), "bireal18_folded")
 
 
 def _bireal18_variant(width: float, resolution: int) -> Callable[[], onnx.ModelProto]:
@@ -199,17 +243,20 @@ MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "vgg
 # weights at a fixed 224×224 input (binary weights scale with width²).
 VARIANTS: dict[str, Callable[[], onnx.ModelProto]] = {
     f.__name__: f for f in (_bireal18_variant(0.25, 128), _bireal18_variant(0.25, 224), _bireal18_variant(0.5, 224),
-                            _bireal18_variant(0.75, 224))}
+                            _bireal18_variant(0.75, 224), bireal18_folded)}
 
 
 def binary_weights(model: onnx.ModelProto) -> int:
-    """Weights of Conv/Gemm layers whose initializer holds only ±1."""
+    """Weights of Conv/Gemm layers whose initializer holds only ±α, one α per output channel
+    (±1, or a BN folded into them)."""
     arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     total = 0
     for node in model.graph.node:
         if node.op_type in ("Conv", "Gemm") and node.input[1] in arrays:
             w = arrays[node.input[1]]
-            total += w.size if np.isin(w, (-1.0, 1.0)).all() else 0
+            rows = np.abs(w.reshape(w.shape[0], -1) if node.op_type == "Conv" or not any(
+                a.name == "transB" and a.i == 0 for a in node.attribute) else w.T)
+            total += w.size if (rows == rows[:, :1]).all() and (rows[:, 0] > 0).all() else 0
     return total
 
 
