@@ -256,7 +256,7 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
     lines += ["", "Every run's compile s: " + "; ".join(f"{r['model']} {', '.join(f'{v:.2f}' for v in r['compile_all_s'])}" for r in ok), ""]
     lines += ["Cost per million binary weights (growth): " + ", ".join(
         f"{r['model']} {r['compile_s'] / max(r['binary_weights'] / 1e6, 1e-9):.2f} s/M" for r in ok), ""]
-    family = sorted((r for r in ok if r["model"].startswith("bireal18") and not r["model"].endswith("_128")),
+    family = sorted((r for r in ok if r["model"] in ("bireal18_w0.25", "bireal18_w0.5", "bireal18_w0.75", "bireal18")),
                     key=lambda r: r["binary_weights"])
     lines += ["## Growth with the number of weights: Bi-Real Net 18 at widths 0.25–1 on 224×224", ""]
     if len(family) >= 3:
