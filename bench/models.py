@@ -13,8 +13,8 @@
 - ``bireal18``: Bi-Real Net 18 at full width on 224×224 (the same sixteen binary convs as
   ``resnet18``, each with its own real-valued shortcut: identity, or AvgPool 2×2 → real 1×1
   conv → BN at the stride-2 transitions; 11 M binary weights), and in ``VARIANTS`` the same
-  network at width 0.25 on 128×128 (quick; the input side must be a multiple of 32, or the stride-2 conv and the 2×2 average pool of the last transition disagree on the size) and at widths 0.25, 0.5, 0.75 on 224×224 (the
-  growth of compile cost with the number of weights), and ``bireal18_folded``, the full-width
+  network at width 0.25 on 128×128 (quick; the input side must be a multiple of 32, or the stride-2 conv and the 2×2 average pool of the last transition disagree on the size) and at widths 0.25, 0.5, 0.75, 1.5 and 2 on 224×224 (the
+  growth of compile cost with the number of weights, 0.7 M to 44 M binary weights), and ``bireal18_folded``, the full-width
   model with every BN folded into its Conv as torch.onnx's default export writes it (binary
   weights ±|s| per output channel, of either sign, with a bias).
 
@@ -243,7 +243,8 @@ MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "vgg
 # weights at a fixed 224×224 input (binary weights scale with width²).
 VARIANTS: dict[str, Callable[[], onnx.ModelProto]] = {
     f.__name__: f for f in (_bireal18_variant(0.25, 128), _bireal18_variant(0.25, 224), _bireal18_variant(0.5, 224),
-                            _bireal18_variant(0.75, 224), bireal18_folded)}
+                            _bireal18_variant(0.75, 224), _bireal18_variant(1.5, 224), _bireal18_variant(2, 224),
+                            bireal18_folded)}
 
 
 def binary_weights(model: onnx.ModelProto) -> int:

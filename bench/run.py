@@ -43,7 +43,13 @@ buffer, errors = io.StringIO(), io.StringIO()
 with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
     code = main([sys.argv[1], "--no-check", "--json", "-o", sys.argv[2]])
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-result = {"code": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+# VmHWM, the high-water mark of this process's own memory: getrusage's ru_maxrss survives
+# fork + exec on Linux (exec records the forked copy's high-water mark), so it would report at
+# least the parent's RSS, which holds the generated models
+with open("/proc/self/status") as status:
+    hwm = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), None)
+peak = hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = {"code": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak / 1024}
 if code == 0:
     summary = json.loads(buffer.getvalue())
     result.update(timings=summary["timings"], totals=summary["totals"])
@@ -256,16 +262,17 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
     lines += ["", "Every run's compile s: " + "; ".join(f"{r['model']} {', '.join(f'{v:.2f}' for v in r['compile_all_s'])}" for r in ok), ""]
     lines += ["Cost per million binary weights (growth): " + ", ".join(
         f"{r['model']} {r['compile_s'] / max(r['binary_weights'] / 1e6, 1e-9):.2f} s/M" for r in ok), ""]
-    family = sorted((r for r in ok if r["model"] in ("bireal18_w0.25", "bireal18_w0.5", "bireal18_w0.75", "bireal18")),
+    family = sorted((r for r in ok if r["model"] in ("bireal18_w0.25", "bireal18_w0.5", "bireal18_w0.75", "bireal18", "bireal18_w1.5", "bireal18_w2")),
                     key=lambda r: r["binary_weights"])
-    lines += ["## Growth with the number of weights: Bi-Real Net 18 at widths 0.25–1 on 224×224", ""]
+    lines += ["## Growth with the number of weights: Bi-Real Net 18 at widths 0.25–2 on 224×224", ""]
     if len(family) >= 3:
         baseline = min(r["peak_rss_mb"] for r in ok)
-        lines += ["| model | binary weights | compile s | s per M weights | peak RSS MB | RSS above the smallest process, MB per M weights | output MB per M weights |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| model | binary weights | compile s | s per M weights | load s per M | passes s per M | peak RSS MB | RSS above the smallest process, MB per M weights | output MB per M weights |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in family:
             m = r["binary_weights"] / 1e6
-            lines.append(f"| {r['model']} | {m:.2f} M | {r['compile_s']:.2f} | {r['compile_s'] / m:.3f} | {r['peak_rss_mb']:.0f} | "
+            lines.append(f"| {r['model']} | {m:.2f} M | {r['compile_s']:.2f} | {r['compile_s'] / m:.3f} | {r['phases']['load'] / m:.3f} | "
+                         f"{r['phases']['passes'] / m:.3f} | {r['peak_rss_mb']:.0f} | "
                          f"{(r['peak_rss_mb'] - baseline) / m:.1f} | {r['output_mb'] / m:.2f} |")
         fits = {key: _fit(family, key) for key in ("compile_s", "peak_rss_mb", "output_mb")}
         lines += ["", "Least-squares lines over these sizes (a + b per million binary weights; the largest relative "
@@ -324,10 +331,16 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("| total | " + " | ".join(f"{sum(t for _, t in pass_rows[n]):.3f}" for n in names) + " |")
         lines.append("")
-    lines += ["- Compile: about half is loading (protobuf parsing and one onnxruntime run of the model "
-              "that gives every tensor's shape and folds constants), half the passes (threshold "
-              "derivation, cell patterns, tiling); both grow linearly with the weights (the s/M "
-              "column settles near 0.2 s per million binary weights once fixed costs are paid).",
+    shares = "; ".join(f"{r['model']} load {r['phases']['load']:.2f} s ({100 * r['phases']['load'] / r['compile_s']:.0f}%), "
+                       f"passes {r['phases']['passes']:.2f} s, report {r['phases']['report']:.2f} s"
+                       for r in ok if r["model"] in ("resnet18", "bireal18"))
+    lines += ["- Compile: loading is protobuf parsing, ONNX checks and shape inference and one onnxruntime "
+              "run of the model that gives every tensor's shape and folds constants; the passes derive "
+              "thresholds, cell patterns and tiles. " + (f"Measured: {shares}. " if shares else "") +
+              "Bi-Real's passes are cheaper than the plain chain's: its BNs feed residual Adds, so they stay "
+              "digital (`bnn.batchnorm` after an ADC readout, the Add and the next Sign's comparator in the "
+              "digital block) and fuse-bn-binarize derives no thresholds for them; the three downsample "
+              "shortcuts are periphery partitions (`host.onnx {periphery}`).",
               "- Passes, under cProfile (`python bench/run.py --profile resnet18`): the verifier that runs after "
               "every pass (`Module.verify`, ir/core.py) takes about half of the passes' time (ResNet-18: passes "
               "1.45–1.68 s as compiled, 0.73–0.86 s with `verify_each` off), three quarters of it `np.isin` checking "
