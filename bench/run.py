@@ -274,10 +274,13 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
             lines.append(f"| {r['model']} | {m:.2f} M | {r['compile_s']:.2f} | {r['compile_s'] / m:.3f} | {r['phases']['load'] / m:.3f} | "
                          f"{r['phases']['passes'] / m:.3f} | {r['peak_rss_mb']:.0f} | "
                          f"{(r['peak_rss_mb'] - baseline) / m:.1f} | {r['output_mb'] / m:.2f} |")
+        steps = [f"{b['model']} {(b['compile_s'] - a['compile_s']) / ((b['binary_weights'] - a['binary_weights']) / 1e6):.3f} s/M, "
+                 f"{(b['peak_rss_mb'] - a['peak_rss_mb']) / ((b['binary_weights'] - a['binary_weights']) / 1e6):.1f} MB/M"
+                 for a, b in zip(family, family[1:])]
         fits = {key: _fit(family, key) for key in ("compile_s", "peak_rss_mb", "output_mb")}
-        lines += ["", "Least-squares lines over these sizes (a + b per million binary weights; the largest relative "
-                  "deviation of a measured point from its line): " + "; ".join(
-                      f"{label} {a:.2f} + {b:.3f}·M (±{100 * dev:.0f}%)" for label, (a, b, dev) in
+        lines += ["", "Marginal cost of each size over the next smaller one (constant if compile cost is linear): " + "; ".join(steps) + ".", "",
+                  "Least-squares lines over these sizes (a + b per million binary weights): " + "; ".join(
+                      f"{label} {a:.2f} + {b:.3f}·M" for label, (a, b, _) in
                       zip(("compile s", "peak RSS MB", "output MB"), fits.values())), ""]
         by = {r["model"]: r for r in ok}
         if "resnet18" in by and "bireal18" in by:
@@ -341,14 +344,25 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
               "digital (`bnn.batchnorm` after an ADC readout, the Add and the next Sign's comparator in the "
               "digital block) and fuse-bn-binarize derives no thresholds for them; the three downsample "
               "shortcuts are periphery partitions (`host.onnx {periphery}`).",
+              "- Load, under cProfile at 25 M and 44 M binary weights (Bi-Real widths 1.5 and 2): flat at about "
+              "0.05 s per million binary weights up to 25 M, 0.06–0.085 s/M at 44 M (it varies from run to run), where system time (page faults on "
+              "fresh memory) exceeds user time (2.1 s against 0.9 s of a 2.9 s load). bnnc/frontend/loader.py "
+              "handles the whole model's bytes about eight times: `_check` copies the ModelProto (`CopyFrom`) and "
+              "`onnx.checker.check_model` serializes the copy, `onnx.shape_inference.infer_shapes` serializes it, "
+              "`_evaluate_everything` copies it again and serializes it for an onnxruntime session (which parses "
+              "and copies the initializers once more), and `numpy_helper.to_array` decodes every initializer "
+              "twice (`_read_initializers` and the end of `_evaluate_everything`). Linear in the bytes, but at "
+              "176 MB of float32 weights about 1.4 GB of fresh allocations; it is also why peak memory is about "
+              "33 MB per million binary weights (33 bytes, eight float32 copies, per weight).",
               "- Passes, under cProfile (`python bench/run.py --profile resnet18`): the verifier that runs after "
-              "every pass (`Module.verify`, ir/core.py) takes about half of the passes' time (ResNet-18: passes "
-              "1.45–1.68 s as compiled, 0.73–0.86 s with `verify_each` off), three quarters of it `np.isin` checking "
+              "every pass (`Module.verify`, ir/core.py) takes half to two thirds of the passes' time (passes with and "
+              "without `verify_each`: ResNet-18 0.79 s and 0.40 s, Bi-Real-18 0.43 s and 0.15 s), three quarters of it `np.isin` checking "
               "each constant's domain (`Domain.contains`, ir/types.py) — linear in the weights, but paid 8 times; `tile` inserts each tile's ops with "
               "`Function.insert_before`, whose `Function._position` (ir/core.py) scans the op list from the start, "
-              "so tiling costs O(tiles × ops) — 0.05 s at 2.75 M binary weights, 0.22 s at 11 M, 1.7 s at 44 M "
-              "(plain-chain Bi-Real variants at widths 0.5, 1 and 2, measured 2026-12-01) — the one quadratic term "
-              "found; small at ResNet-18 size.",
+              "so tiling costs O(tiles × ops), quadratic in the model size: on the Bi-Real Nets, under cProfile, "
+              "`_position` takes 0.018 s at 2.75 M binary weights (855 ops after the passes), 0.135 s at 11 M "
+              "(2247 ops) and 1.34 s at 44 M (7070 ops, over a third of that compile's passes) — the one quadratic "
+              "term found, small at Bi-Real-18 size (`erase`, used by dce, scans the same way).",
               "- Simulator at batch 1: per-op Python dispatch (tens of ops, a few µs each) dominates; "
               "onnxruntime runs a small MLP's kernels with far less overhead. At batch 256 the array "
               "reads are integer GEMMs (numpy sgemm, or onnxruntime's MatMulInteger for large reads) and "
