@@ -361,6 +361,15 @@ class Constant:
             super().__setattr__("version", next(_DATA_VERSIONS))
 
     def verify(self, symbol: str) -> None:
+        """Shape and domain of the data; checked once per version and type (verification
+        after every pass would otherwise re-scan every weight)."""
+        checked = (self.version, self.type)
+        if self.__dict__.get("_verified") == checked:
+            return
+        self._check(symbol)
+        self.__dict__["_verified"] = checked
+
+    def _check(self, symbol: str) -> None:
         if tuple(self.data.shape) != self.type.shape:
             raise VerifyError(f"constant @{symbol} has data of shape {self.data.shape}, declared {self.type}")
         if not self.type.domain.contains(self.data):
@@ -408,10 +417,12 @@ class Function:
         op.parent = None
 
     def _position(self, op: Operation) -> int:
-        for i, candidate in enumerate(self.ops):
-            if candidate is op:
-                return i
-        raise ValueError(f"{op.name} is not in function @{self.name}")
+        """The index of ``op`` (ops compare by identity, so ``list.index`` scans in C: tiling
+        thousands of ops stays fast)."""
+        try:
+            return self.ops.index(op)
+        except ValueError:
+            raise ValueError(f"{op.name} is not in function @{self.name}") from None
 
     # -- queries --------------------------------------------------------------------------
 
