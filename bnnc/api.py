@@ -237,6 +237,16 @@ class Compilation:
             return None
         return {key: self.module.attributes[f"golden_{key}"] for key in ("inputs", "exact", "max_abs_err", "sign_zero_events")}
 
+    def record_passes(self, pipeline: str, remarks: list[str]) -> None:
+        """Record on the module that ``pipeline`` ran on it after the passes it records, with
+        their remarks (so the report names every pass that made this IR)."""
+        attributes = self.module.attributes
+        done = ",".join(p for p in (str(attributes.get("pipeline", "")), pipeline) if p)
+        if done:
+            attributes["pipeline"] = done
+        if remarks:
+            attributes["remarks"] = tuple(self.remarks) + tuple(remarks)
+
     # ---- derived --------------------------------------------------------------------------------
 
     def layers(self) -> ProgramLayers:

@@ -147,12 +147,17 @@ def parse_array(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def _tuning_flags(args: argparse.Namespace) -> list[str]:
+    """The flags given that tune the default pipeline of an .onnx model."""
+    tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
+             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
+    return [flag for flag, value in tuned.items() if value is not None]
+
+
 def _compile_options(args: argparse.Namespace, hw) -> dict:
     """The :func:`bnnc.compile` options the command line sets."""
     if args.pipeline is not None:
-        tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
-                 "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
-        given = [flag for flag, value in tuned.items() if value is not None]
+        given = _tuning_flags(args)
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
         return {"hw": hw, "pipeline": args.pipeline, "input_shapes": parse_input_shapes(args.input_shape)}
@@ -203,8 +208,7 @@ def run_bir(args: argparse.Namespace) -> int:
     """``bnnc FILE.bir``: parse, verify, run ``-p``; print the IR, or with ``-o`` write the output
     directory (report files costed on ``--hw`` or the recorded hardware) and with ``--json``
     print the summary."""
-    tuning = [flag for flag, value in {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
-                                       "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}.items() if value is not None]
+    tuning = _tuning_flags(args)
     if tuning:
         raise BnncError(f"{', '.join(tuning)} tune the default pipeline of an .onnx model; for .bir, give passes with -p")
     path = Path(args.file)
@@ -215,10 +219,9 @@ def run_bir(args: argparse.Namespace) -> int:
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
     report = None
-    if args.output is not None:
-        report = compilation.write(args.output)
-    elif args.json:
-        report = compilation.report
+    if args.output is not None or args.json:  # the report names every pass that made this IR
+        compilation.record_passes(args.pipeline or "", context.remarks)
+        report = compilation.write(args.output) if args.output is not None else compilation.report
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:

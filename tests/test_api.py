@@ -147,3 +147,11 @@ def test_time_passes_on_an_onnx_model(tmp_path: Path, capsys) -> None:
     assert main([str(EXAMPLE), "--time-passes", "-o", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "pass execution timing" in err and "fuse-bn-binarize" in err
+
+
+def test_passes_run_on_saved_ir_are_recorded_in_its_report(tmp_path: Path) -> None:
+    compilation = bnnc.compile(EXAMPLE)
+    compilation.write(tmp_path / "a")
+    assert main([str(tmp_path / "a" / "model.bir"), "-p", "dce", "-o", str(tmp_path / "b")]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["pipeline"] == compilation.pipeline + ",dce"
