@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bnnc.ir import Domain, Operation, float32
+from bnnc.ir import Domain, Location, Operation, float32
+from bnnc.ir.analysis import layer_name
 from bnnc.ir.dialects import bnn, xbar
 
 from .base import register_pass
@@ -184,9 +185,101 @@ class SignOfShiftedSign(RewritePattern):
         return True
 
 
+STEPS = (bnn.Add, bnn.Sub, bnn.Mul, bnn.Div)
+CODE_RANGE = {Domain.U8: (0, 255), Domain.I8: (-128, 127)}
+
+
+def _per_channel(constant: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``constant`` broadcast to ``shape`` as one value per channel (axis 1), or None if it
+    varies along another axis."""
+    full = np.broadcast_to(np.asarray(constant, np.float32), shape)
+    channels = shape[1] if len(shape) >= 2 else 1
+    per = full.reshape(channels, -1) if len(shape) < 2 else np.moveaxis(full, 1, 0).reshape(channels, -1)
+    return per[:, 0].copy() if (per == per[:, :1]).all() else None
+
+
+def integer_binarizer(op: Operation, rewriter: Rewriter) -> bool:
+    """Rewrite a ±1 binarizer of a float32 chain of constant steps on 8-bit codes into one
+    threshold on the codes. Every code is evaluated (256 per channel, float32 as onnxruntime
+    computes the chain), so the result is exact; it needs the decisions to be a step function
+    of the code in each channel, rising in all channels or falling in all (constant channels
+    fit either), and no exact 0 under ONNX ``Sign``."""
+    chain: list[Operation] = []
+    value = op.operands[0]
+    while isinstance(value.producer, STEPS) and len(value.uses) == 1 and value.type.shape == op.operands[0].type.shape:
+        chain.append(value.producer)
+        value = value.producer.operands[0]
+    if not chain or value.type.domain not in CODE_RANGE or value.type.shape != op.operands[0].type.shape:
+        return rewriter.fail(op, "its input is not a chain of constant steps on 8-bit codes")
+    shape = value.type.shape
+    lo, hi = CODE_RANGE[value.type.domain]
+    z: np.ndarray = np.arange(lo, hi + 1, dtype=np.float64)[None, :]
+    for step in reversed(chain):
+        c = _per_channel(step.const_array("constant"), shape)
+        if c is None:
+            return rewriter.fail(op, f"{step.location.describe()}: a constant varies within a channel")
+        z = float32.elementwise(step.name.split(".")[1], z, c[:, None], step.attr("const_first"))
+    if isinstance(op, bnn.Sign):
+        if op.attr("zero") == "zero" and (z == 0).any():
+            return rewriter.fail(op, "a code makes the sign's input exactly 0 (a ternary result)")
+        at_zero = {"zero": 0, "pos": 1, "neg": -1}[op.attr("zero")]
+        decided = np.where(z > 0, 1, np.where(z < 0, -1, at_zero))
+    else:
+        t = _per_channel(op.const_array("thresholds")[:, 0].reshape((1, -1) + (1,) * (len(shape) - 2)) if len(shape) >= 2
+                         else op.const_array("thresholds")[:, 0], shape)
+        common = float32.compare_dtype(z.dtype, op.const_type("thresholds").domain.dtype)
+        hit = z.astype(common) >= t[:, None].astype(common)
+        decided = np.where(hit, op.attr("out_scale") + op.attr("out_bias"), op.attr("out_bias")).astype(np.int64)
+    steps = np.diff(decided, axis=1)
+    rising, falling = (steps > 0).any(axis=1), (steps < 0).any(axis=1)
+    if (rising & falling).any() or (rising.any() and falling.any()):
+        return rewriter.fail(op, "the decision is not one step in the same direction in every channel")
+    sign = -1 if falling.any() else 1
+    fires = decided == sign  # rising: +1 from the threshold on; falling: −1 from it on
+    first = np.where(fires.any(axis=1), fires.argmax(axis=1), hi - lo + 1) + lo
+    thresholds = np.where(fires.all(axis=1), lo, first).astype(np.int32).reshape(-1, 1)
+    if (thresholds == thresholds[0]).all():
+        thresholds = thresholds[:1]  # one row serves every channel
+    module = op.module
+    symbol = module.add_constant(f"{layer_name(op)}.code_thresholds", thresholds, Domain.I32)
+    binarized = rewriter.insert_before(op, bnn.Threshold.build(
+        [value], {"out_scale": 2.0 * sign, "out_bias": -1.0 * sign}, [symbol], Location.fuse(*(s.location for s in reversed(chain)), op.location),
+        [module.constants[symbol].type]))
+    result = binarized.result
+    if result.type != op.result.type:
+        result = rewriter.insert_before(op, bnn.Convert([result], [op.result.type], {}, [], op.location)).result
+    rewriter.replace_op(op, [result])
+    for step in chain:
+        if not step.result.uses:
+            rewriter.erase_op(step)
+    return True
+
+
+class SignOfCodes(RewritePattern):
+    """A sign of constant steps on 8-bit codes is one threshold on the codes (see
+    :func:`integer_binarizer`)."""
+
+    op_type = bnn.Sign
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        return integer_binarizer(op, rewriter)
+
+
+class ThresholdOfCodes(RewritePattern):
+    """A one-level ±1 threshold of constant steps on 8-bit codes (FINN's pixel binarizer after
+    ``x / 255 · 2 − 1``) is one threshold on the codes (see :func:`integer_binarizer`)."""
+
+    op_type = bnn.Threshold
+
+    def match_and_rewrite(self, op: Operation, rewriter: Rewriter) -> bool:
+        if op.const_type("thresholds").shape[1] != 1 or op.result.type.domain is not Domain.PM1:
+            return rewriter.fail(op, "it is not a one-level ±1 binarizer")
+        return integer_binarizer(op, rewriter)
+
+
 @register_pass
 class Canonicalize(PatternPass):
-    """Remove identity reshapes, transposes and converts; merge chains of reshapes; cancel bit-plane decoding against re-encoding; concatenate bits as wiring; turn shifted signs into binarizers."""
+    """Remove identity reshapes, transposes and converts; merge chains of reshapes; cancel bit-plane decoding against re-encoding; concatenate bits as wiring; turn shifted signs into binarizers; binarize 8-bit codes with one threshold."""
 
     name = "canonicalize"
 
@@ -194,4 +287,5 @@ class Canonicalize(PatternPass):
         return [
             RemoveIdentityReshape(), FoldReshapeChain(), RemoveIdentityTranspose(), RemoveIdentityConvert(),
             PlanesOfDecode(), PlanesOfConcat(), ReshapeBeforeDecode(), NarrowTernaryUsers(), SignOfShiftedSign(),
+            SignOfCodes(), ThresholdOfCodes(),
         ]
