@@ -295,7 +295,7 @@ def trace_events(schedule: Schedule, max_events_per_layer: int = 64) -> dict:
         {"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "layers"}},
         {"ph": "M", "pid": 2, "name": "process_name", "args": {"name": "array groups"}},
     ]
-    for tid, layer in enumerate(schedule.layers):
+    for tid, layer in enumerate(schedule.layers, start=1):  # Perfetto shows tid 0 on its process's own track
         events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": layer.name}})
         events.append({"ph": "M", "pid": 2, "tid": tid, "name": "thread_name",
                        "args": {"name": f"{layer.name}: {layer.arrays} arrays ({layer.tiles[0]}×{layer.tiles[1]} tiles × {layer.replicas})"}})

@@ -15,6 +15,10 @@ def _fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _layer_rows(report: dict) -> list[list[str]]:
     rows = []
     for layer in report["layers"]:
@@ -35,6 +39,13 @@ def _layer_rows(report: dict) -> list[list[str]]:
 LAYER_HEADER = ["layer", "scheme", "tiles", "arrays", "replicas", "sensing", "energy nJ", "busy µs"]
 
 
+def golden_text(golden: dict) -> str:
+    """The golden check's outcome in words."""
+    verdict = "bit-exact against onnxruntime" if golden["exact"] else "MISMATCH against onnxruntime"
+    events = f", {golden['sign_zero_events']} Sign(0) events resolved by policy" if golden["sign_zero_events"] else ""
+    return f"{verdict} on {golden['inputs']} inputs (max abs error {_fmt(golden['max_abs_err'])}{events})"
+
+
 def console_summary(report: dict, out_dir: Path) -> str:
     """A short table: layers, then totals and the golden check."""
     rows = [LAYER_HEADER] + _layer_rows(report)
@@ -44,16 +55,13 @@ def console_summary(report: dict, out_dir: Path) -> str:
     t = report["totals"]
     lines += [
         "",
-        f"arrays {t['arrays']} (lower bound {t['arrays_lower_bound']}, MNSIM-style {t['arrays_mnsim_style']}), "
+        f"{_count(t['arrays'], 'array')} (lower bound {t['arrays_lower_bound']}, MNSIM-style {t['arrays_mnsim_style']}), "
         f"area {_fmt(t['area_mm2'])} mm², energy {_fmt(t['energy_nj'])} nJ/inference, {_fmt(t['tops_per_w'])} TOPS/W",
         f"latency {_fmt(t['latency_ns'] / 1000)} µs, throughput {_fmt(t['throughput_ips'])} inferences/s "
         f"({_fmt(t['ips_per_mm2'])}/mm²), bottleneck {t['bottleneck_layer']}",
     ]
-    golden = report.get("golden")
-    if golden:
-        verdict = "bit-exact against onnxruntime" if golden["exact"] else "MISMATCH against onnxruntime"
-        events = f", {golden['sign_zero_events']} Sign(0) events resolved by policy" if golden["sign_zero_events"] else ""
-        lines.append(f"golden check: {verdict} on {golden['inputs']} inputs (max abs error {_fmt(golden['max_abs_err'])}{events})")
+    if report.get("golden"):
+        lines.append(f"golden check: {golden_text(report['golden'])}")
     lines.append(f"wrote {out_dir}/ (report.html, report.md, report.json, schedule.json, trace.json, model.bir)")
     return "\n".join(lines)
 
@@ -80,9 +88,8 @@ def markdown_report(report: dict) -> str:
         lines += ["", "## Mapping schemes compared", ""]
         keys = ["arrays", "arrays_lower_bound", "energy_nj", "area_mm2", "latency_ns", "throughput_ips", "tops_per_w"]
         lines += _markdown_table(["scheme", *keys], [[s, *(_fmt(v[k]) if isinstance(v[k], float) else str(v[k]) for k in keys)] for s, v in report["schemes"].items()])
-    golden = report.get("golden")
-    if golden:
-        lines += ["", "## Golden check", "", f"`{golden}`"]
+    if report.get("golden"):
+        lines += ["", "## Golden check", "", golden_text(report["golden"])]
     lines += ["", "## Hardware parameters", "", f"Digest `{report['hardware']['digest']}`.", ""]
     lines += _markdown_table(["parameter", "value", "source"], _hardware_rows(report))
     lines += ["", "## Assumptions", ""] + [f"- {k}: {v}" for k, v in report["assumptions"].items()]
@@ -98,7 +105,7 @@ def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
     width, bar_h, left = 640, 18, 160
     height = 30 + bar_h * len(labels) + 10
     top = max(values, default=0) or 1
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
              f'<text x="4" y="16" font-weight="bold">{html.escape(title)}</text>']
     for i, (label, value) in enumerate(zip(labels, values)):
         y = 26 + i * bar_h
@@ -115,7 +122,7 @@ def _timeline(schedule: Schedule) -> str:
     height = 30 + row_h * len(schedule.layers) + 20
     end = schedule.latency_ns or 1
     scale = (width - left - 10) / end
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="pipeline timeline">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="pipeline timeline">',
              '<text x="4" y="16" font-weight="bold">Pipeline timeline (one inference)</text>']
     for i, layer in enumerate(schedule.layers):
         y = 26 + i * row_h
@@ -139,7 +146,7 @@ def _timeline(schedule: Schedule) -> str:
 def _utilization(schedule: Schedule) -> str:
     times, busy = schedule.utilization(bins=100)
     width, height, left = 640, 140, 40
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="array utilization">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="array utilization">',
              '<text x="4" y="16" font-weight="bold">Array utilization over time</text>']
     bar_w = (width - left - 10) / max(len(busy), 1)
     for i, value in enumerate(busy):
@@ -161,10 +168,7 @@ def html_report(report: dict, schedule: Schedule) -> str:
     totals_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td></tr>" for k, v in t.items())
     layer_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _layer_rows(report))
     hw_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _hardware_rows(report))
-    golden = report.get("golden")
-    golden_text = "not run" if not golden else (
-        f"{'bit-exact' if golden['exact'] else 'MISMATCH'} against onnxruntime on {golden['inputs']} inputs "
-        f"(max abs error {_fmt(golden['max_abs_err'])}, Sign(0) events {golden['sign_zero_events']})")
+    golden = golden_text(report["golden"]) if report.get("golden") else "not run"
     plots = "".join([
         _bars("Arrays per layer", names, [float(layer.get("arrays", 0)) for layer in crossbar], "arrays"),
         _bars("Energy per inference", working_names, [layer["energy_nj"] for layer in working], "nJ"),
@@ -179,7 +183,7 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;paddi
 svg{{display:block;margin:1em 0;font-family:system-ui,sans-serif}}</style></head>
 <body>
 <h1>bnnc report: {html.escape(report['model'])}</h1>
-<p>Pipeline <code>{html.escape(report['pipeline'])}</code>. Golden check: {html.escape(golden_text)}.</p>
+<p>Pipeline <code>{html.escape(report['pipeline'])}</code>. Golden check: {html.escape(golden)}.</p>
 <h2>Totals</h2><table>{totals_rows}</table>
 <h2>Plots</h2>{plots}
 <h2>Layers</h2><table><tr>{''.join(f'<th>{h}</th>' for h in LAYER_HEADER)}</tr>{layer_rows}</table>

@@ -176,3 +176,14 @@ def test_digital_blocks_between_arrays_are_counted_from_the_configuration(zoo_di
     assert totals["digital_blocks"] == sum(e["target"] == "digital" for e in entries) >= 2
     assert totals["digital_ops"] == sum(sum(e["ops"].values()) for e in entries if e["target"] == "digital")
     assert totals["period_ns"] >= block["busy_ns"]
+
+
+def test_trace_svg_and_markdown_details(tmp_path: Path) -> None:
+    """Perfetto puts tid 0 on the process track (a layer's slices would land on another's), an
+    SVG copied out of the page needs its namespace, report.md states the golden check in words."""
+    compile_report(tmp_path, Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx")
+    trace = json.loads((tmp_path / "out" / "trace.json").read_text())["traceEvents"]
+    assert all(event["tid"] >= 1 for event in trace if "tid" in event)
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.count("<svg ") == page.count('<svg xmlns="http://www.w3.org/2000/svg"') > 0
+    assert "bit-exact against onnxruntime on 16 inputs" in (tmp_path / "out" / "report.md").read_text()
