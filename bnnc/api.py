@@ -39,7 +39,7 @@ from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_ev
 from bnnc.frontend import import_onnx
 from bnnc.ir import BnncError, Module, clone_module, load_bir
 from bnnc.ir.analysis import ProgramLayers, Timing, program_layers
-from bnnc.ir.atomic import write_files_atomically
+from bnnc.ir.atomic import check_output_directory, replace_directory_atomically
 from bnnc.ir.parser import bir_files
 from bnnc.passes import PassContext, PassManager
 
@@ -325,10 +325,17 @@ class Compilation:
         return files
 
     def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict:
-        """Write the output directory (atomically: all files or none); returns the report."""
+        """Replace ``out_dir`` as a whole by the output directory (a reader sees the old one or
+        the new one; see :func:`bnnc.ir.atomic.replace_directory_atomically`); returns the report."""
+        check_output_directory(Path(out_dir))
         files = self.files(out_dir, extra)
-        write_files_atomically(files)
+        write_output_directory(Path(out_dir), files)
         return json.loads(files[Path(out_dir) / "report.json"])
+
+
+def write_output_directory(out_dir: Path, files: Mapping[Path, bytes]) -> None:
+    """Replace ``out_dir`` by ``files`` (paths inside it, as :meth:`Compilation.files` gives)."""
+    replace_directory_atomically(out_dir, {str(path.relative_to(out_dir)): data for path, data in files.items()})
 
 
 def _json_bytes(data: dict) -> bytes:

@@ -22,7 +22,7 @@ from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
-from bnnc.ir.atomic import write_files_atomically
+from bnnc.ir.atomic import check_output_directory, write_files_atomically
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verify-each-numerically", type=int, default=0, metavar="N",
                         help="run N random inputs through the interpreter before and after every pass")
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
-    parser.add_argument("-o", "--output", type=Path, default=None, help="output directory")
+    parser.add_argument("-o", "--output", default=None, help="output directory (replaced as a whole)")
     parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
     parser.add_argument("--print-default-hw", action="store_true",
                         help="print the default hardware configuration (TOML, every figure with its source) and exit")
@@ -162,8 +162,34 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
     }
 
 
+def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
+    inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
+        if target is None:
+            continue
+        if str(target) == "" or target.is_dir():
+            raise BnncError(f"{flag} needs a file name (got '{target}')")
+        if any(target.resolve() == p.resolve() for p in inputs):
+            raise BnncError(f"{flag} {target} is an input of this run; choose another file")
+    if out_dir is not None:
+        rewritten = {out_dir / "model.bir", out_dir / "model.npz"}
+        check_output_directory(out_dir, tuple(p for p in inputs if p not in rewritten))
+
+
+def _write_outputs(out_dir: Path, files: dict[Path, bytes]) -> None:
+    """The output directory replaced as a whole, then each file outside it written atomically."""
+    inside = {p: data for p, data in files.items() if p.is_relative_to(out_dir)}
+    api.write_output_directory(out_dir, inside)
+    outside = {p: data for p, data in files.items() if p not in inside}
+    if outside:
+        write_files_atomically(outside)
+
+
 def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
+    _check_outputs(args, path, out_dir)
     hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
     progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
@@ -180,13 +206,14 @@ def run_onnx(args: argparse.Namespace) -> int:
     golden = None
     if not args.no_check:
         golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
-    out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
     if args.save_outputs is not None:
         if user_inputs is None:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
+        if args.save_outputs in files:
+            raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
         files[args.save_outputs] = api.npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
-    write_files_atomically(files)
+    _write_outputs(out_dir, files)
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
     report = json.loads(files[out_dir / "report.json"])
@@ -208,6 +235,7 @@ def run_bir(args: argparse.Namespace) -> int:
     if tuning:
         raise BnncError(f"{', '.join(tuning)} tune the default pipeline of an .onnx model; for .bir, give passes with -p")
     path = Path(args.file)
+    _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
     manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
@@ -259,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.file:
             parser.error("a FILE (.onnx or .bir) is required")
+        if args.output is not None:
+            if not args.output:
+                raise BnncError("-o needs a directory name (got an empty path)")
+            args.output = Path(args.output)
         path = Path(args.file)
         if not path.is_file():
             raise BnncError(f"{args.file}: no such file")
