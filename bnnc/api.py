@@ -339,7 +339,8 @@ def write_output_directory(out_dir: Path, files: Mapping[Path, bytes]) -> None:
 
 
 def _json_bytes(data: dict) -> bytes:
-    return (json.dumps(data, indent=1) + "\n").encode()
+    """Strict JSON: a NaN or infinite figure is a bug and raises ValueError, never ``Infinity``."""
+    return (json.dumps(data, indent=1, allow_nan=False) + "\n").encode()
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
