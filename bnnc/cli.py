@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import traceback
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
+from bnnc.ir.diagnostics import printable
 from bnnc.ir.atomic import check_output_directory, write_files_atomically
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
@@ -271,48 +273,68 @@ def print_remarks(remarks: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code. Warnings (numpy's, a plugin's) are printed as one
+    ``bnnc: warning:`` line each after a successful run (and with ``--debug``) and folded into
+    the error line after a failed one; Ctrl-C prints one line and exits 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        for plugin in args.load_plugin:
-            load_plugin(plugin)
-        if args.list_passes:
-            print(list_passes())
-            return 0
-        if args.print_default_hw:
-            from bnnc.backends.hardware import default_hardware_toml
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = _run(parser, args)
+        except KeyboardInterrupt:
+            print("bnnc: interrupted", file=sys.stderr)
+            return 130
+        except (BnncError, OSError, ImportError) as e:
+            if args.debug:
+                traceback.print_exc()
+            error, code = _format_error(e), getattr(e, "exit_code", 2)
+        except Exception as e:  # a bug in bnnc, not in the input
+            if args.debug:
+                traceback.print_exc()
+            error, code = f"bnnc: internal error: {type(e).__name__}: {printable(str(e), 1000)} (run with --debug for a traceback)", 1
+    messages = list(dict.fromkeys(printable(str(w.message), 300) for w in caught))
+    if error is None or args.debug:
+        for message in messages:
+            print(f"bnnc: warning: {message}", file=sys.stderr)
+    if error is not None:
+        folded = f" (after warnings: {'; '.join(messages)})" if messages and not args.debug else ""
+        print(error + folded, file=sys.stderr)
+    return code
 
-            sys.stdout.write(default_hardware_toml())
-            return 0
-        if not args.file:
-            parser.error("a FILE (.onnx or .bir) is required")
-        if args.output is not None:
-            if not args.output:
-                raise BnncError("-o needs a directory name (got an empty path)")
-            args.output = Path(args.output)
-        path = Path(args.file)
-        if not path.is_file():
-            raise BnncError(f"{args.file}: no such file")
-        if path.suffix == ".bir":
-            return run_bir(args)
-        if path.suffix == ".onnx":
-            return run_onnx(args)
-        raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
-    except (BnncError, OSError, ImportError) as e:
-        if args.debug:
-            traceback.print_exc()
-        print(_format_error(e), file=sys.stderr)
-        return getattr(e, "exit_code", 2)
-    except Exception as e:  # a bug in bnnc, not in the input
-        if args.debug:
-            traceback.print_exc()
-        print(f"bnnc: internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", file=sys.stderr)
-        return 1
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The command on parsed arguments; returns the exit code."""
+    for plugin in args.load_plugin:
+        load_plugin(plugin)
+    if args.list_passes:
+        print(list_passes())
+        return 0
+    if args.print_default_hw:
+        from bnnc.backends.hardware import default_hardware_toml
+
+        sys.stdout.write(default_hardware_toml())
+        return 0
+    if not args.file:
+        parser.error("a FILE (.onnx or .bir) is required")
+    if args.output is not None:
+        if not args.output:
+            raise BnncError("-o needs a directory name (got an empty path)")
+        args.output = Path(args.output)
+    path = Path(args.file)
+    if not path.is_file():
+        raise BnncError(f"{args.file}: no such file")
+    if path.suffix == ".bir":
+        return run_bir(args)
+    if path.suffix == ".onnx":
+        return run_onnx(args)
+    raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
 
 
 def _format_error(error: Exception) -> str:
-    text = str(error)
+    """The message, each line with control characters escaped and capped at 1000 characters."""
+    text = "\n".join(printable(line, 1000) for line in str(error).split("\n"))
     if text.startswith(("pipeline:",)) or (":" in text.split("\n", 1)[0] and " error: " in text.split("\n", 1)[0]):
         return text
     return f"bnnc: error: {text}"
