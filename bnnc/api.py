@@ -333,9 +333,17 @@ class Compilation:
         return json.loads(files[Path(out_dir) / "report.json"])
 
 
+# Every name bnnc writes (or wrote) at the top of an output directory: an earlier run's are
+# dropped on a rerun, any other entry is the user's and is kept.
+OUTPUT_NAMES = frozenset({"model.bir", "model.npz", "report.json", "report.md", "report.html", "schedule.json",
+                          "trace.json", "figures"})
+
+
 def write_output_directory(out_dir: Path, files: Mapping[Path, bytes]) -> None:
-    """Replace ``out_dir`` by ``files`` (paths inside it, as :meth:`Compilation.files` gives)."""
-    replace_directory_atomically(out_dir, {str(path.relative_to(out_dir)): data for path, data in files.items()})
+    """Replace ``out_dir`` by ``files`` (paths inside it, as :meth:`Compilation.files` gives);
+    entries of an earlier run not named in :data:`OUTPUT_NAMES` (the user's) are kept."""
+    replace_directory_atomically(out_dir, {path.relative_to(out_dir).as_posix(): data for path, data in files.items()},
+                                 OUTPUT_NAMES)
 
 
 def _json_bytes(data: dict) -> bytes:

@@ -104,9 +104,30 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
-def replace_directory_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Make ``out_dir`` hold exactly ``files`` (paths relative to it), replacing the whole
-    directory, so that nothing of an earlier run stays.
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, destination, follow_symlinks=False)
+
+
+def _carry_over(old: Path, new: Path, owned: frozenset[str]) -> None:
+    """Hard-link (copy across filesystems) into ``new`` every top-level entry of ``old`` whose
+    name is not in ``owned`` and not written anew: the user's own files survive a rerun."""
+    for entry in old.iterdir():
+        if entry.name in owned or (new / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(entry), str(new / entry.name))
+
+
+def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: frozenset[str] = frozenset()) -> None:
+    """Make ``out_dir`` hold ``files`` (paths relative to it), replacing the whole directory,
+    so that nothing of an earlier run stays: of the old directory's top-level entries, those
+    named in ``owned`` (the names the writer ever writes) are dropped, the others (the
+    user's) carried over by hard links.
 
     The files are written and fsynced into a fresh hidden sibling ``.NAME.*.new`` (same parent,
     so renames are atomic), then swapped in. Where the kernel can exchange two paths
@@ -127,6 +148,8 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes]) -> None
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_synced(path, data)
+        if target.is_dir():
+            _carry_over(target, staging, owned | {name.split("/", 1)[0] for name in files})
         for directory in {(staging / name).parent for name in files} | {staging}:
             _fsync_directory(directory)
         if not target.exists():

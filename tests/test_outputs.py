@@ -1,4 +1,5 @@
-"""The output directory is replaced as a whole (old or new, never a mix, nothing stale), its
+"""The output directory is replaced as a whole (old or new, never a mix, nothing stale of an
+earlier run, the user's own files kept), its
 files get the umask's mode, and outputs that would overwrite an input or cannot be written are
 refused before the compile starts."""
 
@@ -7,7 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 import bnnc
 from bnnc import api
@@ -28,19 +32,30 @@ def _tree(path: Path) -> dict[str, bytes | None]:
 
 def _earlier_run(out: Path) -> dict[str, bytes | None]:
     out.mkdir()
-    for name in ("report.json", "model.bir", "model.npz", "stale.txt"):
+    for name in ("report.json", "model.bir", "model.npz", "notes.txt"):
         (out / name).write_text(f"old {name}")
     (out / "trace.json").mkdir()
     (out / "trace.json" / "inner").write_text("old")
     return _tree(out)
 
 
-def test_a_rerun_replaces_the_whole_directory_and_leaves_nothing_stale(tmp_path: Path) -> None:
+def _tiny_model(path: Path) -> Path:
+    """A model whose constants all fit inline in model.bir (no model.npz)."""
+    weights = numpy_helper.from_array(np.array([[1, -1], [-1, 1], [1, 1], [-1, -1]], np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Sign", ["x"], ["a"]), helper.make_node("MatMul", ["a", "w"], ["y"])], "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [weights])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_a_rerun_replaces_every_earlier_output_and_keeps_the_users_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _earlier_run(out)
-    assert _run("-o", out) == 0
-    assert {p.name for p in out.iterdir()} == NEW_FILES
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert main([str(_tiny_model(tmp_path / "tiny.onnx")), "--golden-inputs", "1", "-o", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == NEW_FILES - {"model.npz"} | {"notes.txt"}
+    assert (out / "notes.txt").read_text() == "old notes.txt" and (out / "trace.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tiny.onnx"]
 
 
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "rename-aside"])
@@ -67,10 +82,10 @@ def test_a_failed_write_leaves_the_old_directory_untouched(tmp_path: Path, monke
 
 def test_the_swap_without_renameat2_gives_the_same_directory(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "out"
-    atomic.replace_directory_atomically(out, {"a": b"1", "sub/b": b"2"})
+    atomic.replace_directory_atomically(out, {"a": b"1", "sub/b": b"2", "mine/c": b"3"})
     monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
-    atomic.replace_directory_atomically(out, {"c": b"3"})
-    assert _tree(out) == {"c": b"3"}
+    atomic.replace_directory_atomically(out, {"d": b"4"}, owned=frozenset({"a", "sub"}))
+    assert _tree(out) == {"d": b"4", "mine": None, "mine/c": b"3"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -137,4 +152,4 @@ def test_the_api_write_replaces_the_directory_too(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _earlier_run(out)
     bnnc.compile(EXAMPLE).write(out)
-    assert {p.name for p in out.iterdir()} == NEW_FILES
+    assert {p.name for p in out.iterdir()} == NEW_FILES | {"notes.txt"}
