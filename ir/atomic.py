@@ -19,7 +19,10 @@ _AT_FDCWD = -100
 
 def _write_synced(path: Path, data: bytes) -> None:
     """Write ``data`` to the new file ``path`` (mode from the umask) and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    _write_fd(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), data)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
@@ -48,17 +51,19 @@ def write_files_atomically(files: dict[Path, bytes]) -> None:
         for path, data in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            tmp = Path(name)
-            staged.append((tmp, path))
-            tmp.unlink()
-            _write_synced(tmp, data)
+            staged.append((Path(name), path))
+            os.fchmod(fd, _umask_mode(0o666))
+            _write_fd(fd, data)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except OSError as e:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise BnncError(f"{path}: cannot write ({e.strerror or e})") from e
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
     for parent in {path.parent for path in files}:
         _fsync_directory(parent)
 

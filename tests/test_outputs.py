@@ -153,3 +153,14 @@ def test_the_api_write_replaces_the_directory_too(tmp_path: Path) -> None:
     _earlier_run(out)
     bnnc.compile(EXAMPLE).write(out)
     assert {p.name for p in out.iterdir()} == NEW_FILES | {"notes.txt"}
+
+
+def test_a_file_outside_the_directory_that_cannot_be_written_names_it_not_its_temporary(tmp_path: Path, monkeypatch) -> None:
+    def no_space(fd: int, data: bytes) -> None:
+        os.close(fd)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_write_fd", no_space)
+    with pytest.raises(bnnc.BnncError, match=r"std\.onnx: cannot write \(No space left on device\)$") as info:
+        atomic.write_files_atomically({tmp_path / "std.onnx": b"x"})
+    assert ".tmp" not in str(info.value) and list(tmp_path.iterdir()) == []
