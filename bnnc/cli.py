@@ -23,8 +23,8 @@ from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
-from bnnc.ir.diagnostics import printable
 from bnnc.ir.atomic import check_output_directory, write_files_atomically
+from bnnc.ir.diagnostics import printable
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary

@@ -75,8 +75,9 @@ def _is_output_directory(path: Path) -> bool:
 
 def check_output_directory(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None:
     """Refuse, before any work, an output directory that cannot be replaced: an existing
-    non-directory, a directory that is not a previous bnnc output (it would be
-    deleted), one holding an input, or a parent that cannot be written."""
+    non-directory, a non-empty directory that is not an earlier bnnc output (e.g. ``-o .``:
+    bnnc replaces only its own outputs), one holding an input, or a parent that cannot be
+    written."""
     target = Path(os.path.abspath(out_dir))
     if target.exists() and not target.is_dir():
         raise BnncError(f"{out_dir}: exists and is not a directory; choose another -o")
@@ -140,10 +141,12 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     instant; otherwise the old directory is renamed aside to ``.NAME.*.old`` and the new one
     renamed in, and a reader between those two renames finds no directory. A failure while
     writing leaves the old directory untouched. A kill leaves, by step: while writing, the old
-    directory and a stray ``.new`` sibling; after the swap, the new directory and the old one
-    as a ``.old`` sibling (without ``renameat2``, a kill between the two renames leaves no
-    directory and the old one as ``.old``). The hidden siblings are never read and can be
-    deleted. :func:`check_output_directory` should have been called first."""
+    directory and a stray ``.new`` sibling; after the swap and before the old directory is
+    removed (best effort), the new directory and the old one in a hidden sibling (``.new``
+    after an exchange, ``.old`` after renaming aside); without ``renameat2``, a kill between
+    the two renames leaves no directory and the old one as ``.old``. The hidden siblings are
+    never read and can be deleted. :func:`check_output_directory` should have been called
+    first."""
     target = Path(os.path.abspath(out_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
@@ -159,17 +162,17 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
             _fsync_directory(directory)
         if not target.exists():
             os.rename(staging, target)
+            previous = None
         elif _exchange(staging, target):
-            shutil.rmtree(staging)
+            previous = staging
         else:
-            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.rename(target, aside)
+            previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.rename(target, previous)
             try:
                 os.rename(staging, target)
             except BaseException:
-                os.rename(aside, target)
+                os.rename(previous, target)
                 raise
-            shutil.rmtree(aside)
     except OSError as e:
         shutil.rmtree(staging, ignore_errors=True)
         raise BnncError(f"{out_dir}: cannot write the output directory ({e.strerror or e}); it is left as it was") from e
@@ -177,3 +180,5 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _fsync_directory(target.parent)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
