@@ -129,6 +129,28 @@ def _carry_over(old: Path, new: Path, owned: frozenset[str]) -> None:
             _link_or_copy(str(entry), str(new / entry.name))
 
 
+def _swap(staging: Path, target: Path) -> Path | None:
+    """Put ``staging`` at ``target``; returns where the old directory now is (None if there
+    was none). A ``target`` another run creates meanwhile is exchanged like an old one."""
+    if not target.exists():
+        try:
+            os.rename(staging, target)
+            return None
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    if _exchange(staging, target):
+        return staging
+    previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    os.rename(target, previous)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(previous, target)
+        raise
+    return previous
+
+
 def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: frozenset[str] = frozenset()) -> None:
     """Make ``out_dir`` hold ``files`` (paths relative to it), replacing the whole directory,
     so that nothing of an earlier run stays: of the old directory's top-level entries, those
@@ -160,19 +182,7 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
             _carry_over(target, staging, owned | {name.split("/", 1)[0] for name in files})
         for directory in {(staging / name).parent for name in files} | {staging}:
             _fsync_directory(directory)
-        if not target.exists():
-            os.rename(staging, target)
-            previous = None
-        elif _exchange(staging, target):
-            previous = staging
-        else:
-            previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.rename(target, previous)
-            try:
-                os.rename(staging, target)
-            except BaseException:
-                os.rename(previous, target)
-                raise
+        previous = _swap(staging, target)
     except OSError as e:
         shutil.rmtree(staging, ignore_errors=True)
         raise BnncError(f"{out_dir}: cannot write the output directory ({e.strerror or e}); it is left as it was") from e

@@ -164,3 +164,21 @@ def test_a_file_outside_the_directory_that_cannot_be_written_names_it_not_its_te
     with pytest.raises(bnnc.BnncError, match=r"std\.onnx: cannot write \(No space left on device\)$") as info:
         atomic.write_files_atomically({tmp_path / "std.onnx": b"x"})
     assert ".tmp" not in str(info.value) and list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_another_run_creates_meanwhile_is_exchanged(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "out"
+    real_exists = Path.exists
+
+    def created_meanwhile(path: Path) -> bool:
+        if path == out and not real_exists(out):
+            out.mkdir()
+            (out / "report.json").write_text("other run")
+            return False
+        return real_exists(path)
+
+    monkeypatch.setattr(Path, "exists", created_meanwhile)
+    atomic.replace_directory_atomically(out, {"report.json": b"this run"})
+    monkeypatch.undo()
+    assert _tree(out) == {"report.json": b"this run"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
