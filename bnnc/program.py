@@ -39,7 +39,7 @@ def run_program(
     counts = {n: _sample_count(arg.type.shape, np.asarray(inputs[n]), n) for n, arg in zip(names, function.args)}
     distinct = set(counts.values()) - {1} or set(counts.values())
     if len(distinct) != 1:
-        raise BnncError(f"inputs carry different numbers of samples: "
+        raise BnncError("inputs carry different numbers of samples: "
                         + ", ".join(f"'{n}' {c}" for n, c in counts.items()) + "; give each the same number, or 1 to share it")
     count = distinct.pop()
     if count < 1:

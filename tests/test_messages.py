@@ -3,6 +3,9 @@ into the error line, and Ctrl-C prints one line and exits 130."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -59,3 +62,14 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path, capsys, monkeypatc
     assert main([str(EXAMPLE), "-o", str(tmp_path / "out")]) == 130
     assert capsys.readouterr().err == "bnnc: interrupted\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_real_sigint_prints_one_line_and_exits_130(tmp_path: Path) -> None:
+    plugin = tmp_path / "slow_plugin.py"
+    plugin.write_text("import sys, time\nprint('ready', file=sys.stderr, flush=True)\ntime.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, "-m", "bnnc", "--load-plugin", str(plugin), str(EXAMPLE), "-o", str(tmp_path / "out")],
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr.readline() == "ready\n"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert process.stderr.read() == "bnnc: interrupted\n"
