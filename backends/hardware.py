@@ -78,6 +78,14 @@ class HardwareConfigError(BnncError):
 # Field specifications
 
 
+# Every number is a physical figure in its key's unit (ns, GHz, mW, µm², Ω, pJ). A nonzero one
+# lies within 30 decades, far beyond any real device in either direction, so that the
+# schedule's and the report's products with counts (cycles × arrays stay below 1e18) and
+# reciprocals (a period from a rate or a clock) stay finite in float64: 1e308 ns or a
+# 5e-324 GHz clock would make latencies infinite and the schedule NaN.
+_MAGNITUDE = (1e-15, 1e15)
+
+
 @dataclass(frozen=True)
 class _Spec:
     """What a configuration field holds: its type, bounds, unit and source."""
@@ -122,6 +130,9 @@ class _Spec:
             value = float(value)
             if not math.isfinite(value):
                 raise _Invalid("a finite " + self.expected().removeprefix("a "), value)
+            if value and not _MAGNITUDE[0] <= abs(value) <= _MAGNITUDE[1]:
+                low, high = _MAGNITUDE
+                raise _Invalid(f"{self.expected()}, within [{low:g}, {high:g}] (beyond, the schedule overflows)", raw)
         if self.minimum is not None:
             bad = value <= self.minimum if self.exclusive else value < self.minimum
             if bad:

@@ -4,13 +4,21 @@ The Python API (:mod:`bnnc.api`): :func:`compile`, :func:`load`, :class:`Compila
 :func:`compare_schemes`, :func:`hardware`; errors are :class:`BnncError` subclasses.
 Packages: :mod:`bnnc.ir` (the IR), :mod:`bnnc.passes` (pass API and passes),
 :mod:`bnnc.backends` (interpreter, simulator, schedule, reports), :mod:`bnnc.frontend`
-(ONNX import). The API loads on first use, so ``import bnnc.ir`` stays light."""
+(ONNX import). The API loads on first use, so ``import bnnc.ir`` stays light.
 
-from importlib import import_module
-from typing import Any
+onnxruntime's telemetry (a device id under ``~/.cache/Microsoft`` and a record per session
+under ``$TMPDIR``) is switched off here, before any module of the package can import
+onnxruntime; an ``ORT_DISABLE_TELEMETRY`` already set in the environment is kept."""
 
-from bnnc.errors import BnncError, GoldenMismatch
-from bnnc.version import __version__
+import os
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from importlib import import_module  # noqa: E402
+from typing import Any  # noqa: E402
+
+from bnnc.errors import BnncError, GoldenMismatch  # noqa: E402
+from bnnc.version import __version__  # noqa: E402
 
 _API = ("compile", "load", "Compilation", "compare_schemes", "hardware", "default_pipeline", "DEFAULT_PIPELINE")
 

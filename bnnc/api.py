@@ -39,7 +39,7 @@ from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_ev
 from bnnc.frontend import import_onnx
 from bnnc.ir import BnncError, Module, clone_module, load_bir
 from bnnc.ir.analysis import ProgramLayers, Timing, program_layers
-from bnnc.ir.atomic import write_files_atomically
+from bnnc.ir.atomic import check_output_directory, replace_directory_atomically
 from bnnc.ir.parser import bir_files
 from bnnc.passes import PassContext, PassManager
 
@@ -335,14 +335,30 @@ class Compilation:
         return files
 
     def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict:
-        """Write the output directory (atomically: all files or none); returns the report."""
+        """Replace ``out_dir`` as a whole by the output directory (a reader sees the old one or
+        the new one; see :func:`bnnc.ir.atomic.replace_directory_atomically`); returns the report."""
+        check_output_directory(Path(out_dir))
         files = self.files(out_dir, extra)
-        write_files_atomically(files)
+        write_output_directory(Path(out_dir), files)
         return json.loads(files[Path(out_dir) / "report.json"])
 
 
+# Every name bnnc writes (or wrote) at the top of an output directory: an earlier run's are
+# dropped on a rerun, any other entry is the user's and is kept.
+OUTPUT_NAMES = frozenset({"model.bir", "model.npz", "report.json", "report.md", "report.html", "schedule.json",
+                          "trace.json", "figures"})
+
+
+def write_output_directory(out_dir: Path, files: Mapping[Path, bytes]) -> None:
+    """Replace ``out_dir`` by ``files`` (paths inside it, as :meth:`Compilation.files` gives);
+    entries of an earlier run not named in :data:`OUTPUT_NAMES` (the user's) are kept."""
+    replace_directory_atomically(out_dir, {path.relative_to(out_dir).as_posix(): data for path, data in files.items()},
+                                 OUTPUT_NAMES)
+
+
 def _json_bytes(data: dict) -> bytes:
-    return (json.dumps(data, indent=1) + "\n").encode()
+    """Strict JSON: a NaN or infinite figure is a bug and raises ValueError, never ``Infinity``."""
+    return (json.dumps(data, indent=1, allow_nan=False) + "\n").encode()
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import traceback
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
-from bnnc.ir.atomic import write_files_atomically
+from bnnc.ir.atomic import check_output_directory, write_files_atomically
+from bnnc.ir.diagnostics import printable
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verify-each-numerically", type=int, default=0, metavar="N",
                         help="run N random inputs through the interpreter before and after every pass")
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
-    parser.add_argument("-o", "--output", type=Path, default=None, help="output directory")
+    parser.add_argument("-o", "--output", default=None, help="output directory (replaced as a whole)")
     parser.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
     parser.add_argument("--print-default-hw", action="store_true",
                         help="print the default hardware configuration (TOML, every figure with its source) and exit")
@@ -167,8 +169,34 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
     }
 
 
+def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
+    inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
+        if target is None:
+            continue
+        if str(target) == "" or target.is_dir():
+            raise BnncError(f"{flag} needs a file name (got '{target}')")
+        if any(target.resolve() == p.resolve() for p in inputs):
+            raise BnncError(f"{flag} {target} is an input of this run; choose another file")
+    if out_dir is not None:
+        rewritten = {out_dir / "model.bir", out_dir / "model.npz"}
+        check_output_directory(out_dir, tuple(p for p in inputs if p not in rewritten))
+
+
+def _write_outputs(out_dir: Path, files: dict[Path, bytes]) -> None:
+    """The output directory replaced as a whole, then each file outside it written atomically."""
+    inside = {p: data for p, data in files.items() if p.is_relative_to(out_dir)}
+    api.write_output_directory(out_dir, inside)
+    outside = {p: data for p, data in files.items() if p not in inside}
+    if outside:
+        write_files_atomically(outside)
+
+
 def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
+    _check_outputs(args, path, out_dir)
     hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
     progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
@@ -185,13 +213,14 @@ def run_onnx(args: argparse.Namespace) -> int:
     golden = None
     if not args.no_check:
         golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
-    out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
     if args.save_outputs is not None:
         if user_inputs is None:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
+        if args.save_outputs in files:
+            raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
         files[args.save_outputs] = api.npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
-    write_files_atomically(files)
+    _write_outputs(out_dir, files)
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
     report = json.loads(files[out_dir / "report.json"])
@@ -212,6 +241,7 @@ def run_bir(args: argparse.Namespace) -> int:
     if tuning:
         raise BnncError(f"{', '.join(tuning)} tune the default pipeline of an .onnx model; for .bir, give passes with -p")
     path = Path(args.file)
+    _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
     manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
@@ -235,7 +265,7 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
                    "golden": report["golden"], "timings": report["timings"]}
-        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+        sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)
 
@@ -246,44 +276,68 @@ def print_remarks(remarks: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code. Warnings (numpy's, a plugin's) are printed as one
+    ``bnnc: warning:`` line each after a successful run (and with ``--debug``) and folded into
+    the error line after a failed one; Ctrl-C prints one line and exits 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        for plugin in args.load_plugin:
-            load_plugin(plugin)
-        if args.list_passes:
-            print(list_passes())
-            return 0
-        if args.print_default_hw:
-            from bnnc.backends.hardware import default_hardware_toml
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = _run(parser, args)
+        except KeyboardInterrupt:
+            print("bnnc: interrupted", file=sys.stderr)
+            return 130
+        except (BnncError, OSError, ImportError) as e:
+            if args.debug:
+                traceback.print_exc()
+            error, code = _format_error(e), getattr(e, "exit_code", 2)
+        except Exception as e:  # a bug in bnnc, not in the input
+            if args.debug:
+                traceback.print_exc()
+            error, code = f"bnnc: internal error: {type(e).__name__}: {printable(str(e), 1000)} (run with --debug for a traceback)", 1
+    messages = list(dict.fromkeys(printable(str(w.message), 300) for w in caught))
+    if error is None or args.debug:
+        for message in messages:
+            print(f"bnnc: warning: {message}", file=sys.stderr)
+    if error is not None:
+        folded = f" (after warnings: {'; '.join(messages)})" if messages and not args.debug else ""
+        print(error + folded, file=sys.stderr)
+    return code
 
-            sys.stdout.write(default_hardware_toml())
-            return 0
-        if not args.file:
-            parser.error("a FILE (.onnx or .bir) is required")
-        path = Path(args.file)
-        if not path.is_file():
-            raise BnncError(f"{args.file}: no such file")
-        if path.suffix == ".bir":
-            return run_bir(args)
-        if path.suffix == ".onnx":
-            return run_onnx(args)
-        raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
-    except (BnncError, OSError, ImportError) as e:
-        if args.debug:
-            traceback.print_exc()
-        print(_format_error(e), file=sys.stderr)
-        return getattr(e, "exit_code", 2)
-    except Exception as e:  # a bug in bnnc, not in the input
-        if args.debug:
-            traceback.print_exc()
-        print(f"bnnc: internal error: {type(e).__name__}: {e} (run with --debug for a traceback)", file=sys.stderr)
-        return 1
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The command on parsed arguments; returns the exit code."""
+    for plugin in args.load_plugin:
+        load_plugin(plugin)
+    if args.list_passes:
+        print(list_passes())
+        return 0
+    if args.print_default_hw:
+        from bnnc.backends.hardware import default_hardware_toml
+
+        sys.stdout.write(default_hardware_toml())
+        return 0
+    if not args.file:
+        parser.error("a FILE (.onnx or .bir) is required")
+    if args.output is not None:
+        if not args.output:
+            raise BnncError("-o needs a directory name (got an empty path)")
+        args.output = Path(args.output)
+    path = Path(args.file)
+    if not path.is_file():
+        raise BnncError(f"{args.file}: no such file")
+    if path.suffix == ".bir":
+        return run_bir(args)
+    if path.suffix == ".onnx":
+        return run_onnx(args)
+    raise BnncError(f"{args.file}: expected an ONNX model (.onnx) or textual IR (.bir)")
 
 
 def _format_error(error: Exception) -> str:
-    text = str(error)
+    """The message, each line with control characters escaped and capped at 1000 characters."""
+    text = "\n".join(printable(line, 1000) for line in str(error).split("\n"))
     if text.startswith(("pipeline:",)) or (":" in text.split("\n", 1)[0] and " error: " in text.split("\n", 1)[0]):
         return text
     return f"bnnc: error: {text}"

@@ -28,7 +28,7 @@ def run_program(
     module: Module, inputs: Mapping[str, np.ndarray], runner: Callable = simulate, outputs: list[str] | None = None
 ) -> dict[str, np.ndarray]:
     """Run the compiled program on ONNX-named inputs (samples may be stacked along the first
-    axis where the model's batch is 1); outputs keyed by ONNX output name (or ``outputs``),
+    axis where the model's batch is 1; an input given one sample is shared by all); outputs keyed by ONNX output name (or ``outputs``),
     stacked likewise, in the dtype ONNX declares for them. ``runner`` is the fast simulator by
     default; the reference interpreter (``interpret_batch``) computes the same numbers."""
     function = module.function("main")
@@ -36,13 +36,18 @@ def run_program(
     missing = [n for n in names if n not in inputs]
     if missing:
         raise BnncError(f"no input array for {', '.join(missing)} (the model's inputs are {', '.join(names)})")
-    counts = {_sample_count(arg.type.shape, np.asarray(inputs[n]), n) for n, arg in zip(names, function.args)}
-    if len(counts) != 1:
-        raise BnncError(f"inputs carry different numbers of samples: {sorted(counts)}")
-    count = counts.pop()
+    counts = {n: _sample_count(arg.type.shape, np.asarray(inputs[n]), n) for n, arg in zip(names, function.args)}
+    distinct = set(counts.values()) - {1} or set(counts.values())
+    if len(distinct) != 1:
+        raise BnncError("inputs carry different numbers of samples: "
+                        + ", ".join(f"'{n}' {c}" for n, c in counts.items()) + "; give each the same number, or 1 to share it")
+    count = distinct.pop()
     if count < 1:
         raise BnncError("the inputs hold no samples")
-    stacked = [np.asarray(inputs[n]).reshape((count,) + arg.type.shape) for n, arg in zip(names, function.args)]
+    # An input with one sample (e.g. one without a batch axis) is shared by every sample, as
+    # onnxruntime sees it when the batched inputs are run one sample at a time.
+    stacked = [np.broadcast_to(np.asarray(inputs[n]).reshape((counts[n],) + arg.type.shape), (count,) + arg.type.shape)
+               for n, arg in zip(names, function.args)]
     results = runner(module, stacked)
     named = {}
     for name, value, result in zip(outputs or function.attributes["outputs"], function.return_op.operands, results):

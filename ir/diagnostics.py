@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from .location import Location
+
+# C0 and C1 controls (newline, carriage return, ANSI escape, ...), DEL and the bidirectional
+# overrides, which could split a message or restyle the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` (e.g. a name from a model) safe inside a one-line message: control characters
+    escaped as ``\\n``, ``\\x1b``, ... and at most ``limit`` characters, an ellipsis marking a cut."""
+    escaped = _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
 class BnncError(Exception):

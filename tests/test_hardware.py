@@ -189,6 +189,10 @@ BAD = [
     ("r-off-not-above-r-on", "[cell]\nr_off_ohm = 10000\n", "[cell] r_off_ohm", "expected a value > r_on_ohm (10000 Ω), got 10000"),
     ("r-on-raised-above-r-off", "[cell]\nr_on_ohm = 2e6\n", "[cell] r_on_ohm", "expected a value < r_off_ohm (1000000 Ω)"),
     ("table-is-a-value", "array = 4\n", "array", "expected a table [array]"),
+    ("time-overflows-the-schedule", "[read]\ntime_ns = 1e308\n", "[read] time_ns", "within [1e-15, 1e+15] (beyond, the schedule overflows), got 1e+308"),
+    ("clock-period-overflows", "[digital]\nclock_ghz = 5e-324\n", "[digital] clock_ghz", "within [1e-15, 1e+15]"),
+    ("area-overflows-the-totals", "[cell]\narea_um2 = 1e308\n", "[cell] area_um2", "expected a number >= 0, within"),
+    ("currents-overflow", "[cell]\nr_on_ohm = 1e-300\nr_off_ohm = 1e-299\n", "[cell] r_on_ohm", "within"),
 ]
 
 
@@ -370,3 +374,24 @@ def test_to_json_has_values_units_sources_and_derived():
     assert derived["adc_bits_full_array"]["value"] == 8
     assert all({"value", "unit", "formula"} <= set(d) for d in derived.values())
     assert json.loads(json.dumps(data)) == data
+
+
+@pytest.mark.parametrize("key, value", [("read.time_ns", 1e15), ("digital.clock_ghz", 1e-15), ("cell.area_um2", 1e15),
+                                        ("digital.fp_add_energy_pj", 1e15), ("comparator.rate_gsps", 1e-15)])
+def test_extreme_accepted_figures_keep_every_report_figure_finite(tmp_path, key, value):
+    """At the edges of the accepted range the report is still strict JSON: the bounds are what
+    keeps the schedule finite."""
+    from bnnc.cli import main
+
+    table, name = key.split(".")
+    hw = _write(tmp_path, f"[{table}]\n{name} = {value!r}\n")
+    example = Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx"
+    assert main([str(example), "--hw", str(hw), "--golden-inputs", "1", "-o", str(tmp_path / "out")]) == 0
+    json.loads((tmp_path / "out" / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in report.json"))
+
+
+def test_a_non_finite_report_figure_fails_loudly_instead_of_writing_infinity():
+    from bnnc.api import _json_bytes
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        _json_bytes({"totals": {"area_mm2": math.inf}})

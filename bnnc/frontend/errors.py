@@ -12,6 +12,7 @@ Fields are plain attributes so that a caller that learns the file name later
 from __future__ import annotations
 
 from bnnc.ir import BnncError
+from bnnc.ir.diagnostics import printable
 
 __all__ = ["FrontendError", "UnsupportedModelError", "InvalidModelError"]
 
@@ -45,16 +46,18 @@ class FrontendError(BnncError):
         self.fix = fix
 
     def __str__(self) -> str:
-        where = f"node '{self.node}'" if self.node is not None else "model"
+        """One line: the model's own strings (node name, op type, domain, and any name in
+        ``expected`` or ``fix``) with control characters escaped, names capped at 80 characters."""
+        where = f"node '{printable(self.node, 80)}'" if self.node is not None else "model"
         details = []
         if self.op_type:
-            details.append(f"op {self.op_type}")
+            details.append(f"op {printable(self.op_type, 80)}")
         if self.domain:
-            details.append(f"domain {self.domain}")
+            details.append(f"domain {printable(self.domain, 80)}")
         if details:
             where += f" ({', '.join(details)})"
         prefix = f"{self.file}: " if self.file else ""
-        return f"{prefix}{where}: expected {self.expected}; {self.fix}"
+        return printable(f"{prefix}{where}: expected {self.expected}; {self.fix}", 2000)
 
 
 class UnsupportedModelError(FrontendError):
