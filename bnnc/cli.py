@@ -264,7 +264,7 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
     stdout carries the IR)."""
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
-                   "golden": report["golden"], "timings": report["timings"]}
+                   "golden": report["golden"], "schemes": report["schemes"], "timings": report["timings"]}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)

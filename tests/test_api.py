@@ -155,3 +155,9 @@ def test_passes_run_on_saved_ir_are_recorded_in_its_report(tmp_path: Path) -> No
     assert main([str(tmp_path / "a" / "model.bir"), "-p", "dce", "-o", str(tmp_path / "b")]) == 0
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     assert report["pipeline"] == compilation.pipeline + ",dce"
+
+
+def test_scheme_all_json_carries_the_comparison(tmp_path: Path, capsys) -> None:
+    assert main([str(EXAMPLE), "--scheme", "all", "--json", "-o", str(tmp_path / "out")]) == 0
+    schemes = json.loads(capsys.readouterr().out)["schemes"]
+    assert set(schemes) == {"refcol", "xnor", "diff", "auto"} and all(t["arrays"] > 0 for t in schemes.values())
