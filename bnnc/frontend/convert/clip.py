@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import onnx
 
@@ -42,39 +44,10 @@ def clip(ctx: Context, node: onnx.NodeProto) -> None:
     ctx.define(node, ctx.tensor(node.input[0]))
 
 
-def _only_signs_read(ctx: Context, name: str) -> bool:
-    """Whether every use of tensor ``name`` ends in a ``Sign``, passing only through ops that
-    preserve the sign of each value and commute with a sign-preserving clip (max pooling,
-    shape ops, further sign-preserving clips); graph outputs do not qualify."""
-    graph_outputs = {ctx.g.resolve(o) for o in ctx.g.outputs}
-    stack, seen = [name], set()
-    while stack:
-        tensor = stack.pop()
-        if tensor in seen:
-            continue
-        seen.add(tensor)
-        if tensor in graph_outputs:
-            return False
-        for consumer in ctx.consumers.get(tensor, []):
-            if consumer.domain not in ("", "ai.onnx"):
-                return False
-            if consumer.op_type == "Sign":
-                continue
-            if consumer.op_type not in SIGN_TRANSPARENT or ctx.g.resolve(consumer.input[0]) != tensor:
-                return False
-            if consumer.op_type == "MaxPool" and len(consumer.output) > 1 and consumer.output[1]:
-                return False
-            stack.append(consumer.output[0])
-    return True
-
-
-ORDER_KEEPING = {"Add", "Sub", "Mul", "Div"}
-
-
-def only_rounds_read(ctx: Context, name: str) -> bool:
-    """Whether every use of tensor ``name`` ends in a ``Round``, passing only through scalar
-    steps that keep the order (``+ c``, ``x − c``, ``· c`` and ``x / c`` with ``c > 0``); graph
-    outputs do not qualify."""
+def _uses_end_in(ctx: Context, name: str, end: str, passes: Callable[[onnx.NodeProto, str], bool]) -> bool:
+    """Whether every use of tensor ``name`` ends in an ``end`` node, passing only through
+    standard-domain nodes that read the tensor where ``passes(node, tensor)`` holds; a graph
+    output, or a tensor nothing reads, does not qualify."""
     graph_outputs = {ctx.g.resolve(o) for o in ctx.g.outputs}
     stack, seen = [name], set()
     while stack:
@@ -88,12 +61,35 @@ def only_rounds_read(ctx: Context, name: str) -> bool:
         for consumer in consumers:
             if consumer.domain not in ("", "ai.onnx"):
                 return False
-            if consumer.op_type == "Round":
+            if consumer.op_type == end:
                 continue
-            if consumer.op_type not in ORDER_KEEPING or order_keeping_step(ctx, consumer, tensor) is None:
+            if not passes(consumer, tensor):
                 return False
             stack.append(consumer.output[0])
     return True
+
+
+def _only_signs_read(ctx: Context, name: str) -> bool:
+    """Whether every use of tensor ``name`` ends in a ``Sign``, passing only through ops that
+    preserve the sign of each value and commute with a sign-preserving clip (max pooling,
+    shape ops, further sign-preserving clips)."""
+
+    def passes(node: onnx.NodeProto, tensor: str) -> bool:
+        if node.op_type not in SIGN_TRANSPARENT or ctx.g.resolve(node.input[0]) != tensor:
+            return False
+        return not (node.op_type == "MaxPool" and len(node.output) > 1 and node.output[1])
+
+    return _uses_end_in(ctx, name, "Sign", passes)
+
+
+ORDER_KEEPING = {"Add", "Sub", "Mul", "Div"}
+
+
+def only_rounds_read(ctx: Context, name: str) -> bool:
+    """Whether every use of tensor ``name`` ends in a ``Round``, passing only through scalar
+    steps that keep the order (``+ c``, ``x − c``, ``· c`` and ``x / c`` with ``c > 0``)."""
+    return _uses_end_in(ctx, name, "Round", lambda node, tensor: node.op_type in ORDER_KEEPING
+                        and order_keeping_step(ctx, node, tensor) is not None)
 
 
 def order_keeping_step(ctx: Context, node: onnx.NodeProto, tensor: str) -> float | None:
