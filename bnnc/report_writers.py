@@ -101,6 +101,10 @@ def markdown_report(report: dict) -> str:
 # ---------------------------------------------------------------------- SVG plots
 
 
+LABEL_CHARS = 24
+"""Characters of a bar's label that fit its 160-pixel margin; the whole name is its tooltip."""
+
+
 def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
     width, bar_h, left = 640, 18, 160
     height = 30 + bar_h * len(labels) + 10
@@ -110,7 +114,9 @@ def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
     for i, (label, value) in enumerate(zip(labels, values)):
         y = 26 + i * bar_h
         w = (width - left - 90) * value / top
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="12">{html.escape(label)}</text>')
+        shown = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="12"><title>{html.escape(label)}</title>'
+                     f'{html.escape(shown)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 4}" fill="{PALETTE[i % len(PALETTE)]}"><title>{html.escape(label)}: {_fmt(value)} {unit}</title></rect>')
         parts.append(f'<text x="{left + w + 4:.1f}" y="{y + 13}" font-size="11">{_fmt(value)} {unit}</text>')
     parts.append("</svg>")
