@@ -333,6 +333,19 @@ def npz_path(bir_path: Path) -> Path:
     return bir_path.with_suffix(".npz")
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` by member name less ``.npy`` — read member by member, not
+    through ``np.load``, whose lookup by key confuses a symbol ``x.npy`` with a symbol ``x``."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".npy"):
+                raise ValueError(f"member {name!r} is not a .npy array")
+            with archive.open(name) as member:
+                arrays[name[: -len(".npy")]] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
+
+
 def load_bir(path: str | Path) -> Module:
     """Read a ``.bir`` file and, if present, the ``.npz`` of constants beside it."""
     path = Path(path)
@@ -344,11 +357,7 @@ def load_bir(path: str | Path) -> Module:
     npz = npz_path(path)
     if npz.exists():
         try:
-            data = np.load(npz, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("a single array, not an archive")
-            with data:
-                constants = {k: data[k] for k in data.files}
+            constants = _read_npz(npz)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
             raise ParseError(f"cannot read the constants in {npz.name} ({e}); expected the .npz bnnc wrote beside it",
                              str(path), 1, 1) from None

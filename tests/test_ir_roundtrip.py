@@ -556,3 +556,17 @@ def test_structural_equality_is_not_vacuous():
     parsed.constants["w"] = Constant(module.constants["w"].type, module.constants["w"].data.copy())
     parsed.function().ops[0].location = Location.of("Gemm_1")
     assert not structurally_equal(parsed, module)
+
+
+def test_npz_members_are_read_by_their_own_names(tmp_path: Path) -> None:
+    """Symbols ``x`` and ``x.npy`` are the members ``x.npy`` and ``x.npy.npy``: numpy's own
+    npz lookup would hand ``x``'s data to ``x.npy``."""
+    module = Module("m")
+    module.add_constant("x", np.arange(40, dtype=np.float32), Domain.F32)
+    module.add_constant("x.npy", np.full((3, 20), 7, np.int32), Domain.I32)
+    function = Function("main", [TensorType(Domain.F32, (1, 2))])
+    function.append(Return([function.args[0]]))
+    module.add_function(function)
+    save_bir(module, tmp_path / "m.bir", inline_limit=0)
+    loaded = load_bir(tmp_path / "m.bir")
+    assert structurally_equal(loaded, module)
