@@ -51,34 +51,24 @@ def _energy_and_area(energy_pj: dict[str, float], area_um2: dict[str, float]) ->
 
 @dataclass
 class LayerCost:
-    """The cost of one crossbar layer per inference (energies in pJ, areas in µm²)."""
+    """The cost of one crossbar layer per inference (energies in pJ, areas in µm²); what the
+    layer is (arrays, cells, ADC bits) the analysis says (:class:`CrossbarLayer`)."""
 
     name: str
-    arrays: int
     arrays_mnsim_style: int
     comparators: int
     adcs: int
-    adc_bits: int
     adders: int
-    reference_columns: int
-    cells_used: int
-    cells_allocated: int
     macs: int
     energy_pj: dict[str, float]
     area_um2: dict[str, float]
 
     def to_json(self) -> dict:
         return {
-            "arrays": self.arrays,
             "arrays_mnsim_style": self.arrays_mnsim_style,
             "comparators": self.comparators,
             "adcs": self.adcs,
-            "adc_bits": self.adc_bits,
             "adders": self.adders,
-            "reference_columns": self.reference_columns,
-            "cells_used": self.cells_used,
-            "cells_allocated": self.cells_allocated,
-            "cell_utilization": self.cells_used / self.cells_allocated if self.cells_allocated else 0.0,
             "binary_macs": self.macs,
             **_energy_and_area(self.energy_pj, self.area_um2),
         }
@@ -179,9 +169,7 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         "buffers": timed.line_buffer_bits * hw.buffer.area_um2_per_bit,
     }
     return LayerCost(
-        name=layer.name, arrays=arrays, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs,
-        adc_bits=layer.adc_bits, adders=adders, reference_columns=layer.reference_columns,
-        cells_used=layer.cells_used, cells_allocated=layer.cells_allocated,
+        name=layer.name, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs, adders=adders,
         macs=layer.positions * fan_in * outputs_total,
         energy_pj={"arrays": array_pj, "sensing": sensing_pj, "digital": digital_pj, "buffers": buffer_pj},
         area_um2=area,

@@ -11,8 +11,8 @@ from .hardware import HardwareConfig
 from .schedule import Schedule
 
 REPORT_VERSION = 1
-TIMELINE_KEYS = ("arrays", "tiles", "replicas", "sensing", "adc_bits", "cycles", "start_cycle", "end_cycle",
-                 "window_ns", "busy_ns", "line_buffer_bits", "planes", "positions")
+TIMELINE_KEYS = ("cycles", "start_cycle", "end_cycle", "window_ns", "busy_ns", "line_buffer_bits")
+"""What a layer entry takes from the schedule (the rest of the layer comes from the analysis)."""
 
 
 def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig) -> list[dict]:
@@ -58,8 +58,10 @@ def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig)
             "sensing": layer.sensing_kind,
             "adc_bits": layer.adc_bits,
             "planes": layer.planes,
+            "positions": layer.positions,
             "cells_used": layer.cells_used,
             "cells_allocated": layer.cells_allocated,
+            "cell_utilization": layer.cells_used / layer.cells_allocated if layer.cells_allocated else 0.0,
             "reference_columns": layer.reference_columns,
         }
         entry.update({k: timeline[layer.name][k] for k in TIMELINE_KEYS})
