@@ -12,7 +12,6 @@ import json
 import sys
 import traceback
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
 from bnnc.ir.atomic import check_output_directory, write_files_atomically
 from bnnc.ir.diagnostics import printable
+from bnnc.ir.parser import NPZ_ERRORS, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
@@ -130,12 +130,8 @@ class Progress:
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                return {k: data[k] for k in data.files}
-        raise BnncError(f"{path}: not an .npz archive; expected an .npz written by numpy.savez")
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
+        return read_npz(path)
+    except NPZ_ERRORS as e:
         raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
 
 

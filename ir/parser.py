@@ -333,9 +333,14 @@ def npz_path(bir_path: Path) -> Path:
     return bir_path.with_suffix(".npz")
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` by member name less ``.npy`` — read member by member, not
-    through ``np.load``, whose lookup by key confuses a symbol ``x.npy`` with a symbol ``x``."""
+    through ``np.load``, whose lookup by key confuses a member ``x.npy`` with a member ``x``.
+    Raises ``OSError``, ``ValueError``, ``EOFError``, ``zipfile.BadZipFile`` or ``MemoryError``
+    (:data:`NPZ_ERRORS`) for a file that is not such an archive."""
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
@@ -357,8 +362,8 @@ def load_bir(path: str | Path) -> Module:
     npz = npz_path(path)
     if npz.exists():
         try:
-            constants = _read_npz(npz)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as e:
+            constants = read_npz(npz)
+        except NPZ_ERRORS as e:
             raise ParseError(f"cannot read the constants in {npz.name} ({e}); expected the .npz bnnc wrote beside it",
                              str(path), 1, 1) from None
     try:
@@ -392,4 +397,4 @@ def save_bir(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLIN
     return list(files)
 
 
-__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path", "clone_module"]
+__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path", "clone_module", "read_npz", "NPZ_ERRORS"]
