@@ -21,7 +21,6 @@ nothing is printed.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -359,10 +358,3 @@ def write_output_directory(out_dir: Path, files: Mapping[Path, bytes]) -> None:
 def _json_bytes(data: dict) -> bytes:
     """Strict JSON: a NaN or infinite figure is a bug and raises ValueError, never ``Infinity``."""
     return (json.dumps(data, indent=1, allow_nan=False) + "\n").encode()
-
-
-def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """``arrays`` as the bytes of an ``.npz`` file."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()

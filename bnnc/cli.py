@@ -24,7 +24,7 @@ from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
 from bnnc.ir.atomic import check_output_directory, write_files_atomically
 from bnnc.ir.diagnostics import printable
-from bnnc.ir.parser import NPZ_ERRORS, read_npz
+from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
@@ -215,7 +215,7 @@ def run_onnx(args: argparse.Namespace) -> int:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
         if args.save_outputs in files:
             raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
-        files[args.save_outputs] = api.npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
+        files[args.save_outputs] = npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
     _write_outputs(out_dir, files)
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -379,15 +380,20 @@ def bir_files(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLI
     files: dict[Path, bytes] = {path: print_module(module, inline_limit).encode()}
     external = external_constants(module, inline_limit)
     if external:
-        # Written member by member, not np.savez(buffer, **external): a constant named "file"
-        # or "allow_pickle" would collide with savez's own parameters.
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, array in external.items():
-                with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-        files[npz_path(path)] = buffer.getvalue()
+        files[npz_path(path)] = npz_bytes(external)
     return files
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an ``.npz`` archive (what :func:`read_npz` reads), written
+    member by member, not by ``np.savez(buffer, **arrays)``: an array named "file" or
+    "allow_pickle" would collide with savez's own parameters."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def save_bir(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLINE_LIMIT) -> list[Path]:
@@ -397,4 +403,4 @@ def save_bir(module: Module, path: str | Path, inline_limit: int = DEFAULT_INLIN
     return list(files)
 
 
-__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path", "clone_module", "read_npz", "NPZ_ERRORS"]
+__all__ = ["parse_module", "load_bir", "save_bir", "bir_files", "npz_path", "clone_module", "read_npz", "npz_bytes", "NPZ_ERRORS"]

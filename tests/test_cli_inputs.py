@@ -75,3 +75,13 @@ def test_bad_options_exit_2(models: dict[str, Path], tmp_path: Path, capsys, fla
     assert main([str(models["mlp_sign_w_graph"]), *flags, "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "internal error" not in err
+
+
+def test_saved_outputs_keep_names_that_savez_would_take_for_its_own(tmp_path: Path) -> None:
+    """--save-outputs writes member by member: an output named like one of np.savez's own
+    parameters ("file") is kept, and reads back under its name."""
+    from bnnc.ir.parser import npz_bytes, read_npz
+
+    (tmp_path / "o.npz").write_bytes(npz_bytes({"file": np.arange(3), "x.npy": np.ones(2)}))
+    arrays = read_npz(tmp_path / "o.npz")
+    assert sorted(arrays) == ["file", "x.npy"] and arrays["file"].tolist() == [0, 1, 2]
