@@ -243,6 +243,7 @@ def crossbar_layers(function: Function) -> list[CrossbarLayer]:
                 source = source.operands[0].producer
             if isinstance(source, xbar.Window):
                 layer.window = source
+    order = {id(op): i for i, op in enumerate(function.ops)}
     for layer in layers.values():
         frontier = [u.op for m in layer.reads for u in m.result.uses]
         seen: set[int] = set()
@@ -257,7 +258,6 @@ def crossbar_layers(function: Function) -> list[CrossbarLayer]:
                 if isinstance(op, xbar.Adc):
                     layer.adcs.append(op)
                 frontier.extend(u.op for u in op.result.uses)
-        order = {id(op): i for i, op in enumerate(function.ops)}
         layer.sensing.sort(key=lambda op: order[id(op)])
         if not layer.sensing:
             raise ValueError(f"the array reads of layer {layer.name} reach no comparator or readout")
