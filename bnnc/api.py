@@ -159,10 +159,13 @@ def compile(
     return compilation
 
 
-def compare_schemes(model: str | Path, **options: Any) -> dict[str, dict]:
+def compare_schemes(model: str | Path, known: Mapping[str, dict] | None = None, **options: Any) -> dict[str, dict]:
     """The totals of ``model`` compiled under every mapping (refcol, xnor, diff, auto), with
-    the other :func:`compile` ``options`` as given."""
-    return {scheme: compile(model, **{**options, "scheme": scheme}).totals for scheme in SCHEMES}
+    the other :func:`compile` ``options`` as given; ``known`` totals (by scheme) are taken as
+    they are instead of compiling again."""
+    known = known or {}
+    return {scheme: known[scheme] if scheme in known else compile(model, **{**options, "scheme": scheme}).totals
+            for scheme in SCHEMES}
 
 
 def _record(module: Module, pipeline: str, hw: HardwareConfig, remarks: list[str]) -> None:

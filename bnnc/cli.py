@@ -202,7 +202,7 @@ def run_onnx(args: argparse.Namespace) -> int:
     print_remarks(compilation.remarks)
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
-    comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, **options)) if args.scheme == "all" else None
+    comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options)) if args.scheme == "all" else None
     user_inputs = None
     if args.inputs is not None:
         user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
