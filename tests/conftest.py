@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import onnx
@@ -17,3 +19,15 @@ def zoo_dir(tmp_path_factory) -> Path:
     for name, model in {**ZOO, **BAD}.items():
         onnx.save(model.build(), directory / f"{name}.onnx")
     return directory
+
+
+def require_tool(executable: str) -> str:
+    """The path of the external test oracle ``executable`` (ngspice, chromium): a test that needs
+    one skips when it is absent — except under ``BNNC_REQUIRE_ORACLES=1`` (set by ``.ci/run``,
+    which installs them), where its absence fails the test instead of hiding it."""
+    found = shutil.which(executable)
+    if found is None:
+        if os.environ.get("BNNC_REQUIRE_ORACLES") == "1":
+            pytest.fail(f"{executable} is required (BNNC_REQUIRE_ORACLES=1) but not on PATH")
+        pytest.skip(f"{executable} not installed (.ci/run installs it)")
+    return found
