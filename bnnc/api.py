@@ -33,7 +33,7 @@ import onnx
 
 from bnnc.version import __version__
 from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
-from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, totals
+from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, not_modelled, totals
 from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events
 from bnnc.frontend import import_onnx
 from bnnc.ir import BnncError, Module, clone_module, load_bir
@@ -284,7 +284,8 @@ class Compilation:
             "totals": totals(entries, schedule, layers),
             "schemes": None,
             "hardware": self.hw.to_json(),
-            "assumptions": assumptions(),
+            "assumptions": assumptions(self.hw),
+            "not_modelled": not_modelled(),
             "golden": self.golden,
             "remarks": self.remarks,
             "timings": timings,
