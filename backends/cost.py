@@ -40,8 +40,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from bnnc.ir.analysis import CrossbarLayer, ProgramLayers
 from bnnc.ir.periphery import DigitalBlock
 
@@ -191,8 +189,8 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         adders = adcs
         if levels:  # digital comparators after the accumulation
             comparators += outputs_total * levels * replicas
-    port_reads = layer.positions * _ports(layer.reads)
-    buffer_pj = _input_bits(layer.reads) * hw.buffer.write_energy_pj_per_bit + port_reads * hw.buffer.read_energy_pj_per_bit
+    port_reads = layer.positions * layer.port_bits
+    buffer_pj = layer.input_bits * hw.buffer.write_energy_pj_per_bit + port_reads * hw.buffer.read_energy_pj_per_bit
     arrays = layer.arrays
     mnsim = layer.tiles[0] * math.ceil(outputs_total / cols) * replicas if scheme.columns_per_output == 2 else arrays
     p = hw.periphery
@@ -219,20 +217,3 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         name=layer.name, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs, adders=adders,
         macs=layer.positions * fan_in * outputs_total, energy_pj=energy, area_um2=area,
     )
-
-
-def _input_bits(reads: list) -> int:
-    """Bits of the layer input the line buffer holds per inference (all planes)."""
-    ports = reads[0].operands[0]
-    source = ports.producer
-    while source is not None and source.name == "xbar.slice":
-        source = source.operands[0].producer
-    if source is not None and source.name == "xbar.window":
-        return int(np.prod(source.operands[0].type.shape))
-    return int(np.prod(ports.type.shape))
-
-
-def _ports(reads: list) -> int:
-    """Port bits driven per window (all planes and row tiles of one column tile)."""
-    first_column = [op for op in reads if op.attr("tile")[1] == 0]
-    return sum(op.operands[0].type.shape[0] * op.operands[0].type.shape[2] for op in first_column)

@@ -473,6 +473,11 @@ class BufferConfig(_Group):
         0.2392578125, "µm²/bit", "PUMA simulator constants.py, 32 nm", minimum=0, exclusive=False,
         note="2 KB SRAM data memory: 0.00392 mm² / 16384 bits, periphery included",
     )
+    access_ns: float = _param(
+        0.0, "ns", "bnnc assumption: line-buffer reads are pipelined with the array reads", minimum=0, exclusive=False,
+        note="time of one access of access_bits on a window's critical path; MNSIM-2.0 Buffer.py: 20 ns per access",
+    )
+    access_bits: int = _param(64, "bits", "MNSIM-2.0 SimConfig.ini Buffer_Bitwidth = 64", minimum=1, exclusive=False)
     leakage_nw_per_bit: float = _param(
         187.28, "nW/bit", "MNSIM-2.0 Buffer.py SRAM table (CACTI), 2 KB, 64-bit port, technology < 65 nm",
         minimum=0, exclusive=False,

@@ -33,6 +33,7 @@ import onnx
 
 from bnnc.version import __version__
 from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
+from bnnc.backends.profiles import PROFILES, builtin_profile
 from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, not_modelled, totals
 from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events
 from bnnc.frontend import import_onnx
@@ -77,9 +78,13 @@ DEFAULT_PIPELINE = default_pipeline()
 
 
 def hardware(hw: HardwareConfig | str | Path | None = None, array: tuple[int, int] | None = None) -> HardwareConfig:
-    """A hardware configuration: ``hw`` as given (a :class:`HardwareConfig` or the path of a
+    """A hardware configuration: ``hw`` as given (a :class:`HardwareConfig`, the name of a
+    built-in profile such as ``"mnsim"`` where no file of that name exists, or the path of a
     TOML file; the defaults if None), with the array size ``array`` = (rows, cols) if given."""
-    config = hw if isinstance(hw, HardwareConfig) else load_hardware(hw) if hw is not None else default_hardware()
+    if isinstance(hw, str | Path) and str(hw) in PROFILES and not Path(hw).exists():
+        config = builtin_profile(str(hw))
+    else:
+        config = hw if isinstance(hw, HardwareConfig) else load_hardware(hw) if hw is not None else default_hardware()
     if array is not None:
         rows, cols = _array(array)
         config = config.with_values({"array.rows": rows, "array.cols": cols}, origin="--array")

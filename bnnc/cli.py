@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="replicate bottleneck layers' arrays to minimize the pipeline period within N arrays")
     onnx_group.add_argument("--target-fps", type=float, default=None, metavar="F",
                             help="replicate until F inferences/s, with the fewest arrays")
-    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
-                            help="hardware configuration (see --print-default-hw)")
+    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml|mnsim",
+                            help="hardware configuration (see --print-default-hw), or a built-in profile: "
+                            "mnsim (MNSIM-2.0's figures, docs/mnsim-comparison.md)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")

@@ -31,3 +31,32 @@ def test_breakdowns_sum_to_the_totals_on_every_zoo_model(name: str, tmp_path: Pa
             sum(e["energy_breakdown_nj"][component] for e in report["layers"]), rel=1e-12, abs=1e-15)
     assert totals["area_mm2"] == pytest.approx(sum(e["area_mm2"] for e in report["layers"]))
     assert report["not_modelled"] and all(isinstance(item, str) and item for item in report["not_modelled"])
+
+
+def test_the_mnsim_profile_costs_an_array_as_mnsim_does(tmp_path: Path) -> None:
+    """``--hw mnsim``: one 256 × 256 array costs MNSIM-2.0's 256·256·1.44 µm² of cells plus
+    1150 µm² of driver per row (Crossbar.py), and its decoder 8·255 transistors of 10·(130 nm)²."""
+    from tests.test_report import small_model
+
+    small_model(tmp_path / "small.onnx")
+    report = bnnc.compile(tmp_path / "small.onnx", hw="mnsim", scheme="refcol").report
+    (layer,) = report["layers"]
+    assert layer["array"] == [256, 256] and layer["arrays"] == 1
+    assert layer["area_breakdown_mm2"]["cells"] == pytest.approx(256 * 256 * 1.44e-6)
+    assert layer["area_breakdown_mm2"]["drivers"] == pytest.approx((256 * 1150 + 8 * 255 * 0.169) * 1e-6)
+    # one 16 KB input buffer per PE of two arrays at 0.616313686 mm² per 16 KB (Buffer.py, 90 nm)
+    assert layer["area_breakdown_mm2"]["buffers"] == pytest.approx(
+        (layer["line_buffer_bits"] + 65536) * 0.616313686 / 131072, rel=1e-4)
+    assert layer["energy_breakdown_nj"]["interconnect"] == layer["area_breakdown_mm2"]["interconnect"] == 0
+    parameters = report["hardware"]["parameters"]
+    assert parameters["read"]["time_ns"]["value"] == 3.16 and "mnsim profile" in parameters["read"]["time_ns"]["source"]
+    # a window: 3 ns of row drive (DAC latency (1 + 2) / 1 GS/s), 3.16 ns of read, 1 ns of sense
+    # amplifier, a 2 ns digital cycle, after one 20 ns buffer write and one 20 ns buffer read
+    assert layer["window_ns"] == pytest.approx(20 + 20 + 3 + 3.16 + 1 + 2)
+
+
+def test_a_file_named_like_a_profile_is_read_as_a_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnsim").write_text("[array]\nrows = 64\n")
+    assert bnnc.hardware("mnsim").array.rows == 64
+    assert bnnc.hardware(None).array.rows == 128 and bnnc.hardware("mnsim").array.cols == 128

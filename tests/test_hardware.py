@@ -86,9 +86,9 @@ def test_every_key_has_unit_in_name_and_a_source():
     suffixes = ("_ns", "_uw", "_mw", "_um2", "_ohm", "_v", "_gsps", "_ghz", "_pj", "_pj_per_bit", "_um2_per_bit", "_lanes",
                 "_nw_per_bit", "_pj_per_bit_mm", "_um")
     unitless = {"array.rows", "array.cols", "array.cell", "adc.scaling", "adc.share", "dac.kind", "read.port_activity",
-                "buffer.bits_per_array", "interconnect.bus_bits"}
+                "buffer.bits_per_array", "buffer.access_bits", "interconnect.bus_bits"}
     keys = HardwareConfig.keys()
-    assert len(keys) == len(set(keys)) == 46
+    assert len(keys) == len(set(keys)) == 48
     for key in keys:
         assert HardwareConfig.source_of(key).strip(), key
         if key not in unitless:
@@ -334,7 +334,7 @@ def _changed(value):
         return _CHANGED[value]
     if isinstance(value, int):
         return value + 1
-    return value * 1.5
+    return value * 1.5 if value else 1.0
 
 
 @pytest.mark.parametrize("key", [k for k in HardwareConfig.keys() if k != "dac.kind"])  # dac.kind: one legal value
@@ -359,8 +359,8 @@ def test_digest_stable_otherwise(tmp_path):
     # a change and its undo: back to the same digest
     assert base.with_values({"array.rows": 64}).with_values({"array.rows": 128}).digest() == base.digest()
     # changes only when a default (or the schema) changes; the periphery, interconnect, buffer
-    # leakage and per-array registers and the port activity joined the defaults in issue 14
-    assert base.digest() == "61f4af30438dd725"
+    # leakage, access time and per-array registers and the port activity joined the defaults in issue 14
+    assert base.digest() == "4e0bdc90b439aff7"
 
 
 def test_to_json_has_values_units_sources_and_derived():
