@@ -60,3 +60,29 @@ def test_a_file_named_like_a_profile_is_read_as_a_file(tmp_path: Path, monkeypat
     (tmp_path / "mnsim").write_text("[array]\nrows = 64\n")
     assert bnnc.hardware("mnsim").array.rows == 64
     assert bnnc.hardware(None).array.rows == 128 and bnnc.hardware("mnsim").array.cols == 128
+
+
+MNSIM_CNV = {"arrays": 70, "area_mm2": 52.1, "energy_nj": 3820.0, "latency_ns": 281_500.0}
+"""MNSIM 2.0's figures for FINN's CNV at 256 × 256 with 1-bit sense amplifiers (DESIGN.md §6)."""
+
+
+def test_the_mnsim_comparison_page_states_what_bnnc_computes(tmp_path: Path) -> None:
+    """docs/mnsim-comparison.md: its command's figures are the page's, and those the page calls
+    within 25 % of MNSIM's are."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_models", Path(__file__).resolve().parents[1] / "bench" / "models.py")
+    models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models)
+    onnx.save(models.cnv(), tmp_path / "cnv.onnx")
+    t = bnnc.compile(tmp_path / "cnv.onnx", hw="mnsim", scheme="diff").totals
+    page = (Path(__file__).resolve().parents[1] / "docs" / "mnsim-comparison.md").read_text()
+    for shown in (f"| 68 ({t['arrays_mnsim_style']} pairs", f"| {t['arrays']} (`arrays`)", f"| {t['area_mm2']:.1f} mm²",
+                  f"| {t['energy_nj'] / 1000:.2f} µJ", f"| {t['latency_ns'] / 1000:.1f} µs",
+                  f"{(t['energy_nj'] - t['energy_breakdown_nj']['adc']) / 1000:.2f} µJ without the partial-sum ADCs"):
+        assert shown in page, shown
+    assert 2 * t["arrays_mnsim_style"] == 68
+    assert abs(2 * t["arrays_mnsim_style"] / MNSIM_CNV["arrays"] - 1) < 0.25
+    assert abs(t["arrays"] / MNSIM_CNV["arrays"] - 1) < 0.25
+    assert abs(t["area_mm2"] / MNSIM_CNV["area_mm2"] - 1) < 0.25
+    assert abs((t["energy_nj"] - t["energy_breakdown_nj"]["adc"]) / MNSIM_CNV["energy_nj"] - 1) < 0.25
