@@ -36,6 +36,9 @@ def _layer_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+COMPARED = ["arrays", "energy_nj", "area_mm2", "latency_ns", "throughput_ips"]
+"""The totals a comparison table shows."""
+
 LAYER_HEADER = ["layer", "scheme", "tiles", "arrays", "replicas", "sensing", "energy nJ", "busy µs"]
 
 
@@ -92,6 +95,10 @@ def markdown_report(report: dict) -> str:
         lines += ["", "## Mapping schemes compared", ""]
         keys = ["arrays", "arrays_lower_bound", "energy_nj", "area_mm2", "latency_ns", "throughput_ips", "tops_per_w"]
         lines += _markdown_table(["scheme", *keys], [[s, *(_fmt(v[k]) if isinstance(v[k], float) else str(v[k]) for k in keys)] for s, v in report["schemes"].items()])
+    if report.get("comparison"):
+        lines += ["", "## Schemes and array sizes compared", ""]
+        lines += _markdown_table(["scheme", "array", *COMPARED], [
+            [e["scheme"], "×".join(map(str, e["array"])), *(_fmt(e["totals"][k]) for k in COMPARED)] for e in report["comparison"]])
     if report.get("golden"):
         lines += ["", "## Golden check", "", golden_text(report["golden"])]
     lines += ["", "## Hardware parameters", "", f"Digest `{report['hardware']['digest']}`.", ""]
