@@ -1,5 +1,6 @@
 """``set-replicas``: give the named layers a fixed number of replicas (copies of their arrays,
-each reading its own window at the same time), as a layer configuration asks. Runs after
+each reading its own window at the same time), as a layer configuration asks — at most one per
+window position. Runs after
 ``tile`` (a layer's array reads are its tiles); a later ``replicate`` only adds replicas."""
 
 from __future__ import annotations

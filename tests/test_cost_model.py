@@ -86,3 +86,11 @@ def test_the_mnsim_comparison_page_states_what_bnnc_computes(tmp_path: Path) -> 
     assert abs(t["arrays"] / MNSIM_CNV["arrays"] - 1) < 0.25
     assert abs(t["area_mm2"] / MNSIM_CNV["area_mm2"] - 1) < 0.25
     assert abs((t["energy_nj"] - t["energy_breakdown_nj"]["adc"]) / MNSIM_CNV["energy_nj"] - 1) < 0.25
+
+
+def test_saved_ir_of_a_profile_compilation_reports_the_same(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx"
+    compiled = bnnc.compile(example, hw="mnsim")
+    compiled.write(tmp_path / "out")
+    loaded = bnnc.load(tmp_path / "out" / "model.bir").report
+    assert loaded["totals"] == compiled.totals and loaded["hardware"] == compiled.report["hardware"]
