@@ -79,6 +79,7 @@ def default_pipeline(
         options += [f"target-fps={target_fps:g}"] if target_fps > 0 else []
         options += [f"read-ns={t.read_ns!r}", f"comparator-ns={t.comparator_ns!r}",
                     f"adc-ns={'/'.join(repr(v) for v in adc_ns)}", f"adc-share={t.adc_share}", f"clock-ns={t.clock_ns!r}"]
+        options += [f"buffer-ns={t.buffer_ns!r}", f"buffer-bits={t.buffer_bits}"] if t.buffer_ns else []
         pipeline += f",replicate{{{','.join(options)}}}"
     return pipeline
 
