@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from bnnc import api
-from bnnc.api import DEFAULT_PIPELINE
+from bnnc.api import DEFAULT_PIPELINE, SCHEMES
+from bnnc.choices import OBJECTIVES
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
@@ -78,13 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--sign-zero", choices=("exact", "pos", "neg", "error"), default=None,
                             help="where an ONNX Sign can see exactly 0 after BatchNorm: exact (a second comparator, "
                             "default), pos/neg (send 0 to +1/-1; the golden check counts the events), error")
-    onnx_group.add_argument("--array", default=None, metavar="RxC", help="crossbar array size (default 128x128)")
+    onnx_group.add_argument("--array", default=None, metavar="RxC[,RxC...]",
+                            help="crossbar array size (default 128x128); a list compiles the first and compares them all")
+    onnx_group.add_argument("--objective", choices=OBJECTIVES, default=None,
+                            help="what --scheme auto minimizes: arrays (per layer, default), energy, area, latency, "
+                            "edp (energy x latency)")
+    onnx_group.add_argument("--layer-config", type=Path, default=None, metavar="LAYERS.toml",
+                            help="per-layer scheme, array and replicas: [LayerName] scheme = \"xnor\", "
+                            "array = \"256x256\", replicas = 4")
     onnx_group.add_argument("--max-arrays", type=int, default=None, metavar="N",
                             help="replicate bottleneck layers' arrays to minimize the pipeline period within N arrays")
     onnx_group.add_argument("--target-fps", type=float, default=None, metavar="F",
                             help="replicate until F inferences/s, with the fewest arrays")
-    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
-                            help="hardware configuration (see --print-default-hw)")
+    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml|mnsim",
+                            help="hardware configuration (see --print-default-hw), or a built-in profile: "
+                            "mnsim (MNSIM-2.0's figures, docs/mnsim-comparison.md)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
@@ -145,10 +154,16 @@ def parse_array(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def parse_arrays(text: str) -> list[tuple[int, int]]:
+    """``--array 64x64,128x128``: one array size or a comma-separated list."""
+    return [parse_array(part.strip()) for part in text.split(",")]
+
+
 def _tuning_flags(args: argparse.Namespace) -> list[str]:
     """The flags given that tune the default pipeline of an .onnx model."""
     tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
-             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
+             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps, "--objective": args.objective,
+             "--layer-config": args.layer_config}
     return [flag for flag, value in tuned.items() if value is not None]
 
 
@@ -162,6 +177,7 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
     return {
         "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
         "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": parse_input_shapes(args.input_shape),
+        "objective": args.objective or "arrays", "layer_config": args.layer_config,
     }
 
 
@@ -193,7 +209,8 @@ def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
     out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     _check_outputs(args, path, out_dir)
-    hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
+    arrays = parse_arrays(args.array) if args.array else None
+    hw = api.hardware(args.hw, arrays[0] if arrays else None)
     progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
@@ -202,14 +219,19 @@ def run_onnx(args: argparse.Namespace) -> int:
     print_remarks(compilation.remarks)
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
-    comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options)) if args.scheme == "all" else None
+    schemes = None
+    if args.scheme == "all" or (arrays and len(arrays) > 1):
+        compared = SCHEMES if args.scheme == "all" else (compilation.options["scheme"],)
+        entries = progress.run("compare", lambda: compilation.compare(compared, arrays))
+        if args.scheme == "all":
+            schemes = {e["scheme"]: e["totals"] for e in entries if e["array"] == list(compilation.options["array"])}
     user_inputs = None
     if args.inputs is not None:
         user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
     golden = None
     if not args.no_check:
         golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
-    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
+    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": schemes}))
     if args.save_outputs is not None:
         if user_inputs is None:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
@@ -260,7 +282,8 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
     stdout carries the IR)."""
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
-                   "golden": report["golden"], "schemes": report["schemes"], "timings": report["timings"]}
+                   "golden": report["golden"], "schemes": report["schemes"], "comparison": report.get("comparison"),
+                   "timings": report["timings"]}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)
