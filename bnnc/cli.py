@@ -28,6 +28,7 @@ from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
+from bnnc.spice import hardware_device
 from bnnc.version import __version__
 
 
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
+    onnx_group.add_argument("--export-spice", type=Path, default=None, metavar="DIR",
+                            help="write one ngspice netlist per array (its first read on the first input) and the "
+                            "column currents bnnc expects of it (NAME.expected.json) into DIR")
+    onnx_group.add_argument("--spice-arrays", type=int, default=None, metavar="K",
+                            help="with --export-spice: only the first K arrays")
+    onnx_group.add_argument("--wire-ohm", type=float, default=0.0, metavar="OHMS",
+                            help="with --export-spice: wire resistance per segment between cells (default 0)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
     return parser
@@ -217,6 +225,9 @@ def run_onnx(args: argparse.Namespace) -> int:
             raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
         files[args.save_outputs] = npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
     _write_outputs(out_dir, files)
+    if args.export_spice is not None:
+        device = hardware_device(compilation, args.wire_ohm)
+        progress.run("export spice", lambda: compilation.export_spice(args.export_spice, user_inputs, device, args.spice_arrays))
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
     report = json.loads(files[out_dir / "report.json"])

@@ -1,0 +1,59 @@
+"""``--export-spice``: a compilation's arrays as ngspice netlists in a directory, written as a
+whole (:func:`export_spice`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bnnc.backends.simulator import DeviceModel
+from bnnc.backends.simulator.spice_export import spice_netlists
+from bnnc.ir import BnncError
+from bnnc.ir.atomic import replace_directory_atomically
+
+from .program import run_program
+
+if TYPE_CHECKING:
+    from .api import Compilation
+
+__all__ = ["DeviceModel", "export_spice", "hardware_device"]
+
+SPICE_SUFFIXES = (".cir", ".expected.json")
+"""What an export writes: an earlier export's files with these endings are dropped on a
+rerun; anything else in the directory is the user's and is kept."""
+
+
+def hardware_device(compilation: Compilation, wire_ohm: float = 0.0) -> DeviceModel:
+    """The device model of the compilation's hardware: its cells and read voltage, ``wire_ohm``
+    per wire segment."""
+    hw = compilation.hw
+    return DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v, wire_ohm=wire_ohm)
+
+
+def export_spice(compilation: Compilation, out_dir: str | Path, inputs: Mapping[str, np.ndarray] | None = None,
+                 device: DeviceModel | None = None, arrays: int | None = None) -> list[str]:
+    """Replace the netlists in ``out_dir`` by those of ``compilation``'s arrays (see
+    :meth:`bnnc.api.Compilation.export_spice`); returns the file names written, sorted."""
+    if arrays is not None and (isinstance(arrays, bool) or not isinstance(arrays, int) or arrays < 1):
+        raise BnncError(f"--spice-arrays takes a whole number of arrays >= 1, got {arrays!r}")
+    device = device or hardware_device(compilation)
+    if not (np.isfinite(device.wire_ohm) and device.wire_ohm >= 0):
+        raise BnncError(f"--wire-ohm takes a finite resistance >= 0 ohms per wire segment, got {device.wire_ohm!r}")
+    target = Path(out_dir)
+    if str(out_dir) == "" or (target.exists() and not target.is_dir()):
+        raise BnncError(f"--export-spice {out_dir}: needs a directory (it is replaced as a whole by the netlists)")
+    samples = compilation.random_inputs(1) if inputs is None else inputs
+    files: dict[str, bytes] = {}
+
+    def netlists(module, stacked):  # run_program's input checks and stacking, then the export
+        files.update(spice_netlists(module, stacked, device, arrays))
+        return []
+
+    run_program(compilation.module, samples, netlists)
+    earlier = frozenset(n for n in (os.listdir(target) if target.is_dir() else ()) if n.endswith(SPICE_SUFFIXES))
+    replace_directory_atomically(target, files, earlier)
+    return sorted(files)
