@@ -20,7 +20,7 @@ from .program import run_program
 if TYPE_CHECKING:
     from .api import Compilation
 
-__all__ = ["DeviceModel", "export_spice", "hardware_device"]
+__all__ = ["DeviceModel", "check_spice_options", "export_spice", "hardware_device"]
 
 SPICE_SUFFIXES = (".cir", ".expected.json")
 """What an export writes: an earlier export's files with these endings are dropped on a
@@ -34,18 +34,25 @@ def hardware_device(compilation: Compilation, wire_ohm: float = 0.0) -> DeviceMo
     return DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v, wire_ohm=wire_ohm)
 
 
+def check_spice_options(out_dir: str | Path, arrays: int | None, wire_ohm: float) -> None:
+    """Refuse, before any work, an export directory that is a file, a count of arrays below 1
+    or a wire resistance that is negative or not finite."""
+    if arrays is not None and (isinstance(arrays, bool) or not isinstance(arrays, int) or arrays < 1):
+        raise BnncError(f"--spice-arrays takes a whole number of arrays >= 1, got {arrays!r}")
+    if not (isinstance(wire_ohm, int | float) and np.isfinite(wire_ohm) and wire_ohm >= 0):
+        raise BnncError(f"--wire-ohm takes a finite resistance >= 0 ohms per wire segment, got {wire_ohm!r}")
+    target = Path(out_dir)
+    if str(out_dir) in ("", ".") or (target.exists() and not target.is_dir()):
+        raise BnncError(f"--export-spice {out_dir}: needs a directory of its own (its netlists are replaced as a whole)")
+
+
 def export_spice(compilation: Compilation, out_dir: str | Path, inputs: Mapping[str, np.ndarray] | None = None,
                  device: DeviceModel | None = None, arrays: int | None = None) -> list[str]:
     """Replace the netlists in ``out_dir`` by those of ``compilation``'s arrays (see
     :meth:`bnnc.api.Compilation.export_spice`); returns the file names written, sorted."""
-    if arrays is not None and (isinstance(arrays, bool) or not isinstance(arrays, int) or arrays < 1):
-        raise BnncError(f"--spice-arrays takes a whole number of arrays >= 1, got {arrays!r}")
     device = device or hardware_device(compilation)
-    if not (np.isfinite(device.wire_ohm) and device.wire_ohm >= 0):
-        raise BnncError(f"--wire-ohm takes a finite resistance >= 0 ohms per wire segment, got {device.wire_ohm!r}")
+    check_spice_options(out_dir, arrays, device.wire_ohm)
     target = Path(out_dir)
-    if str(out_dir) == "" or (target.exists() and not target.is_dir()):
-        raise BnncError(f"--export-spice {out_dir}: needs a directory (it is replaced as a whole by the netlists)")
     samples = compilation.random_inputs(1) if inputs is None else inputs
     files: dict[str, bytes] = {}
 
