@@ -325,7 +325,7 @@ class Compilation:
         None), on ``device`` (default: this hardware's cells and read voltage, no wire
         resistance), each with ``NAME.expected.json`` (see
         :func:`bnnc.backends.simulator.spice_export.spice_netlists`); returns the file names."""
-        return export_spice(self, out_dir, inputs, device, arrays)
+        return export_spice(self.module, self.hw, out_dir, inputs, device, arrays)
 
     # ---- output ---------------------------------------------------------------------------------
 

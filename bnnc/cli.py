@@ -245,7 +245,7 @@ def run_onnx(args: argparse.Namespace) -> int:
 
 def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
     """``--export-spice DIR``: the arrays' netlists on the hardware's cells with ``--wire-ohm``."""
-    device = hardware_device(compilation, args.wire_ohm)
+    device = hardware_device(compilation.hw, args.wire_ohm)
     compilation.export_spice(args.export_spice, inputs, device, args.spice_arrays)
 
 

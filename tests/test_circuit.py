@@ -240,3 +240,12 @@ def test_simulator_reads_currents_through_the_mesh() -> None:
     expected = np.rint((exact - ports[:, 0, 0].sum(1, keepdims=True) * device.g_off * device.v_read)
                        / (device.v_read * device.delta_g))
     assert np.array_equal(counts[:, 0, 0], expected) and not np.array_equal(counts, integer)
+
+
+@pytest.mark.parametrize("terms", [0, 1, 2, 3])
+def test_series_transfer_is_the_series_of_every_read(terms: int) -> None:
+    """The closed form (up to one iteration) and the unit-drive iterations alike."""
+    rng = np.random.default_rng(6)
+    series = SeriesMesh(random_cells(rng, 20, 14), 1.0)
+    voltages = rng.choice([0.0, V_READ], (10, 20))
+    assert np.allclose(voltages @ series.transfer(terms), series.column_currents(voltages, terms), rtol=1e-12, atol=1e-20)
