@@ -10,12 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bnnc
 from bnnc.backends.circuit import (CircuitError, NodalMesh, SeriesMesh, fully_driven_error_lsb, ir_drop_model,
                                    largest_square_array)
 from bnnc.backends.circuit import mesh as mesh_module
 from bnnc.backends.simulator import DeviceModel, simulate
 from bnnc.backends.simulator.device import DeviceSession, column_currents
 from bnnc.ir import Domain, Function, Location, Module, Return, TensorType, lookup_op
+from bnnc.program import run_program
 
 G_ON, G_OFF, V_READ = 1e-4, 1e-6, 0.15
 LSB = V_READ * (G_ON - G_OFF)
@@ -249,3 +251,25 @@ def test_series_transfer_is_the_series_of_every_read(terms: int) -> None:
     series = SeriesMesh(random_cells(rng, 20, 14), 1.0)
     voltages = rng.choice([0.0, V_READ], (10, 20))
     assert np.allclose(voltages @ series.transfer(terms), series.column_currents(voltages, terms), rtol=1e-12, atol=1e-20)
+
+
+def test_compiled_model_through_the_mesh(zoo_dir) -> None:
+    """A tiny wire changes no decision; a large one records an error of more than half an LSB
+    and changes outputs; every array's worst error is recorded."""
+    c = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx", array=(32, 32))
+    inputs = c.random_inputs(8, seed=3)
+    mvms = [op for op in c.module.function("main").ops if op.name == "xbar.mvm"]
+    ideal = run_program(c.module, inputs)
+
+    def runner(wire: float):
+        return lambda module, stacked: simulate(module, stacked, device=DeviceModel(wire_ohm=wire))
+
+    tiny = run_program(c.module, inputs, runner(1e-7))
+    assert all(np.array_equal(tiny[k], ideal[k]) for k in ideal)
+    session = DeviceSession(DeviceModel(wire_ohm=40.0))
+    for op in mvms:
+        bits = (np.random.default_rng(0).random((4, 1, 1, op.const_type("conductance").shape[0])) < 0.5).astype(np.uint8)
+        column_currents(session, op, bits)
+    assert set(session.ir_drop_error_lsb) == set(mvms) and max(session.ir_drop_error_lsb.values()) > 0.5
+    large = run_program(c.module, inputs, runner(40.0))
+    assert any(not np.array_equal(large[k], ideal[k]) for k in ideal)
