@@ -100,7 +100,7 @@ def test_nodal_solve_equals_the_dense_kirchhoff_solution(rows: int, cols: int) -
 
 @pytest.mark.parametrize("rows,cols", [(40, 24), (24, 40)])
 def test_transfer_matrix_equals_direct_solves_of_every_read(rows: int, cols: int) -> None:
-    """Both ways of taking the transfer (drive side and sense side) against direct solves."""
+    """Tall and wide arrays: the transfer read off the factors against direct solves."""
     rng = np.random.default_rng(5)
     mesh = NodalMesh(random_cells(rng, rows, cols), 2.82)
     voltages = rng.choice([0.0, V_READ], (20, rows))
