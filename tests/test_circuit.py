@@ -154,13 +154,12 @@ def test_model_choice_follows_the_bound() -> None:
     g = random_cells(rng, 32, 32)
     exact = NodalMesh(g, 2.82).transfer()
     assert ir_drop_model(g, 2.82, V_READ, LSB).method == "exact"  # contraction above 1: no series
-    small = ir_drop_model(g, 0.01, V_READ, LSB)
-    assert small.method == "series" and 0 < small.bound <= 1e-3 * LSB
+    small = ir_drop_model(g, 0.001, V_READ, LSB)
+    assert small.method == "series" and small.terms == 1 and 0 < small.bound <= 1e-3 * LSB
     reads = np.full((1, 32), V_READ)
-    truth = NodalMesh(g, 0.01).column_currents(reads)
+    truth = NodalMesh(g, 0.001).column_currents(reads)
     assert np.abs(reads @ small.transfer - truth).max() <= small.bound
-    tight = ir_drop_model(g, 0.01, V_READ, LSB, tolerance_lsb=1e-12)
-    assert tight.terms > small.terms or tight.method == "exact"
+    assert ir_drop_model(g, 0.001, V_READ, LSB, tolerance_lsb=1e-12).method == "exact"  # beyond first order
     assert np.allclose(ir_drop_model(g, 2.82, V_READ, LSB).transfer, exact, rtol=1e-12)
 
 
@@ -244,9 +243,8 @@ def test_simulator_reads_currents_through_the_mesh() -> None:
     assert np.array_equal(counts[:, 0, 0], expected) and not np.array_equal(counts, integer)
 
 
-@pytest.mark.parametrize("terms", [0, 1, 2, 3])
+@pytest.mark.parametrize("terms", [0, 1])
 def test_series_transfer_is_the_series_of_every_read(terms: int) -> None:
-    """The closed form (up to one iteration) and the unit-drive iterations alike."""
     rng = np.random.default_rng(6)
     series = SeriesMesh(random_cells(rng, 20, 14), 1.0)
     voltages = rng.choice([0.0, V_READ], (10, 20))

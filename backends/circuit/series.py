@@ -34,10 +34,11 @@ import numpy as np
 from .errors import CircuitError
 from .mesh import check_cells
 
-MAX_TERMS = 8
-"""The most iterations :meth:`SeriesMesh.terms_for` accepts: beyond it the exact solve is
-preferred (:func:`bnnc.backends.circuit.ir_drop_model`). Measured (``bench/irdrop.py``): a
-256×256 transfer matrix costs about 1 s per iteration against 9 s exact."""
+MAX_TERMS = 1
+"""The most iterations :func:`bnnc.backends.circuit.ir_drop_model` uses: the first-order
+transfer matrix has a closed form costing ``O(K·M)``, while each further iteration costs
+``O(K²·M)``, more than the whole exact factorization (measured, ``bench/irdrop.py``: 0.4 s
+for 3 iterations against 0.14 s exact at 128×128)."""
 
 
 def min_kernel_norm(points: int) -> float:
@@ -82,13 +83,13 @@ class SeriesMesh:
         energy = float(v2 @ self.g.sum(axis=1))
         return eps ** (terms + 1) / (1 + eps) * math.sqrt(float(self.g.sum(axis=0).max()) * energy)
 
-    def terms_for(self, tolerance: float, v_read: float) -> int | None:
+    def terms_for(self, tolerance: float, v_read: float, most: int = MAX_TERMS) -> int | None:
         """The fewest iterations whose bound, for every row driven at ``v_read``, is at most
         ``tolerance`` (amperes); None when the series diverges (``ε ≥ 1``) or needs more than
-        :data:`MAX_TERMS`."""
+        ``most``."""
         if self.contraction >= 1.0:
             return None
-        return next((n for n in range(MAX_TERMS + 1) if self.bound(n, v_read) <= tolerance), None)
+        return next((n for n in range(most + 1) if self.bound(n, v_read) <= tolerance), None)
 
     def cell_currents(self, voltages: np.ndarray, terms: int) -> np.ndarray:
         """Cell currents ``[R, K, M]`` after ``terms`` iterations for ``R`` reads' drive
@@ -107,12 +108,11 @@ class SeriesMesh:
         """Column currents ``[R, M]`` (amperes) after ``terms`` iterations."""
         return self.cell_currents(np.atleast_2d(voltages), terms).sum(axis=1)
 
-    def transfer(self, terms: int, chunk: int = 32) -> np.ndarray:
-        """``T`` ``[K, M]`` (siemens) with ``I ≈ V @ T``: the series of each row driven alone at
-        1 V (the series is linear in the drives, so any read's error obeys :meth:`bound`); up
-        to one iteration in closed form, ``O(K·M)``, beyond it ``O(terms · K² · M)``."""
-        if terms <= 1:  # closed form: one iteration from unit drives is G ∘ (1 − r·H G) (the kernels are symmetric)
-            return self.g * (1 - terms * wire_drops(self.g, self.wire_ohm))
-        rows = self.shape[0]
-        identity = np.eye(rows)
-        return np.concatenate([self.column_currents(identity[s:s + chunk], terms) for s in range(0, rows, chunk)])
+    def transfer(self, terms: int) -> np.ndarray:
+        """``T`` ``[K, M]`` (siemens) with ``I ≈ V @ T`` after ``terms`` ≤ :data:`MAX_TERMS`
+        iterations, in closed form: from unit drives, one iteration gives
+        ``G ∘ (1 − r·H G)`` (both kernels are symmetric). The series is linear in the drives,
+        so every read's error obeys :meth:`bound`."""
+        if not 0 <= terms <= MAX_TERMS:
+            raise ValueError(f"the series transfer has a closed form up to {MAX_TERMS} iteration, got {terms}")
+        return self.g * (1 - terms * wire_drops(self.g, self.wire_ohm))
