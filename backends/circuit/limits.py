@@ -15,7 +15,8 @@ a comparator half a step from its threshold can decide wrongly."""
 def fully_driven_error_lsb(size: int, wire_ohm: float, r_on: float, r_off: float) -> float:
     """The worst column-current error (LSB = ``v_read · ΔG``; the ratio does not depend on
     ``v_read``) of a ``size`` × ``size`` array with every cell on (``r_on``) and every row
-    driven — the heaviest load, hence the largest IR drop of any read (``r_off`` sets ΔG)."""
+    driven — the heaviest load an array carries (``r_off`` sets ΔG; random reads of random
+    cells measure 3–4× less, ``bench/RESULTS.md``)."""
     g = np.full((size, size), 1.0 / r_on)
     lsb = 1.0 / r_on - 1.0 / r_off
     model = ir_drop_model(g, wire_ohm, 1.0, lsb)
