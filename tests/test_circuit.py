@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import bnnc
 from bnnc.backends.circuit import (CircuitError, NodalMesh, SeriesMesh, fully_driven_error_lsb, ir_drop_model,
-                                   largest_square_array)
+                                   ir_drop_summary, largest_square_array)
 from bnnc.backends.circuit import mesh as mesh_module
 from bnnc.backends.simulator import DeviceModel, simulate
 from bnnc.backends.simulator.device import DeviceSession, column_currents
@@ -269,5 +269,13 @@ def test_compiled_model_through_the_mesh(zoo_dir) -> None:
         bits = (np.random.default_rng(0).random((4, 1, 1, op.const_type("conductance").shape[0])) < 0.5).astype(np.uint8)
         column_currents(session, op, bits)
     assert set(session.ir_drop_error_lsb) == set(mvms) and max(session.ir_drop_error_lsb.values()) > 0.5
+    summary = ir_drop_summary(session.ir_drop_error_lsb, 40.0, 1e4, 1e6)
+    over = [op for op in mvms if session.ir_drop_error_lsb[op] >= 0.5]
+    assert summary["arrays_over_half_lsb"] == len(over) == len(summary["flagged"]) >= 1
+    assert summary["max_error_lsb"] == summary["flagged"][0]["error_lsb"] == max(session.ir_drop_error_lsb.values())
+    assert {f["array"] for f in summary["flagged"]} == {op.const("conductance") for op in over}
+    assert summary["largest_square_under_half_lsb"] == largest_square_array(40.0, 1e4, 1e6)
+    assert ir_drop_summary({}, 0.0, 1e4, 1e6) == {"max_error_lsb": 0.0, "arrays_over_half_lsb": 0, "flagged": [],
+                                                   "largest_square_under_half_lsb": None}
     large = run_program(c.module, inputs, runner(40.0))
     assert any(not np.array_equal(large[k], ideal[k]) for k in ideal)

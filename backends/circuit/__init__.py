@@ -13,15 +13,15 @@ current. Every segment is ``wire_ohm``; with ``wire_ohm = 0`` the currents are t
 - :mod:`.mesh`: the exact sparse nodal analysis (factored once, solved for many reads);
 - :mod:`.series`: the fast model, a perturbation series with a proven error bound;
 - :mod:`.model`: the choice between them for the simulator, by that bound;
-- :mod:`.limits`: the largest square array that stays under half an LSB;
+- :mod:`.limits`: the largest square array that stays under half an LSB, the arrays a run flags;
 - :mod:`.spice`: ngspice netlists of an array read and the currents bnnc expects of them.
 """
 
 from .errors import CircuitError
-from .limits import HALF_LSB, fully_driven_error_lsb, largest_square_array
+from .limits import HALF_LSB, fully_driven_error_lsb, ir_drop_summary, largest_square_array
 from .mesh import NodalMesh
 from .model import IRDropModel, ir_drop_model
 from .series import SeriesMesh
 
 __all__ = ["CircuitError", "HALF_LSB", "IRDropModel", "NodalMesh", "SeriesMesh", "fully_driven_error_lsb",
-           "ir_drop_model", "largest_square_array"]
+           "ir_drop_model", "ir_drop_summary", "largest_square_array"]

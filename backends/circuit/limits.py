@@ -1,9 +1,13 @@
-"""How large an array stays within half an LSB of IR drop: :func:`fully_driven_error_lsb` and
-:func:`largest_square_array`."""
+"""How large an array stays within half an LSB of IR drop: :func:`fully_driven_error_lsb`,
+:func:`largest_square_array`, and the arrays a run flags (:func:`ir_drop_summary`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+
+from bnnc.ir import Operation
 
 from .model import ir_drop_model
 
@@ -43,3 +47,20 @@ def largest_square_array(wire_ohm: float, r_on: float, r_off: float, limit_lsb: 
         else:
             high = middle
     return low
+
+
+def ir_drop_summary(errors: Mapping[Operation, float], wire_ohm: float, r_on: float, r_off: float) -> dict:
+    """What a report says of IR drop, from each ``xbar.mvm`` op's worst error in LSB (as
+    ``DeviceSession.ir_drop_error_lsb`` records them): ``max_error_lsb``,
+    ``arrays_over_half_lsb`` (how many reach :data:`HALF_LSB`), ``flagged`` (those arrays:
+    their cell constant, ONNX node(s), size and error, worst first) and
+    ``largest_square_under_half_lsb`` at this ``wire_ohm`` (None without wire resistance)."""
+    flagged = sorted(((op, error) for op, error in errors.items() if error >= HALF_LSB), key=lambda item: -item[1])
+    return {
+        "max_error_lsb": float(max(errors.values(), default=0.0)),
+        "arrays_over_half_lsb": len(flagged),
+        "flagged": [{"array": op.const("conductance"), "node": op.location.describe(),
+                     "rows": op.const_type("conductance").shape[0], "cols": op.const_type("conductance").shape[1],
+                     "error_lsb": float(error)} for op, error in flagged],
+        "largest_square_under_half_lsb": largest_square_array(wire_ohm, r_on, r_off) if wire_ohm > 0 else None,
+    }
