@@ -56,7 +56,7 @@ def test_ngspice_reproduces_the_mesh_currents(tmp_path: Path, rows: int, cols: i
         assert max(abs(printed[probe_name(j)] - ideal[j]) / ideal[j] for j in range(cols) if ideal[j] > 0) > 10 * RELATIVE
 
 
-def test_expected_json_holds_the_probes(tmp_path: Path) -> None:
+def test_expected_json_holds_the_probes() -> None:
     data = json.loads(expected_json({"i(vsense0)": 1.5e-5}))
     assert data == {"probes": {"i(vsense0)": 1.5e-5}}
 

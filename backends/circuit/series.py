@@ -23,7 +23,8 @@ as ``A``'s eigenvalues lie in ``[0, ε]``, every column current is within
 
 of the exact mesh — with every row driven at V_read the worst read. The bound is a priori:
 ``n`` is chosen from it before any work; with ``ε ≥ 1`` the series need not converge and the
-model refuses (:class:`~bnnc.backends.circuit.CircuitError`)."""
+model refuses (:class:`~bnnc.backends.circuit.CircuitError`). The simulator uses at most one
+iteration (:data:`MAX_TERMS`), whose transfer matrix has a closed form."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 
+from .errors import CircuitError
 from .mesh import NodalMesh, check_cells
 
 PRINT_DIGITS = 12
@@ -37,7 +38,7 @@ def netlist(g: np.ndarray, wire_ohm: float, voltages: np.ndarray, title: str) ->
     voltages = np.asarray(voltages, np.float64)
     rows, cols = g.shape
     if voltages.shape != (rows,) or not np.isfinite(voltages).all():
-        raise ValueError(f"a {rows}-row array needs {rows} finite drive voltages, got shape {list(voltages.shape)}")
+        raise CircuitError(f"a {rows}-row array needs {rows} finite drive voltages, got shape {list(voltages.shape)}")
     wire_ohm = float(wire_ohm)
     wired = wire_ohm > 0
     lines = ["* " + re.sub(r"[\x00-\x1f\x7f]", " ", title),
