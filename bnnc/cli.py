@@ -29,6 +29,7 @@ from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
+from bnnc.spice import check_spice_options, hardware_device
 from bnnc.version import __version__
 
 
@@ -97,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
+    onnx_group.add_argument("--export-spice", type=Path, default=None, metavar="DIR",
+                            help="write one ngspice netlist per array (its first read on the first input) and the "
+                            "column currents bnnc expects of it (NAME.expected.json) into DIR")
+    onnx_group.add_argument("--spice-arrays", type=int, default=None, metavar="K",
+                            help="with --export-spice: only the first K arrays")
+    onnx_group.add_argument("--wire-ohm", type=float, default=0.0, metavar="OHMS",
+                            help="with --export-spice: wire resistance per segment between cells (default 0)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
     return parser
@@ -184,6 +192,10 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
     inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    if args.export_spice is not None:
+        check_spice_options(args.export_spice, args.spice_arrays, args.wire_ohm)
+    elif args.spice_arrays is not None or args.wire_ohm:
+        raise BnncError("--spice-arrays and --wire-ohm set up --export-spice DIR; give it too")
     for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
         if target is None:
             continue
@@ -239,6 +251,8 @@ def run_onnx(args: argparse.Namespace) -> int:
             raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
         files[args.save_outputs] = npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
     _write_outputs(out_dir, files)
+    if args.export_spice is not None:
+        progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
     report = json.loads(files[out_dir / "report.json"])
@@ -249,6 +263,12 @@ def run_onnx(args: argparse.Namespace) -> int:
                 "see the warnings above)") if margins else ""
         raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
     return 0
+
+
+def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
+    """``--export-spice DIR``: the arrays' netlists on the hardware's cells with ``--wire-ohm``."""
+    device = hardware_device(compilation.hw, args.wire_ohm)
+    compilation.export_spice(args.export_spice, inputs, device, args.spice_arrays)
 
 
 def run_bir(args: argparse.Namespace) -> int:
@@ -270,6 +290,8 @@ def run_bir(args: argparse.Namespace) -> int:
     if args.output is not None or args.json:  # the report names every pass that made this IR
         compilation.record_passes(args.pipeline or "", context.remarks)
         report = compilation.write(args.output) if args.output is not None else compilation.report
+    if args.export_spice is not None:
+        _export_spice(args, compilation, None)
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:
