@@ -236,6 +236,9 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
         if x.currents.shape[1] == 1 and plane_weights(op.attr("encoding"))[0] > 0:
             return [_comparator_planes(run, op, analog_fires(run.session, op, x, thresholds))]
         x = x.counts()
+    shift = run.session.threshold_shifts(op, thresholds.shape)
+    if shift is not None:  # a digital comparator: v >= ceil(T + shift)
+        thresholds = np.ceil(thresholds + shift).astype(np.int64)
     if isinstance(x, PendingReads):
         v, bound = fused_value(op, x)  # [N, P, M]
         t = prepared(op, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
