@@ -28,6 +28,7 @@ from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
+from bnnc.robustness import check_chips, check_labels, device_config, sweep_values
 from bnnc.version import __version__
 
 
@@ -85,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
                             help="replicate until F inferences/s, with the fewest arrays")
     onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
                             help="hardware configuration (see --print-default-hw)")
+    device_group = parser.add_argument_group("device non-idealities (Monte Carlo over chips)")
+    device_group.add_argument("--device", type=Path, default=None, metavar="DEV.toml",
+                              help="a [device] table (see --print-default-hw); default: --hw's [device]")
+    device_group.add_argument("--chips", type=int, default=None, metavar="N",
+                              help="simulate N chip instances on --inputs (labels optional under the key 'labels')")
+    device_group.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the chips (default 0)")
+    device_group.add_argument("--device-sweep", default=None, metavar="KEY=v1,v2,...",
+                              help="repeat the Monte Carlo over one [device] key's values (the curve in report.html)")
+    device_group.add_argument("--fault-aware", action="store_true",
+                              help="also fold each chip's stuck cells into its thresholds and use its spare rows/cols")
+    device_group.add_argument("--fault-map", type=Path, default=None, metavar="CHIP.npz",
+                              help="a tested chip's stuck cells (per array constant: 0 works, 1 stuck off, 2 stuck on)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
@@ -167,7 +180,7 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
 
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
-    inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    inputs = tuple(p for p in (path, args.inputs, args.hw, args.device, args.fault_map) if p is not None)
     for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
         if target is None:
             continue
@@ -194,6 +207,7 @@ def run_onnx(args: argparse.Namespace) -> int:
     out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     _check_outputs(args, path, out_dir)
     hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
+    chips = robustness_options(args, hw)
     progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
@@ -203,12 +217,17 @@ def run_onnx(args: argparse.Namespace) -> int:
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
     comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options)) if args.scheme == "all" else None
-    user_inputs = None
+    user_inputs = labels = None
     if args.inputs is not None:
-        user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
+        arrays = _load_npz(args.inputs)
+        if "labels" not in compilation.inputs:
+            labels = arrays.pop("labels", None)
+        user_inputs = onnx_inputs_to_domain(compilation.module, arrays)
     golden = None
     if not args.no_check:
         golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
+    if chips is not None:
+        progress.run("robustness", lambda: run_robustness(args, compilation, chips, user_inputs, labels))
     files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
     if args.save_outputs is not None:
         if user_inputs is None:
@@ -227,6 +246,29 @@ def run_onnx(args: argparse.Namespace) -> int:
                 "see the warnings above)") if margins else ""
         raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
     return 0
+
+
+def robustness_options(args: argparse.Namespace, hw) -> dict | None:
+    """The Monte Carlo's options from the command line, checked before any work (None without
+    ``--chips``): the device configuration, the chip count and the sweep."""
+    flags = {"--device": args.device, "--device-sweep": args.device_sweep, "--fault-aware": args.fault_aware or None,
+             "--fault-map": args.fault_map}
+    if args.chips is None:
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given:
+            raise BnncError(f"{', '.join(given)} need --chips N (the number of chip instances to simulate)")
+        return None
+    return {"device": device_config(args.device, hw), "chips": check_chips(args.chips),
+            "sweep": sweep_values(args.device_sweep) if args.device_sweep else None}
+
+
+def run_robustness(args: argparse.Namespace, compilation, options: dict, inputs: dict | None, labels) -> None:
+    """``--chips``: the Monte Carlo on ``--inputs`` (with its labels) or random inputs."""
+    if labels is not None:
+        labels = check_labels(labels, len(next(iter(compilation.simulate(inputs).values()))), f"{args.inputs}: labels")
+    compilation.robustness(options["device"], chips=options["chips"],
+                           inputs=inputs if inputs is not None else args.golden_inputs, labels=labels, seed=args.seed,
+                           fault_aware=args.fault_aware, fault_map=args.fault_map, sweep=options["sweep"])
 
 
 def run_bir(args: argparse.Namespace) -> int:

@@ -178,9 +178,11 @@ class Robustness:
     def _figures(self) -> dict[str, Any]:
         rows = self.rows
         out: dict[str, Any] = {"agreement": stats([r.agreement for r in rows])}
+        per_chip: dict[str, list[float]] = {"agreement": [r.agreement for r in rows]}
         if self.ideal_accuracy is not None:
             out["accuracy"] = stats([r.accuracy for r in rows])
             out["ideal_accuracy"] = self.ideal_accuracy
+            per_chip["accuracy"] = [r.accuracy for r in rows]
         out["layers"] = _layers_json(self.layers)
         over = sum(1 for e in self.ir_drop.values() if e >= 0.5)
         out["ir_drop"] = {"max_error_lsb": max(self.ir_drop.values(), default=0.0), "arrays_over_half_lsb": over}
@@ -190,6 +192,10 @@ class Robustness:
                 fault["accuracy"] = stats([r.fault_aware_accuracy for r in rows])
             fault["layers"] = _layers_json(self.fault_layers)
             out["fault_aware"] = fault
+            per_chip["fault_aware_agreement"] = [r.fault_aware_agreement for r in rows]
+            if self.ideal_accuracy is not None:
+                per_chip["fault_aware_accuracy"] = [r.fault_aware_accuracy for r in rows]
+        out["per_chip"] = per_chip
         out["seconds_per_chip_sample"] = self.seconds_per_chip_sample
         out["ideal_seconds_per_sample"] = self.ideal_seconds_per_sample
         return out

@@ -78,7 +78,7 @@ class Chip:
             self.base,
             conductance=lambda op, ideal: self.conductances[op],
             comparator_offset=(lambda op: self.offsets[op]) if self.offsets else None,
-            threshold_shift=(lambda op: shifts[op]) if shifts else None,
+            threshold_shift=(lambda op: shifts.get(op)) if shifts else None,
             read_sigma=self.config.read_sigma,
             rng=self.rng,
         )
@@ -227,9 +227,16 @@ def read_fault_map(path: str | Path, module: Module) -> dict[str, np.ndarray]:
         members = read_npz(path)
     except NPZ_ERRORS as e:
         raise DeviceInputError(f"{path}: cannot read the fault map ({e}); expected an .npz written by numpy.savez") from None
+    return check_fault_map(members, module, str(path))
+
+
+def check_fault_map(members: Mapping[str, np.ndarray], module: Module, path: str = "fault_map") -> dict[str, np.ndarray]:
+    """``members`` checked as :func:`read_fault_map` checks a file's (``path`` names them in
+    errors)."""
     arrays = {op.const("conductance"): op for op in arrays_of(module)}
     result = {}
     for name, codes in members.items():
+        codes = np.asarray(codes)
         op = arrays.get(name)
         if op is None:
             known = ", ".join(list(arrays)[:6]) + (", ..." if len(arrays) > 6 else "")

@@ -39,7 +39,7 @@ class DeviceModel:
       current. Only analog comparators have one.
     - ``threshold_shift(op)``: ``[M, P, L]`` shifts (in units of the sensed value ``v``,
       fractional allowed) of every comparator threshold of ``xbar.compare`` op ``op`` at every
-      window position: an analog comparator's threshold current moves by ``shift · u / ω``, a
+      window position, or None for none: an analog comparator's threshold current moves by ``shift · u / ω``, a
       digital one decides ``v ≥ ceil(T + shift)``. Fault-aware compilation folds a chip's known
       stuck cells into its thresholds this way.
     - ``read_sigma``: relative read noise of every cell, drawn per array read from ``rng``:
@@ -128,7 +128,7 @@ class DeviceSession:
         self.device = device
         self._conductances: dict[Operation, np.ndarray] = {}
         self._offsets: dict[Operation, np.ndarray] = {}
-        self._shifts: dict[Operation, np.ndarray] = {}
+        self._shifts: dict[Operation, np.ndarray | None] = {}
 
     def conductances(self, op: Operation, reference: bool) -> np.ndarray:
         """The per-cell conductances ``[R, K, M]`` of the ``R`` copies (``R = 1`` where the
@@ -175,7 +175,11 @@ class DeviceSession:
         if device is None or device.threshold_shift is None:
             return None
         if op not in self._shifts:
-            given = np.asarray(device.threshold_shift(op), np.float64)
+            given = device.threshold_shift(op)
+            if given is None:
+                self._shifts[op] = None
+                return None
+            given = np.asarray(given, np.float64)
             if given.shape != shape or not np.isfinite(given).all():
                 raise SimulatorError.at(op, f"the threshold shift hook returned {given.dtype}{list(given.shape)} "
                                             f"(finite values of shape {list(shape)} expected)")
