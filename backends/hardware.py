@@ -922,7 +922,10 @@ def _build(tables: Mapping[str, Mapping[str, Any]], origin: str, base: HardwareC
                 origins.pop(dotted, None)
             else:
                 origins[dotted] = origin
-        groups[table] = group(**values)
+        try:
+            groups[table] = group(**values)
+        except HardwareConfigError as e:  # a rule across keys of the table: name the file
+            raise HardwareConfigError(f"{origin}: {str(e).removeprefix(group.__name__ + ': ')}", path=origin, key=e.key) from None
     for table in tables:
         if table not in _GROUPS:
             raise HardwareConfigError(
