@@ -101,6 +101,19 @@ def tfc() -> onnx.ModelProto:
     return b.model("tfc", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])], "logits", [1, 10])
 
 
+def sfc() -> onnx.ModelProto:
+    """FINN's SFC topology (784-256-256-256-10), for the device Monte Carlo bench
+    (``bench/robustness.py``); not in :data:`MODELS`."""
+    b = _Builder(5)
+    x = b.op("Sign", b.op("Sub", b.op("Mul", b.op("Flatten", "image"), b.const(2.0)), b.const(1.0)))
+    fan_in = 784
+    for width in (256, 256, 256):
+        x = b.bn_sign(b.dense(x, fan_in, width), width, fan_in)
+        fan_in = width
+    b.dense(x, 256, 10)
+    return b.model("sfc", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])], "logits", [1, 10])
+
+
 def cnv() -> onnx.ModelProto:
     b = _Builder(2)
     x = b.op("Cast", "image", to=TensorProto.FLOAT)

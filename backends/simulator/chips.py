@@ -30,7 +30,7 @@ amperes. Read noise is drawn per array read by the simulator from the chip's own
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,11 @@ class Chip:
     def device(self, shifts: Mapping[Operation, np.ndarray] | None = None) -> DeviceModel:
         """The chip as the simulator's device model (with threshold ``shifts`` per compare op,
         e.g. :func:`~.fault_fold.stuck_cell_shifts`)."""
+        wires = {}
+        if self.config.wire_ohm > 0:
+            if "wire_ohm" not in {f.name for f in fields(DeviceModel)}:
+                raise DeviceInputError("[device] wire_ohm: this build of bnnc has no IR-drop model; set wire_ohm = 0")
+            wires["wire_ohm"] = self.config.wire_ohm
         return replace(
             self.base,
             conductance=lambda op, ideal: self.conductances[op],
@@ -81,6 +86,7 @@ class Chip:
             threshold_shift=(lambda op: shifts.get(op)) if shifts else None,
             read_sigma=self.config.read_sigma,
             rng=self.rng,
+            **wires,
         )
 
     def stuck_fraction(self) -> tuple[float, float]:
