@@ -325,14 +325,15 @@ class Compilation:
     def robustness(self, device: DeviceConfig | str | Path | Mapping[str, Any] | None = None, *, chips: int = 16,
                    inputs: int | Mapping[str, np.ndarray] = 16, labels: Any = None, seed: int = 0,
                    fault_aware: bool = False, fault_map: str | Path | Mapping[str, np.ndarray] | None = None,
-                   sweep: tuple[str, list[float]] | str | None = None) -> Robustness:
+                   sweep: tuple[str, list[float]] | str | None = None, labels_name: str = "labels") -> Robustness:
         """Monte Carlo over ``chips`` chip instances of the ``[device]`` configuration
         ``device`` (a :class:`DeviceConfig`, a TOML file with a ``[device]`` table, ``{key:
         value}``, or None for :attr:`hw`'s) on ``inputs`` (ONNX-named arrays or that many
         random inputs), with optional integer ``labels`` (one per sample); ``fault_aware``
         also runs every chip with its stuck cells folded (``fault_map``: a tested chip's
         stuck cells, a ``.npz`` or ``{array constant: codes}``, instead of sampled ones);
-        ``sweep``: ``(key, values)`` or ``"key=v1,v2"``. See :mod:`bnnc.robustness`; the
+        ``sweep``: ``(key, values)`` or ``"key=v1,v2"``; ``labels_name`` names the labels in
+        errors. See :mod:`bnnc.robustness`; the
         outcome goes into the next :meth:`files` / :meth:`write` (``report.json``
         ``robustness``, ``robustness.csv``, plots in ``report.html``)."""
         config = device_config(device, self.hw)
@@ -345,7 +346,7 @@ class Compilation:
             sweep = sweep_values(sweep)
         start = time.perf_counter()
         self.last_robustness = monte_carlo(self.module, self.hw, config, chips, samples, labels, seed, fault_aware,
-                                           fault_map, sweep)
+                                           fault_map, sweep, labels_name)
         self.timings["robustness"] = time.perf_counter() - start
         return self.last_robustness
 

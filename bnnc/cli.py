@@ -28,7 +28,7 @@ from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
-from bnnc.robustness import check_chips, check_labels, device_config, sweep_values
+from bnnc.robustness import check_chips, device_config, sweep_values
 from bnnc.version import __version__
 
 
@@ -264,11 +264,10 @@ def robustness_options(args: argparse.Namespace, hw) -> dict | None:
 
 def run_robustness(args: argparse.Namespace, compilation, options: dict, inputs: dict | None, labels) -> None:
     """``--chips``: the Monte Carlo on ``--inputs`` (with its labels) or random inputs."""
-    if labels is not None:
-        labels = check_labels(labels, len(next(iter(compilation.simulate(inputs).values()))), f"{args.inputs}: labels")
     compilation.robustness(options["device"], chips=options["chips"],
                            inputs=inputs if inputs is not None else args.golden_inputs, labels=labels, seed=args.seed,
-                           fault_aware=args.fault_aware, fault_map=args.fault_map, sweep=options["sweep"])
+                           fault_aware=args.fault_aware, fault_map=args.fault_map, sweep=options["sweep"],
+                           labels_name=f"{args.inputs}: labels")
 
 
 def run_bir(args: argparse.Namespace) -> int:

@@ -225,9 +225,10 @@ def _layers_json(layers: Mapping[str, _LayerTally]) -> list[dict[str, Any]]:
 def robustness(module: Module, hw: HardwareConfig, device: DeviceConfig, chips: int, inputs: Mapping[str, np.ndarray],
                labels: np.ndarray | None = None, seed: int = 0, fault_aware: bool = False,
                fault_map: Mapping[str, np.ndarray] | None = None,
-               sweep: tuple[str, Sequence[float]] | None = None) -> Robustness:
+               sweep: tuple[str, Sequence[float]] | None = None, labels_name: str = "labels") -> Robustness:
     """The Monte Carlo of the module docstring on ``inputs`` (ONNX-named, samples stacked);
-    ``sweep = (key, values)`` repeats it with the device key set to each value."""
+    ``sweep = (key, values)`` repeats it with the device key set to each value; errors about
+    the labels name them ``labels_name``."""
     chips = check_chips(chips)
     base = DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v)
     start = time.perf_counter()
@@ -238,8 +239,8 @@ def robustness(module: Module, hw: HardwareConfig, device: DeviceConfig, chips: 
     top1 = _top1(ideal)
     if labels is not None:
         if top1 is None:
-            raise DeviceInputError("labels: accuracy needs a classifier (one output of [N, C] class scores)")
-        labels = check_labels(labels, samples)
+            raise DeviceInputError(f"{labels_name}: accuracy needs a classifier (one output of [N, C] class scores)")
+        labels = check_labels(labels, samples, labels_name)
     run = functools.partial(_monte_carlo, module, base, chips, inputs, labels, seed, fault_aware, fault_map, ideal,
                             ideal_watch.decisions, ideal_seconds / samples)
     result = run(device)
