@@ -470,6 +470,10 @@ class BufferConfig(_Group):
     )
 
 
+_MNSIM_SAF = "MNSIM-2.0 SimConfig.ini Device_SAF = 9,1 (0.1 % of cells per state)"
+_SPARES = "bnnc: redundancy for fault-aware compilation (NeuroSim/MNSIM have none)"
+
+
 @dataclass(frozen=True)
 class DeviceConfig(_Group):
     """Device non-idealities (DESIGN.md §10), all zero by default: the ideal device, on which
@@ -494,14 +498,12 @@ class DeviceConfig(_Group):
         "(V_k·G_kj)²) added, which is that sum's exact distribution",
     )
     stuck_hrs: float = _param(
-        0.0, "fraction of cells", "MNSIM-2.0 SimConfig.ini Device_SAF = 9,1 (0.1 % of cells per state)",
-        minimum=0, exclusive=False, maximum=1,
+        0.0, "fraction of cells", _MNSIM_SAF, minimum=0, exclusive=False, maximum=1,
         note="cells stuck in the high-resistance (off) state, drawn once per chip; named by the state "
         "because MNSIM's and PytorX's SA0/SA1 mean opposite things",
     )
     stuck_lrs: float = _param(
-        0.0, "fraction of cells", "MNSIM-2.0 SimConfig.ini Device_SAF = 9,1 (0.1 % of cells per state)",
-        minimum=0, exclusive=False, maximum=1,
+        0.0, "fraction of cells", _MNSIM_SAF, minimum=0, exclusive=False, maximum=1,
         note="cells stuck in the low-resistance (on) state, drawn once per chip; a cell is stuck off with "
         "probability stuck_hrs and on with probability stuck_lrs (their sum must not exceed 1)",
     )
@@ -529,13 +531,11 @@ class DeviceConfig(_Group):
     )
     drift_t0_seconds: float = _param(20.0, "s", "aihwkit t0 = 20 s (drift reference time)", minimum=0)
     spare_rows: int = _param(
-        0, "rows per array", "bnnc: redundancy for fault-aware compilation (NeuroSim/MNSIM have none)",
-        minimum=0, exclusive=False,
+        0, "rows per array", _SPARES, minimum=0, exclusive=False,
         note="with --fault-aware, the rows with the most wrong stuck cells move to spare rows",
     )
     spare_cols: int = _param(
-        0, "columns per array", "bnnc: redundancy for fault-aware compilation (NeuroSim/MNSIM have none)",
-        minimum=0, exclusive=False,
+        0, "columns per array", _SPARES, minimum=0, exclusive=False,
         note="with --fault-aware, the columns with the most wrong stuck cells move to spare columns",
     )
 

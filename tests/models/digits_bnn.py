@@ -12,7 +12,7 @@ the TorchScript exporter (opset 13) with the weights binarized (±1 constants). 
 and ``labels`` int64 ``[360]``) and prints the test accuracy of the exported model under
 onnxruntime.
 
-    python tests/models/digits_bnn.py
+    python -m tests.models.digits_bnn
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tests.models.arch_export import fit
 
 OUT = Path(__file__).parent / "digits"
 HIDDEN = 128
@@ -74,20 +76,7 @@ def train(epochs: int = 40) -> DigitsBNN:
     torch.manual_seed(0)
     xtr, ytr, _, _ = digit_bits()
     model = DigitsBNN()
-    x, y = torch.from_numpy(xtr), torch.from_numpy(ytr)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), 32):
-            idx = order[start : start + 32]
-            optimizer.zero_grad()
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            optimizer.step()
-        schedule.step()
-    model.eval()
+    fit(model, xtr, ytr, 0, epochs)
     with torch.no_grad():
         for fc in model.fc:
             fc.weight.copy_(torch.where(fc.weight >= 0, 1.0, -1.0))
