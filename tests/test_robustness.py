@@ -72,6 +72,18 @@ def test_replicas_are_separate_cells(zoo_dir: Path) -> None:
     for op in replicated:
         g = chip.conductances[op]
         assert g.shape[0] == op.attr("replicas") and not np.array_equal(g[0], g[1])
+    x = c.random_inputs(6, seed=1)
+    arguments = [np.asarray(v).reshape((6,) + a.type.shape) for v, a in zip(x.values(), c.module.function("main").args)]
+    expected = interpret_batch(c.module, arguments)
+    lsb = c.hw.read.voltage_v * c.hw.cell.delta_g_s
+    offsets = {}
+    for sigma in (1e-4 * lsb, 10 * lsb):  # per replica, level and column: far below / far above half a step
+        sampler = ChipSampler(c.module, DeviceConfig(comparator_offset_sigma=sigma), _base(c), seed=0)
+        chip = sampler.chip(0)
+        offsets[sigma] = [chip.offsets[op].shape for op, _ in sampler.comparators]
+        got = simulate(c.module, arguments, device=chip.device())
+        assert all(np.array_equal(g, e) for g, e in zip(got, expected)) == (sigma < lsb)
+    assert any(shape[0] > 1 for shape in offsets[10 * lsb])
 
 
 # --------------------------------------------------------------------------- sampling
@@ -94,6 +106,38 @@ def test_chips_are_seeded_and_independent_of_the_chip_count(digits) -> None:
     more = c.robustness(config, chips=5, inputs=inputs, labels=digits["labels"], seed=11)
     assert [r.accuracy for r in first.rows] == [r.accuracy for r in again.rows] == [r.accuracy for r in more.rows[:3]]
     assert first.layers == again.layers
+
+
+def test_programming_error_and_drift_follow_their_laws() -> None:
+    c = bnnc.compile(MODEL, scheme="diff")
+    sigma = 0.2
+    chip = ChipSampler(c.module, DeviceConfig(program_sigma=sigma), _base(c), seed=0).chip(0)
+    ratios = np.concatenate([np.log(chip.conductances[op] / ChipSampler(c.module, DeviceConfig(), _base(c), 0).ideal_cells(op)).ravel()
+                             for op in arrays_of(c.module)])
+    assert abs(ratios.mean()) < 5 * sigma / math.sqrt(ratios.size) and abs(ratios.std() / sigma - 1) < 0.05
+    drift = DeviceConfig(drift_nu=0.05, drift_t_seconds=2000.0)
+    chip = ChipSampler(c.module, drift, _base(c), seed=0).chip(0)
+    for op in arrays_of(c.module):
+        ideal = ChipSampler(c.module, DeviceConfig(), _base(c), 0).ideal_cells(op)
+        assert np.allclose(chip.conductances[op], ideal * (2000.0 / 20.0) ** -0.05, rtol=1e-12)
+
+
+def test_read_noise_is_drawn_per_read_with_the_cells_spread() -> None:
+    """``G·(1 + σε)`` per cell and read: a column's current has spread ``σ·v·sqrt(Σ_k G_kj²)``
+    on a read driving every row."""
+    from bnnc.backends.simulator.device import DeviceSession, column_currents
+
+    c = bnnc.compile(MODEL, scheme="diff")
+    op = arrays_of(c.module)[0]
+    chip = ChipSampler(c.module, DeviceConfig(program_sigma=0.3, read_sigma=0.1), _base(c), seed=0).chip(0)
+    device = chip.device()
+    rows = op.const_type("conductance").shape[0]
+    ports = np.ones((2000, 1, 1, rows), np.uint8)
+    currents = column_currents(DeviceSession(device), op, ports).currents[:, 0, 0]  # [reads, M]
+    g = chip.conductances[op][0]
+    expected = 0.1 * device.v_read * np.sqrt((g * g).sum(axis=0))
+    assert np.allclose(currents.mean(axis=0), device.v_read * g.sum(axis=0), rtol=0, atol=4 * expected.max() / math.sqrt(2000))
+    assert np.allclose(currents.std(axis=0) / expected, 1, atol=0.12)
 
 
 @pytest.mark.parametrize("hrs, lrs", [(0.05, 0.1), (0.001, 0.0), (0.3, 0.7)])

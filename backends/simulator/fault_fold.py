@@ -8,16 +8,16 @@ V_read, so the sensed value of output ``j`` moves by
 
 (``ω_b`` the plane weights, ``S`` the scheme's column combination; summed over the row tiles
 of the layer). This depends on the input bit on each stuck cell's row, so no threshold can
-absorb it exactly. What a threshold can absorb is its input-independent part: the shift at
-the ports' midpoint, every data port at ``½`` (its two values equally likely: for ±1 inputs
-``Δv = Σ_k Δraw_k + Σ_k x_k · Δraw_k / 1`` splits into a constant and a zero-mean term
-linear in ``x``), pad ports at the constant bit they carry (exact), excluded pads at 0 —
-per window position, so border classes get their own shift, and per replica. The fold makes
-each comparator decide ``v ≥ T + Δv̄`` (:attr:`DeviceModel.threshold_shift`); the remaining
-error is the zero-mean term, which for a ±1 input of ``n`` stuck rows has spread
-``√n · |Δraw|`` instead of the bias ``n · |Δraw| / 2`` of the unfolded threshold. Ternary
-inputs (``ω = [1, −1]``) have midpoint 0 and get no shift. Cell variation, drift, read noise
-and comparator offsets are not known to a test of the chip and are not folded.
+absorb it exactly. What a threshold can absorb is its input-independent part: the shift at the
+ports' midpoint, every data port at ``½`` (for a ±1 input, ``2·x̃ = 1 + x``, so ``Δv`` splits
+into ``Σ_k Δraw_k`` and the zero-mean ``Σ_k x_k · Δraw_k``), pad ports at the constant bit they
+carry (exact), excluded pads at 0 — per window position, so border classes get their own
+shift, and per replica. The fold makes each comparator decide ``v ≥ T + Δv̄``
+(:attr:`DeviceModel.threshold_shift`); what remains is the term linear in ``x``, zero at the
+midpoint and in the mean where both values of a bit are equally likely. Ternary inputs
+(``ω = [1, −1]``) have midpoint 0 and get no shift; 8-bit inputs take every bit at ``½``. Cell
+variation, drift, read noise and comparator offsets are not known to a test of the chip and
+are not folded.
 """
 
 from __future__ import annotations
