@@ -302,6 +302,9 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
                    "golden": report["golden"], "schemes": report["schemes"], "timings": report["timings"]}
+        if report.get("robustness"):
+            summary["robustness"] = {k: v for k, v in report["robustness"].items()
+                                     if k in ("chips", "samples", "seed", "agreement", "accuracy", "fault_aware")}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)

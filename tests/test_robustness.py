@@ -315,10 +315,12 @@ def test_api_rejects_bad_arguments(digits) -> None:
         c.robustness(chips=1, inputs={"bits": digits["bits"][:5]}, labels=np.arange(4))
 
 
-def test_the_golden_check_is_unchanged_by_the_monte_carlo(tmp_path: Path) -> None:
-    assert main([str(MODEL), "--chips", "1", "--device-sweep", "stuck_lrs=0.5", "-o", str(tmp_path / "out")]) == 0
+def test_the_golden_check_is_unchanged_by_the_monte_carlo(tmp_path: Path, capsys) -> None:
+    assert main([str(MODEL), "--chips", "1", "--device-sweep", "stuck_lrs=0.5", "--json", "-o", str(tmp_path / "out")]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["golden"]["exact"] is True
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["robustness"]["chips"] == 1 and summary["golden"]["exact"] is True
 
 
 def test_the_digits_fixture_is_what_its_generator_describes() -> None:
