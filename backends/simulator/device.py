@@ -86,7 +86,7 @@ class DeviceModel:
 
 @dataclass(frozen=True)
 class ColumnCurrents:
-    """One ``xbar.mvm``'s reads in the analog path: ``currents`` ``[N, B, P, M]`` (amperes),
+    """One ``xbar.mvm``'s reads in the analog path: ``currents`` ``[N, B, P, M]`` (amperes; float32 from the ohmic model),
     ``driven`` ``[N, B, P]`` rows at V_read per read, ``steps`` ``[M]`` the ADC step of each
     column (siemens, see :meth:`DeviceModel.column_steps`), ``replicas`` the copies of the
     array that read the positions (``p mod replicas``)."""
@@ -101,12 +101,13 @@ class ColumnCurrents:
     def baseline(self) -> np.ndarray:
         """``I_base = d · g_off · v_read``, ``[N, B, P, 1]``: the current of the driven rows
         were every cell off."""
-        return (self.driven * (self.device.g_off * self.device.v_read))[..., None]
+        return (self.driven * self.currents.dtype.type(self.device.g_off * self.device.v_read))[..., None]
 
     def counts(self, bits: int | None = None) -> np.ndarray:
         """ADC conversion: ``round((I − I_base) / (v_read · s_j))`` as int32, saturating at
         ``[0, 2**bits − 1]`` for a ``bits``-bit ADC (unbounded for ``None``)."""
-        counts = np.rint((self.currents - self.baseline) / (self.device.v_read * self.steps))
+        scale = (1 / (self.device.v_read * self.steps)).astype(self.currents.dtype)
+        counts = np.rint((self.currents - self.baseline) * scale)
         if bits is not None:
             counts = np.clip(counts, 0, (1 << bits) - 1)
         return counts.astype(np.int32)
@@ -149,9 +150,10 @@ class DeviceSession:
         return self._conductances[op]
 
     def single_precision(self, op: Operation, g: np.ndarray) -> np.ndarray:
-        """``[G, G²]`` of ``op``'s conductances ``g`` in float32, for the column-current GEMMs:
-        a sum over ``K`` rows then errs by about ``K · 6e-8`` of the largest cell's current,
-        far below the half step (0.5 LSB) that every comparator and ADC decision keeps."""
+        """``[G, G²]`` of ``op``'s conductances ``g`` in float32, for the column currents: a
+        current (and its ADC count) over ``K`` rows then errs by about ``K · 6e-8`` of one
+        on-cell's current, far below the half step (0.5 LSB) that every comparator and ADC
+        decision keeps."""
         if op not in self._single:
             self._single[op] = np.stack([g, g * g]).astype(np.float32)
         return self._single[op]
@@ -197,7 +199,7 @@ class DeviceSession:
 
 
 def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) -> ColumnCurrents:
-    """``I = v_read · ports @ G`` (float32 GEMM, float64 currents) with the actual conductances of the array that
+    """``I = v_read · ports @ G`` (float32) with the actual conductances of the array that
     ``xbar.mvm`` op ``op`` reads (replica ``r`` reading positions ``p mod R = r``), plus the
     read noise where the device has some."""
     device = session.device
@@ -207,19 +209,22 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     g = session.conductances(op, reference)
     replicas, rows, columns = g.shape
     g32 = session.single_precision(op, g)
-    currents = np.empty(ports.shape[:3] + (columns,))
+    v_read = np.float32(device.v_read)
+    currents = np.empty(ports.shape[:3] + (columns,), np.float32)
+    driven = np.empty(ports.shape[:3], np.float32)
     for r in range(replicas):
         part = ports[:, :, r::replicas]
         flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)  # one sgemm per replica
-        current = device.v_read * (flat @ g32[0, r]).astype(np.float64)
+        current = flat @ g32[0, r]
+        current *= v_read
         if device.read_sigma > 0:
             if device.rng is None:
                 raise SimulatorError.at(op, "a device with read noise needs a random generator (DeviceModel.rng)")
-            spread = device.read_sigma * device.v_read * np.sqrt((flat @ g32[1, r]).astype(np.float64))
-            current += spread * device.rng.standard_normal(spread.shape)
+            spread = np.sqrt(flat @ g32[1, r]) * np.float32(device.read_sigma * device.v_read)
+            current += spread * device.rng.standard_normal(spread.shape, dtype=np.float32)
         currents[:, :, r::replicas] = current.reshape(part.shape[:3] + (columns,))
-    return ColumnCurrents(currents, ports.sum(axis=-1, dtype=np.int64), device.column_steps(columns, reference),
-                          device, replicas)
+        driven[:, :, r::replicas] = flat.sum(axis=1).reshape(part.shape[:3])  # exact below 2**24 rows
+    return ColumnCurrents(currents, driven, device.column_steps(columns, reference), device, replicas)
 
 
 def sensing_scheme(mvm: Operation) -> Scheme | None:
