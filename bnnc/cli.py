@@ -217,12 +217,7 @@ def run_onnx(args: argparse.Namespace) -> int:
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
     comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options)) if args.scheme == "all" else None
-    user_inputs = labels = None
-    if args.inputs is not None:
-        arrays = _load_npz(args.inputs)
-        if "labels" not in compilation.inputs:
-            labels = arrays.pop("labels", None)
-        user_inputs = onnx_inputs_to_domain(compilation.module, arrays)
+    user_inputs, labels = _user_inputs(args, compilation)
     golden = None
     if not args.no_check:
         golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
@@ -246,6 +241,16 @@ def run_onnx(args: argparse.Namespace) -> int:
                 "see the warnings above)") if margins else ""
         raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
     return 0
+
+
+def _user_inputs(args: argparse.Namespace, compilation) -> tuple[dict | None, np.ndarray | None]:
+    """``--inputs`` cast to the model's input dtypes, and the labels under ``labels`` (unless
+    the model has an input of that name); None for what is not given."""
+    if args.inputs is None:
+        return None, None
+    arrays = _load_npz(args.inputs)
+    labels = arrays.pop("labels", None) if "labels" not in compilation.inputs else None
+    return onnx_inputs_to_domain(compilation.module, arrays), labels
 
 
 def robustness_options(args: argparse.Namespace, hw) -> dict | None:
@@ -280,11 +285,16 @@ def run_bir(args: argparse.Namespace) -> int:
     path = Path(args.file)
     _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
+    chips = robustness_options(args, compilation.hw)
     manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
     print_remarks(context.remarks)
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
+    if chips is not None:
+        if args.output is None:
+            raise BnncError("--chips on saved IR writes its figures into an output directory; give -o DIR")
+        run_robustness(args, compilation, chips, *_user_inputs(args, compilation))
     report = None
     if args.output is not None or args.json:  # the report names every pass that made this IR
         compilation.record_passes(args.pipeline or "", context.remarks)

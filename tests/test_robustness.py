@@ -270,6 +270,16 @@ def test_cli_monte_carlo_with_labels(tmp_path: Path, digits, capsys) -> None:
     assert "robustness over 2 chips" in capsys.readouterr().out
 
 
+def test_cli_monte_carlo_on_saved_ir(tmp_path: Path, digits) -> None:
+    assert main([str(MODEL), "-o", str(tmp_path / "first")]) == 0
+    np.savez(tmp_path / "data.npz", bits=digits["bits"][:30], labels=digits["labels"][:30])
+    code = main([str(tmp_path / "first" / "model.bir"), "--inputs", str(tmp_path / "data.npz"), "--chips", "2",
+                 "--device-sweep", "stuck_hrs=0.1", "-o", str(tmp_path / "again")])
+    assert code == 0
+    r = json.loads((tmp_path / "again" / "report.json").read_text())["robustness"]
+    assert r["samples"] == 30 and r["ideal_accuracy"] > 0.8 and r["sweep"]["points"][0]["accuracy"]["mean"] < r["ideal_accuracy"]
+
+
 def _error(argv: list[str], capsys) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
