@@ -85,7 +85,7 @@ def main() -> None:
     lines += ["", "A chip-sample includes drawing the chip (every cell), its read noise, the analog path (one float32 GEMM "
               "per array and replica, ADC conversions) and the comparison with the ideal program; the ideal sample is the "
               "integer path (one exact GEMM per layer). Timings taken on a loaded machine vary by several times between "
-              "runs: the fastest chip against the fastest of three ideal runs is the fairer ratio."]
+              "runs: the fastest chip against the fastest of three ideal runs is the fairer ratio. What stands in the way of 3× on CNV: the ideal path fuses a layer's row tiles and bit-planes into one exact int8 GEMM (onnxruntime MatMulInteger), while a chip needs one float GEMM per physical array (each tile's ADC rounds its own currents) and the per-tile conversions; chips run one after another."]
     lines.append(END)
     section = "\n".join(lines)
     text = args.results.read_text() if args.results.exists() else ""
