@@ -6,8 +6,8 @@ through the simulator's analog path, and compares with the ideal program (the in
 which the golden check proves equal to onnxruntime):
 
 - **agreement** per chip: the fraction of samples whose top-1 class (a single output of
-  ``[N, C]`` scores, ``C > 1``; for any other program the whole output) equals the ideal
-  program's;
+  ``[N, C]`` scores, ``C > 1``, or of ``[N, 1]`` integer class indices; for any other program
+  the whole output) equals the ideal program's;
 - **accuracy** per chip, when labels are given: the fraction of samples whose top-1 class is
   the label;
 - per layer, over every chip, sample and comparator decision: **flip_rate**, the fraction of
@@ -310,10 +310,13 @@ def _run_chip(module: Module, device: DeviceModel, inputs: Mapping[str, np.ndarr
 
 
 def _top1(outputs: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """The top-1 class per sample of a classifier's single ``[N, C]`` output, else None."""
+    """The top-1 class per sample of a classifier — a single output of ``[N, C]`` scores
+    (``C > 1``: its argmax) or of ``[N, 1]`` integer class indices (a TopK's) — else None."""
     if len(outputs) != 1:
         return None
     (scores,) = outputs.values()
+    if scores.ndim == 2 and scores.shape[1] == 1 and scores.dtype.kind in "iu":
+        return scores[:, 0].astype(np.int64)
     if scores.ndim != 2 or scores.shape[1] < 2:
         return None
     return np.argmax(scores, axis=1)

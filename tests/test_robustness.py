@@ -217,6 +217,14 @@ def test_fault_aware_folding_raises_accuracy_under_stuck_cells(digits) -> None:
     assert j["layers"][0]["flip_rate"] > j["fault_aware"]["layers"][0]["flip_rate"]
 
 
+def test_a_class_index_output_is_a_classifier(zoo_dir: Path) -> None:
+    c = bnnc.compile(zoo_dir / "mlp_gemm_prebinarized.onnx")
+    x = c.random_inputs(20, seed=2)
+    (classes,) = c.simulate(x).values()
+    r = c.robustness({"stuck_lrs": 0.2}, chips=3, inputs=x, labels=classes[:, 0], seed=0).to_json()
+    assert r["ideal_accuracy"] == 1.0 and r["accuracy"] == r["agreement"] and r["agreement"]["min"] < 1
+
+
 def test_fault_aware_without_faults_changes_nothing(digits) -> None:
     c = bnnc.compile(MODEL, scheme="refcol")
     r = c.robustness({"program_sigma": 0.05}, chips=2, inputs={"bits": digits["bits"]}, seed=0, fault_aware=True)
