@@ -470,7 +470,7 @@ class BufferConfig(_Group):
     )
 
 
-_MNSIM_SAF = "MNSIM-2.0 SimConfig.ini Device_SAF = 9,1 (0.1 % of cells per state)"
+_MNSIM_SAF = "MNSIM-2.0 Device_SAF: 0.1 % stuck off + 0.1 % stuck on"
 _SPARES = "bnnc: redundancy for fault-aware compilation (NeuroSim/MNSIM have none)"
 
 
@@ -486,7 +486,7 @@ class DeviceConfig(_Group):
     DESCRIPTION: ClassVar[str] = "device non-idealities (all 0: the ideal device)"
 
     program_sigma: float = _param(
-        0.0, "relative", "MNSIM-2.0 SimConfig.ini Device_Variation = 1 (%); CrossSim sweeps 2-40 %",
+        0.0, "relative", "MNSIM-2.0 Device_Variation 1 %; CrossSim sweeps 2-40 %",
         minimum=0, exclusive=False,
         note="log-normal programming error drawn once per chip and cell: G = G0 · exp(σ·ε), ε ~ N(0, 1) "
         "(median G0, relative spread ≈ σ for small σ, never negative); stuck cells are not programmed",
@@ -518,7 +518,7 @@ class DeviceConfig(_Group):
         note="input-referred offset of each analog comparator, Gaussian, drawn once per chip and comparator",
     )
     drift_nu: float = _param(
-        0.0, "", "aihwkit PCM drift G(t) = G(t0) · (t / t0)^-ν; aihwkit's PCM preset ν ≈ 0.06",
+        0.0, "", "aihwkit drift G(t) = G(t0) · (t / t0)^-ν",
         minimum=0, exclusive=False, note="mean drift exponent of every cell",
     )
     drift_nu_sigma: float = _param(
