@@ -522,7 +522,7 @@ class DeviceConfig(_Group):
         minimum=0, exclusive=False, note="mean drift exponent of every cell",
     )
     drift_nu_sigma: float = _param(
-        0.0, "", "aihwkit drift_nu_std (per-device spread of ν)", minimum=0, exclusive=False,
+        0.0, "", "bnnc: per-cell spread of ν (aihwkit draws ν per device)", minimum=0, exclusive=False,
         note="ν drawn once per chip and cell from N(drift_nu, drift_nu_sigma²), clipped at 0",
     )
     drift_t_seconds: float = _param(
