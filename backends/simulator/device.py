@@ -253,6 +253,14 @@ def analog_fires(session: DeviceSession, op: Operation, x: ColumnCurrents, thres
     return [margins[1] >= 0, margins[0] < 0]
 
 
+def shifted_thresholds(session: DeviceSession, op: Operation, thresholds: np.ndarray) -> np.ndarray:
+    """The integer thresholds ``[M, P, L]`` of ``xbar.compare`` op ``op`` moved by the device's
+    threshold shifts: ``v ≥ T + shift ⇔ v ≥ ceil(T + shift)`` for the integer ``v`` the ideal
+    program senses, so a moved threshold still lies half a step from every ideal value."""
+    shift = session.threshold_shifts(op, thresholds.shape)
+    return thresholds if shift is None else np.ceil(thresholds + shift).astype(np.int64)
+
+
 def analog_margins(session: DeviceSession, op: Operation, x: ColumnCurrents, thresholds: np.ndarray) -> list[np.ndarray]:
     """``S − (I_T + offset)`` (amperes) of every comparator of ``xbar.compare`` op ``op``: one
     ``[N, M, P]`` array per level (see :func:`analog_fires`), the threshold currents moved by
@@ -268,11 +276,8 @@ def analog_margins(session: DeviceSession, op: Operation, x: ColumnCurrents, thr
     else:  # S = the scheme's combination of the currents (I⁺ − I⁻: the baselines cancel)
         sensed = scheme.combine(currents, axis=1)
     omega = plane_weights(op.attr("encoding"))[0]
-    steps = -((-thresholds) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
+    steps = -((-shifted_thresholds(session, op, thresholds)) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
     threshold_current = (steps - 0.5) * unit  # [M, P, L]
-    shift = session.threshold_shifts(op, thresholds.shape)
-    if shift is not None:
-        threshold_current = threshold_current + shift * (unit / omega)
     offsets = session.comparator_offsets(op, thresholds.shape[0], thresholds.shape[2], x.replicas)  # [R, M, L]
     positions = thresholds.shape[1]
     limit = threshold_current + offsets[np.arange(positions) % len(offsets)].transpose(1, 0, 2)

@@ -12,7 +12,7 @@ absorb it exactly. What a threshold can absorb is its input-independent part: th
 ports' midpoint, every data port at ``½`` (for a ±1 input, ``2·x̃ = 1 + x``, so ``Δv`` splits
 into ``Σ_k Δraw_k`` and the zero-mean ``Σ_k x_k · Δraw_k``), pad ports at the constant bit they
 carry (exact), excluded pads at 0 — per window position, so border classes get their own
-shift, and per replica. The fold makes each comparator decide ``v ≥ T + Δv̄``
+shift, and per replica. The fold makes each comparator decide ``v ≥ ceil(T + Δv̄)``
 (:attr:`DeviceModel.threshold_shift`); what remains is the term linear in ``x``, zero at the
 midpoint and in the mean where both values of a bit are equally likely. Ternary inputs
 (``ω = [1, −1]``) have midpoint 0 and get no shift; 8-bit inputs take every bit at ``½``. Cell
