@@ -90,6 +90,7 @@ def _flip_rates(r: dict[str, Any]) -> str:
         ax.barh(names, [layer["flip_rate"] for layer in r["fault_aware"]["layers"]], height=0.4, label="fault-aware")
         ax.legend(fontsize=8)
     ax.invert_yaxis()
+    ax.set_xlim(left=0)
     ax.set_xlabel("fraction of comparator decisions differing from the ideal program")
     ax.set_title("Comparator flip rate per layer")
     return _svg(figure)
