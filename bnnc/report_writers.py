@@ -8,6 +8,8 @@ from pathlib import Path
 
 from bnnc.backends.schedule import Schedule
 
+from . import robustness_report
+
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 
 
@@ -65,6 +67,8 @@ def console_summary(report: dict, out_dir: Path) -> str:
     ]
     if report.get("golden"):
         lines.append(f"golden check: {golden_text(report['golden'])}")
+    if report.get("robustness"):
+        lines.append(robustness_report.summary_line(report["robustness"]))
     lines.append(f"wrote {out_dir}/ (report.html, report.md, report.json, schedule.json, trace.json, model.bir)")
     return "\n".join(lines)
 
@@ -101,6 +105,8 @@ def markdown_report(report: dict) -> str:
             [e["scheme"], "×".join(map(str, e["array"])), *(_fmt(e["totals"][k]) for k in COMPARED)] for e in report["comparison"]])
     if report.get("golden"):
         lines += ["", "## Golden check", "", golden_text(report["golden"])]
+    if report.get("robustness"):
+        lines += robustness_report.markdown_section(report["robustness"])
     lines += ["", "## Hardware parameters", "", f"Digest `{report['hardware']['digest']}`.", ""]
     lines += _markdown_table(["parameter", "value", "source"], _hardware_rows(report))
     lines += ["", "## Assumptions", ""] + [f"- {k}: {v}" for k, v in report["assumptions"].items()]
@@ -204,6 +210,7 @@ svg{{display:block;margin:1em 0;font-family:system-ui,sans-serif}}</style></head
 <p>Pipeline <code>{html.escape(report['pipeline'])}</code>. Golden check: {html.escape(golden)}.</p>
 <h2>Totals</h2><table>{totals_rows}</table>
 <h2>Plots</h2>{plots}
+{robustness_report.html_section(report["robustness"]) if report.get("robustness") else ""}
 <h2>Layers</h2><table><tr>{''.join(f'<th>{h}</th>' for h in LAYER_HEADER)}</tr>{layer_rows}</table>
 <h2>Hardware parameters</h2><p>Digest <code>{html.escape(report['hardware']['digest'])}</code>. Every figure above is computed from these.</p>
 <table><tr><th>parameter</th><th>value</th><th>source</th></tr>{hw_rows}</table>
