@@ -15,21 +15,23 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 from .caches import constant_key, prepared
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
+from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable
 from .windows import im2col, plane_ports, window_geometry
 
 
 @dataclass(frozen=True)
 class PortMatrix:
     """The integer path's form of an ``xbar.window`` result (or of a row-tile slice of it)
-    that only array reads consume, kept as the window's input: ``planes`` ``[N, B, C, H, W]``
-    (uint8) and the ``window`` op; ``valid`` ``[P, K]`` (uint8) where the window also drives
+    that only array reads consume, kept as the window's input: ``image``, its planes
+    ``[N, B, C, H, W]`` (uint8, or :class:`~.packed.PackedBits` as a comparator wrote them)
+    and the ``window`` op; ``valid`` ``[P, K]`` (uint8) where the window also drives
     the complementary rows ``valid − bit``; the range ``[start, stop)`` of the op's port axis
     (``2K`` ports with complement) this value holds. im2col happens on demand, once per window
     (``cache`` is shared by its slices): :attr:`bits` per plane, or :meth:`plane_sum` of
     the planes' weighted sum in one go (im2col is linear: the pads of the sum hold the
     weighted sum of the planes' pad bits)."""
 
-    planes: np.ndarray
+    image: np.ndarray | PackedBits
     window: Operation
     valid: np.ndarray | None
     start: int
@@ -40,21 +42,36 @@ class PortMatrix:
     def key(self) -> tuple:
         """What a read of this range computes from besides the cells: the window's geometry
         over the planes' image, whether it has complement rows, and the range."""
-        return (window_geometry(self.window, *self.planes.shape[2:]), self.valid is not None, self.start, self.stop)
+        return (window_geometry(self.window, *self.image_shape[2:]), self.valid is not None, self.start, self.stop)
 
     def narrowed(self, start: int, size: int) -> PortMatrix:
         """Ports ``[start, start + size)`` of this range (a row tile)."""
-        return PortMatrix(self.planes, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
+        return PortMatrix(self.image, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The planes' shape ``(N, B, C, H, W)``."""
+        shape = self.image.shape
+        return shape if isinstance(self.image, np.ndarray) else shape[:2] + shape[3:]
+
+    @property
+    def planes(self) -> np.ndarray:
+        """The window's input planes, uint8 ``[N, B, C, H, W]``."""
+        if isinstance(self.image, np.ndarray):
+            return self.image
+        if "planes" not in self.cache:
+            self.cache["planes"] = self.image.resolve().reshape(self.image_shape)
+        return self.cache["planes"]
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.planes.shape[:2] + (self.window.result.type.shape[1], self.stop - self.start)
+        return self.image_shape[:2] + (self.window.result.type.shape[1], self.stop - self.start)
 
     @property
     def width(self) -> int:
         """Direct ports per window, ``K = C·kh·kw``."""
         kh, kw = self.window.attr("kernel")
-        return self.planes.shape[2] * kh * kw
+        return self.image_shape[2] * kh * kw
 
     @property
     def bits(self) -> np.ndarray:
@@ -79,6 +96,13 @@ class PortMatrix:
             dtype = np.uint8 if sum(abs(w) for w in weights) <= 255 else np.int16
             pad = sum(w * bit for w, bit in zip(weights, self.window.pad_plane_bits())) - shift
             self.cache[key] = (im2col((total - shift).astype(dtype), self.window, pad=pad), shift)
+        return self.cache[key]
+
+    def packed(self, how: Layout) -> np.ndarray:
+        """The direct ports of every plane packed in layout ``how``: uint64 ``[N·P, B, Kw]``."""
+        key = ("packed", how.order)
+        if key not in self.cache:
+            self.cache[key] = packed_ports(self.image, self.window, how)
         return self.cache[key]
 
     def resolve(self) -> np.ndarray:
@@ -158,13 +182,15 @@ def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[lis
 class _FusedGroup:
     """One window's share of a fused sensing: ``v += X[..., lo:hi] @ weights + constant``
     where ``X = Σ_b ω_b · bits_b`` (plane weights folded into the weights for one plane),
-    ``gemm`` holding the weights; ``shifted`` the constant terms made so far
-    (:meth:`shifted_constant`)."""
+    ``gemm`` holding the weights, ``packed`` the same weights for the AND-popcount GEMM over
+    packed ports where that is exact and cheaper (:mod:`.packed`); ``shifted`` the constant
+    terms made so far (:meth:`shifted_constant`)."""
 
     lo: int
     hi: int
     gemm: IntegerGemm
     constant: np.ndarray | None
+    packed: PackedWeights | None = None
     shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
 
     def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
@@ -190,11 +216,17 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
     groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
     n, planes, positions = pending.shape[:3]
+    omega = np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
     value = None
     for group, ports in zip(groups, windows):
-        x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
-        x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
-        part = group.gemm(x, bound).reshape(n, positions, -1)
+        if group.packed is not None:
+            dtype = np.int32 if bound < 2**31 else np.int64
+            part = group.packed(ports.packed(group.packed.how), omega, dtype).reshape(n, positions, -1)
+            shift = 0
+        else:
+            x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
+            x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
+            part = group.gemm(x, bound).reshape(n, positions, -1)
         if group.constant is not None or shift:
             part = part + group.shifted_constant(shift, part.dtype)
         value = part if value is None else value + part
@@ -242,6 +274,8 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
             summed[start - lo : stop - lo] += w.astype(np.float64) @ combine
         if constant is not None:
             constant = constant * (scale if planes == 1 else sum(weights))
-        groups.append(_FusedGroup(lo, hi, IntegerGemm(summed * scale), constant))
+        how = layout(window.image_shape[2], tuple(window.window.attr("kernel")))
+        packed = pack_weights(summed * scale, width, lo, how) if profitable(planes, width, how.words) else None
+        groups.append(_FusedGroup(lo, hi, IntegerGemm(summed * scale), constant, packed))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1

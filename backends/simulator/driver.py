@@ -18,9 +18,10 @@ from ..semantics.core import to_domain
 from .deferred import PendingReads, PortMatrix
 from .device import ColumnCurrents, DeviceModel, DeviceSession
 from .errors import SimulatorError
+from .packed import PackedBits
 
 
-Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads]
+Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads, PackedBits]
 """A live value: the array the interpreter holds (with the sample axis), or a deferred form
 that resolves to it."""
 
@@ -77,7 +78,8 @@ def simulate(
         step = max(1, int(chunk))
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
         step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
-    parts = [Run(func, session, [a[s : s + step] for a in arrays]).execute() for s in range(0, samples, step)]
+    plan = _plan(func)
+    parts = [Run(func, session, [a[s : s + step] for a in arrays], plan).execute() for s in range(0, samples, step)]
     if len(parts) == 1:
         return parts[0]
     return [np.concatenate(outs) for outs in zip(*parts)]
@@ -199,8 +201,9 @@ class Run:
     :class:`~.deferred.PortMatrix` / :class:`~.deferred.PendingReads` /
     :class:`~.device.ColumnCurrents` between windows, array reads and sensing), by slot."""
 
-    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray]):
+    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray], plan: list[_Step]):
         self.func = func
+        self.plan = plan
         self.session = session
         self.device = session.device
         self.samples = int(arrays[0].shape[0]) if arrays else 1
@@ -208,7 +211,7 @@ class Run:
 
     def execute(self) -> list[np.ndarray]:
         env = self.env
-        for step, op in zip(_plan(self.func), self.func.ops):
+        for step, op in zip(self.plan, self.func.ops):
             if step.kernel is None:
                 raise SimulatorError.at(op, f"no simulator kernel for op {op.name}")
             try:
@@ -241,7 +244,7 @@ class Run:
             if array.shape[1:] == declared.shape and array.dtype == declared.domain.dtype and array.shape[0] == self.samples:
                 return
             shape, dtype = array.shape, array.dtype
-        elif isinstance(array, (ColumnCurrents, PortMatrix, PendingReads)):
+        elif isinstance(array, (ColumnCurrents, PortMatrix, PendingReads, PackedBits)):
             shape, dtype = array.shape, type(array).__name__
             if shape == (self.samples,) + declared.shape:
                 return
@@ -258,6 +261,6 @@ class Run:
         return np.array(array, copy=True, order="C")
 
 
-@kernel("return", accepts=(ColumnCurrents, PortMatrix, PendingReads))
+@kernel("return", accepts=(ColumnCurrents, PortMatrix, PendingReads, PackedBits))
 def _return(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     return list(args)
