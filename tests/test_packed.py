@@ -144,6 +144,7 @@ def test_every_zoo_model_with_the_packed_kernels_forced_on_and_off(zoo_dir: Path
     """Every read packed (bit-serial 8-bit inputs included) or none: the interpreter's results,
     tiled (row tiles summed in one packed GEMM) and untiled."""
     monkeypatch.setattr(packed, "POPCOUNT_ADVANTAGE", advantage)
+    monkeypatch.setattr(packed, "PACKED_MIN_MACS", 0)
     calls = []
     monkeypatch.setattr(packed.PackedWeights, "__call__",
                         lambda self, x, omega, dtype, call=packed.PackedWeights.__call__: calls.append(x.shape[1]) or call(self, x, omega, dtype))

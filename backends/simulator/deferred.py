@@ -6,6 +6,7 @@ sensing op, layout of the reads and versions of their cells."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 from .caches import constant_key, prepared
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
-from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable
+from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable, worthwhile
 from .windows import im2col, plane_ports, window_geometry
 
 
@@ -182,16 +183,23 @@ def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[lis
 class _FusedGroup:
     """One window's share of a fused sensing: ``v += X[..., lo:hi] @ weights + constant``
     where ``X = Σ_b ω_b · bits_b`` (plane weights folded into the weights for one plane),
-    ``gemm`` holding the weights, ``packed`` the same weights for the AND-popcount GEMM over
-    packed ports where that is exact and cheaper (:mod:`.packed`); ``shifted`` the constant
-    terms made so far (:meth:`shifted_constant`)."""
+    ``gemm`` holding the weights; ``how`` the packing of the window's ports where the
+    AND-popcount GEMM over packed ports is cheaper (:mod:`.packed`), else None; ``shifted``
+    the constant terms made so far (:meth:`shifted_constant`)."""
 
     lo: int
     hi: int
+    width: int
     gemm: IntegerGemm
     constant: np.ndarray | None
-    packed: PackedWeights | None = None
+    how: Layout | None
     shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
+
+    @cached_property
+    def packed(self) -> PackedWeights | None:
+        """The weights packed for the popcount GEMM (made when first needed), or None where
+        that GEMM is not cheaper or not exact here."""
+        return None if self.how is None else pack_weights(self.gemm.weights, self.width, self.lo, self.how)
 
     def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
         """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``
@@ -219,7 +227,8 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     omega = np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
     value = None
     for group, ports in zip(groups, windows):
-        if group.packed is not None:
+        if group.how is not None and worthwhile(n * positions * planes * ports.width * group.gemm.weights.shape[1]) \
+                and group.packed is not None:
             dtype = np.int32 if bound < 2**31 else np.int64
             part = group.packed(ports.packed(group.packed.how), omega, dtype).reshape(n, positions, -1)
             shift = 0
@@ -257,7 +266,8 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
     planes = pending.shape[1]
     scale = weights[0] if planes == 1 else 1
     total = sum(abs(w) for w in weights)
-    combine = SCHEMES[op.attr("scheme")].column_matrix(pending.shape[3])
+    combine = SCHEMES[op.attr("scheme")].combine  # linear in the columns: ``x @ column_matrix``
+    outputs = SCHEMES[op.attr("scheme")].outputs_in(pending.shape[3])
     groups, bound = [], 0.0
     for window in windows:
         reads = [(mvm, ports) for mvm, ports in pending.reads if ports.cache is window.cache]
@@ -267,15 +277,15 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
             parts, c = _port_weights(mvm.const_array("conductance"), ports, width)
             pieces += parts
             if c is not None:
-                constant = (0 if constant is None else constant) + c.astype(np.float64) @ combine
+                constant = (0 if constant is None else constant) + combine(c.astype(np.float64), axis=1)
         lo, hi = min(p[0] for p in pieces), max(p[1] for p in pieces)
-        summed = np.zeros((hi - lo, combine.shape[1]))
+        summed = np.zeros((hi - lo, outputs))
         for start, stop, w in pieces:
-            summed[start - lo : stop - lo] += w.astype(np.float64) @ combine
+            summed[start - lo : stop - lo] += combine(w.astype(np.float64), axis=1)
         if constant is not None:
             constant = constant * (scale if planes == 1 else sum(weights))
         how = layout(window.image_shape[2], tuple(window.window.attr("kernel")))
-        packed = pack_weights(summed * scale, width, lo, how) if profitable(planes, width, how.words) else None
-        groups.append(_FusedGroup(lo, hi, IntegerGemm(summed * scale), constant, packed))
+        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed * scale), constant,
+                                  how if profitable(planes, width, how.words) else None))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1

@@ -39,6 +39,21 @@ CNV's shapes, conservatively): a read runs packed when its input planes' words h
 many bits per port, ``B · 64 · Kw ≤ 4 · K`` (an 8-plane RGB layer of 27 ports stays in bytes)."""
 
 
+PACKED_MIN_MACS = 1 << 31
+"""Until the compiled kernels have run once in this process, a read runs packed only when it has
+at least this many multiply-adds: loading them costs numba's import and target setup, about
+0.25 + 0.33 CPU-s measured with the kernels cached on disk — more than a small batch's byte
+GEMMs (a 16-sample golden check of CNV: under 1 G multiply-adds in all, tens of ms). Once
+loaded, every profitable read runs packed (results are the same either way)."""
+
+_loaded = False
+
+
+def worthwhile(macs: int) -> bool:
+    """Whether a profitable read of ``macs`` multiply-adds runs packed (see :data:`PACKED_MIN_MACS`)."""
+    return _loaded or macs >= PACKED_MIN_MACS
+
+
 @dataclass(frozen=True)
 class Layout:
     """How a window's ports are packed: ``order`` ``"taps"`` or ``"ports"`` and ``words`` per
@@ -118,10 +133,12 @@ class PackedWeights:
     def __call__(self, x: np.ndarray, omega: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """``Σ_b omega[b] · x[:, b] @ W`` for packed ports ``x`` ``[R, B, Kw]``, in ``dtype``
         (int32 or int64, holding every result)."""
+        global _loaded
         from .popcount import popcount_gemm
 
         out = np.empty((x.shape[0], self.planes.shape[1]), dtype)
         popcount_gemm(x, self.planes, omega, self.lo, self.scale, out)
+        _loaded = True
         return out
 
 
