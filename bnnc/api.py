@@ -147,14 +147,15 @@ def compile(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     module, graph = import_onnx(model, input_shapes)
-    source = clone_module(module)
+    source, model_proto = clone_module(module), graph.model
+    del graph  # its decoded weights are the module's constants now; the passes need not hold them
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
     passes = PassManager.from_pipeline(pipeline, **dict(manager or {}))
     context = passes.run(module, PassContext(debug=debug))
     timings["passes"] = time.perf_counter() - start
     _record(module, pipeline, config, context.remarks)
-    compilation = Compilation(module, config, source=source, model=graph.model, timings=timings)
+    compilation = Compilation(module, config, source=source, model=model_proto, timings=timings)
     compilation.pass_timings = passes.timing_report()
     return compilation
 
