@@ -42,6 +42,26 @@ def test_popcount_gemm_is_the_integer_product(rows: int, ports: int, planes: int
     assert np.array_equal(out, expected)
 
 
+@pytest.mark.parametrize("levels", [1, 2])
+def test_packed_comparison_is_the_comparators_on_the_sums(levels: int) -> None:
+    """Rows ``n · P + p`` (7 samples × 3 positions: not a multiple of four rows), 70 columns
+    (two words), per-position offsets and thresholds: ``[v ≥ T0]``, or ``[v ≥ T1]`` and ``[v < T0]``."""
+    rng = np.random.default_rng(levels)
+    samples, positions, ports, columns = 7, 3, 100, 70
+    x = _bits(rng, (samples * positions, 2, ports))
+    w = rng.choice([-1, 1], (ports, columns))
+    omega = np.array([1, -1], np.int64)
+    how = packed.layout(ports, (1, 1))
+    weights = packed.pack_weights(w.astype(np.float64), ports, 0, how)
+    offset = rng.integers(-5, 6, (positions, columns))
+    t = np.sort(rng.integers(-12, 13, (positions, columns, levels)), axis=-1)
+    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega, offset, t, samples)
+    v = (x[:, 0].astype(np.int64) @ w - x[:, 1].astype(np.int64) @ w).reshape(samples, positions, columns) + offset
+    fired = [v >= t[..., 0]] if levels == 1 else [v >= t[..., 1], v < t[..., 0]]
+    got = packed.PackedBits(words, (samples, levels, 1, columns, positions)).channel_last()
+    assert np.array_equal(got, np.stack(fired, axis=1).astype(np.uint8))
+
+
 def test_weights_beyond_the_kernel_stay_with_the_byte_gemm() -> None:
     how = packed.layout(4, (1, 1))
     assert packed.pack_weights(np.array([[0.5], [1], [0], [1]]), 4, 0, how) is None
@@ -145,9 +165,11 @@ def test_every_zoo_model_with_the_packed_kernels_forced_on_and_off(zoo_dir: Path
     tiled (row tiles summed in one packed GEMM) and untiled."""
     monkeypatch.setattr(packed, "POPCOUNT_ADVANTAGE", advantage)
     monkeypatch.setattr(packed, "PACKED_MIN_MACS", 0)
-    calls = []
-    monkeypatch.setattr(packed.PackedWeights, "__call__",
-                        lambda self, x, omega, dtype, call=packed.PackedWeights.__call__: calls.append(x.shape[1]) or call(self, x, omega, dtype))
+    calls = []  # the input planes of every packed GEMM (sums, or comparisons on them)
+    for method in ("__call__", "compare"):
+        original = getattr(packed.PackedWeights, method)
+        monkeypatch.setattr(packed.PackedWeights, method,
+                            lambda self, x, *rest, original=original: calls.append(x.shape[1]) or original(self, x, *rest))
     for name in sorted(ZOO):
         for rows in (32, None):
             try:

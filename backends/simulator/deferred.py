@@ -194,6 +194,11 @@ class _FusedGroup:
     constant: np.ndarray | None
     how: Layout | None
     shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
+    macs: int = 0
+    """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
+    comparator: tuple[np.ndarray, np.ndarray] | None = None
+    """The packed comparison's ``[P, M]`` offsets and ``[P, M, L]`` thresholds (int64), made
+    once: a plan lives as long as its op's constants (thresholds included) are the same."""
 
     @cached_property
     def packed(self) -> PackedWeights | None:
@@ -217,20 +222,17 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     ``op`` over pending reads, and a bound of ``|v|``. ``v`` is linear in the counts, so
     ``v = Σ_b ω_b · S(Σ_reads bits_b @ G)`` — with ``S`` the scheme's column combination — is
     one GEMM per window: ``(Σ_b ω_b · bits_b) @ (Σ_reads G · S)``, complement rows folded as in
-    :func:`_counts_of_ports` (see :class:`~.gemm.IntegerGemm` for the engine)."""
-    windows = _windows_read(pending)
-    layout = tuple((constant_key(mvm, "conductance"), ports.key, _window_index(windows, ports))
-                   for mvm, ports in pending.reads)
-    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
-    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
+    :func:`_counts_of_ports` (see :class:`~.gemm.IntegerGemm` and :mod:`.packed` for the
+    engines)."""
+    groups, bound, windows = _fused_plan(op, pending)
     n, planes, positions = pending.shape[:3]
-    omega = np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
     value = None
     for group, ports in zip(groups, windows):
-        if group.how is not None and worthwhile(n * positions * planes * ports.width * group.gemm.weights.shape[1]) \
-                and group.packed is not None:
+        packed = _runs_packed(group, ports, pending)
+        group.macs += _macs(ports, pending, group)
+        if packed:
             dtype = np.int32 if bound < 2**31 else np.int64
-            part = group.packed(ports.packed(group.packed.how), omega, dtype).reshape(n, positions, -1)
+            part = group.packed(ports.packed(group.how), _omega(op, planes), dtype).reshape(n, positions, -1)
             shift = 0
         else:
             x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
@@ -240,6 +242,53 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
             part = part + group.shifted_constant(shift, part.dtype)
         value = part if value is None else value + part
     return value, bound
+
+
+def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
+    """The comparator ``op``'s result as packed bits straight from the popcount kernel —
+    sums, complement constant and thresholds ``[M, P, L]`` applied per row, no ``v`` array —
+    where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
+    groups, _, windows = _fused_plan(op, pending)
+    if len(groups) != 1 or not _runs_packed(groups[0], windows[0], pending):
+        return None
+    group, ports = groups[0], windows[0]
+    group.macs += _macs(ports, pending, group)
+    if group.comparator is None:
+        shape = thresholds.shape[1::-1]  # [P, M]
+        offset = np.zeros(shape, np.int64) if group.constant is None else np.asarray(group.constant).astype(np.int64)
+        group.comparator = (np.ascontiguousarray(np.broadcast_to(offset, shape)),
+                            np.ascontiguousarray(thresholds.transpose(1, 0, 2)).astype(np.int64))
+    offset, per_position = group.comparator
+    words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), offset, per_position, pending.shape[0])
+    return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
+
+
+def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup], int, list[PortMatrix]]:
+    """The fusion plan of sensing op ``op`` (made once per layout of its reads and versions of
+    their cells), its bound of ``|v|``, and the windows its groups read."""
+    windows = _windows_read(pending)
+    layout = tuple((constant_key(mvm, "conductance"), ports.key, _window_index(windows, ports))
+                   for mvm, ports in pending.reads)
+    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
+    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
+    return groups, bound, windows
+
+
+def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
+    """Multiply-adds of ``group``'s GEMM over ``ports`` for the samples ``pending`` holds."""
+    n, planes, positions = pending.shape[:3]
+    return n * positions * planes * ports.width * group.gemm.weights.shape[1]
+
+
+def _runs_packed(group: _FusedGroup, ports: PortMatrix, pending: PendingReads) -> bool:
+    """Whether ``group``'s GEMM over ``ports`` runs on packed words this time (see
+    :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's)."""
+    return group.how is not None and worthwhile(group.macs + _macs(ports, pending, group)) and group.packed is not None
+
+
+def _omega(op: Operation, planes: int) -> np.ndarray:
+    """The input planes' weights in the packed kernel (one plane: 1, its weight is in the cells)."""
+    return np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
 
 
 def _windows_read(pending: PendingReads) -> list[PortMatrix]:

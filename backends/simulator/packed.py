@@ -40,17 +40,19 @@ many bits per port, ``B · 64 · Kw ≤ 4 · K`` (an 8-plane RGB layer of 27 por
 
 
 PACKED_MIN_MACS = 1 << 31
-"""Until the compiled kernels have run once in this process, a read runs packed only when it has
-at least this many multiply-adds: loading them costs numba's import and target setup, about
-0.25 + 0.33 CPU-s measured with the kernels cached on disk — more than a small batch's byte
-GEMMs (a 16-sample golden check of CNV: under 1 G multiply-adds in all, tens of ms). Once
-loaded, every profitable read runs packed (results are the same either way)."""
+"""Until the compiled kernels have run once in this process, a read runs packed only once it
+has done at least this many multiply-adds (this call's included; a batch-1 loop gets there
+too): loading them costs numba's import and target setup, about 0.25 + 0.33 CPU-s measured
+with the kernels cached on disk — more than a small run's byte GEMMs (a 16-sample golden check
+of CNV: under 1 G multiply-adds in all, tens of ms). Once loaded, every profitable read runs
+packed (results are the same either way)."""
 
 _loaded = False
 
 
 def worthwhile(macs: int) -> bool:
-    """Whether a profitable read of ``macs`` multiply-adds runs packed (see :data:`PACKED_MIN_MACS`)."""
+    """Whether a profitable read that has done ``macs`` multiply-adds runs packed (see
+    :data:`PACKED_MIN_MACS`)."""
     return _loaded or macs >= PACKED_MIN_MACS
 
 
@@ -138,6 +140,20 @@ class PackedWeights:
 
         out = np.empty((x.shape[0], self.planes.shape[1]), dtype)
         popcount_gemm(x, self.planes, omega, self.lo, self.scale, out)
+        _loaded = True
+        return out
+
+    def compare(self, x: np.ndarray, omega: np.ndarray, offset: np.ndarray, thresholds: np.ndarray,
+                samples: int) -> np.ndarray:
+        """Comparators on ``v = Σ_b omega[b] · x[:, b] @ W + offset[p]`` (rows ``n · P + p``):
+        one level ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds``
+        ``[P, M, L]`` int64, ``offset`` ``[P, M]`` int64), as packed words ``[N, L, P, ⌈M/64⌉]``."""
+        global _loaded
+        from .popcount import popcount_compare
+
+        positions, columns, levels = thresholds.shape
+        out = np.zeros((samples, levels, positions, -(-columns // 64)), np.uint64)
+        popcount_compare(x, self.planes, omega, self.lo, self.scale, offset, thresholds, out)
         _loaded = True
         return out
 

@@ -26,65 +26,102 @@ def _popcount(typingctx, word):
 
 
 @njit(cache=True, nogil=True)
+def _block_sums(x, w, omega, lo, scale, r0, block, ones, acc):
+    """``acc[i, j]`` for rows ``r0 + i`` (``i < block ≤ 4``) as :func:`popcount_gemm` defines
+    them; four rows share each weight word."""
+    planes, words = x.shape[1], x.shape[2]
+    bitplanes, columns = w.shape[0], w.shape[1]
+    for i in range(block):
+        for b in range(planes):
+            total = 0
+            for k in range(words):
+                total += _popcount(x[r0 + i, b, k])
+            ones[i, b] = total
+    for j in range(columns):
+        acc0 = np.int64(0)
+        acc1 = np.int64(0)
+        acc2 = np.int64(0)
+        acc3 = np.int64(0)
+        for b in range(planes):
+            s0 = np.int64(0)
+            s1 = np.int64(0)
+            s2 = np.int64(0)
+            s3 = np.int64(0)
+            for t in range(bitplanes):
+                p0 = np.uint64(0)
+                p1 = np.uint64(0)
+                p2 = np.uint64(0)
+                p3 = np.uint64(0)
+                if block == 4:
+                    for k in range(words):
+                        wk = w[t, j, k]
+                        p0 += _popcount(x[r0, b, k] & wk)
+                        p1 += _popcount(x[r0 + 1, b, k] & wk)
+                        p2 += _popcount(x[r0 + 2, b, k] & wk)
+                        p3 += _popcount(x[r0 + 3, b, k] & wk)
+                else:
+                    for k in range(words):
+                        wk = w[t, j, k]
+                        p0 += _popcount(x[r0, b, k] & wk)
+                        if block > 1:
+                            p1 += _popcount(x[r0 + 1, b, k] & wk)
+                        if block > 2:
+                            p2 += _popcount(x[r0 + 2, b, k] & wk)
+                s0 += np.int64(p0) << t
+                s1 += np.int64(p1) << t
+                s2 += np.int64(p2) << t
+                s3 += np.int64(p3) << t
+            acc0 += omega[b] * (lo[j] * ones[0, b] + scale[j] * s0)
+            acc1 += omega[b] * (lo[j] * ones[1, b] + scale[j] * s1)
+            acc2 += omega[b] * (lo[j] * ones[2, b] + scale[j] * s2)
+            acc3 += omega[b] * (lo[j] * ones[3, b] + scale[j] * s3)
+        acc[0, j] = acc0
+        acc[1, j] = acc1
+        acc[2, j] = acc2
+        acc[3, j] = acc3
+
+
+@njit(cache=True, nogil=True)
 def popcount_gemm(x, w, omega, lo, scale, out):
     """``out[r, j] = Σ_b omega[b] · (lo[j] · |x[r, b]| + scale[j] · Σ_t 2^t · |x[r, b] & w[t, j]|)``
     with ``|·|`` the popcount over a row's words: ``x`` ``[R, B, Kw]`` uint64 (``B`` input
     bit-planes), ``w`` ``[T, M, Kw]`` uint64 (``T`` weight bit-planes), ``omega`` ``[B]``,
-    ``lo`` and ``scale`` ``[M]`` int64; sums in int64, stored in ``out``'s dtype ``[R, M]``.
-    Four rows share each weight word."""
-    rows, planes, words = x.shape
-    bitplanes, columns, _ = w.shape
-    ones = np.zeros((4, planes), np.int64)
+    ``lo`` and ``scale`` ``[M]`` int64; sums in int64, stored in ``out``'s dtype ``[R, M]``."""
+    rows, columns = x.shape[0], w.shape[1]
+    ones = np.zeros((4, x.shape[1]), np.int64)
+    acc = np.zeros((4, columns), np.int64)
     for r0 in range(0, rows, 4):
         block = min(4, rows - r0)
+        _block_sums(x, w, omega, lo, scale, r0, block, ones, acc)
         for i in range(block):
-            for b in range(planes):
-                total = 0
-                for k in range(words):
-                    total += _popcount(x[r0 + i, b, k])
-                ones[i, b] = total
-        for j in range(columns):
-            acc0 = np.int64(0)
-            acc1 = np.int64(0)
-            acc2 = np.int64(0)
-            acc3 = np.int64(0)
-            for b in range(planes):
-                s0 = np.int64(0)
-                s1 = np.int64(0)
-                s2 = np.int64(0)
-                s3 = np.int64(0)
-                for t in range(bitplanes):
-                    p0 = np.uint64(0)
-                    p1 = np.uint64(0)
-                    p2 = np.uint64(0)
-                    p3 = np.uint64(0)
-                    if block == 4:
-                        for k in range(words):
-                            wk = w[t, j, k]
-                            p0 += _popcount(x[r0, b, k] & wk)
-                            p1 += _popcount(x[r0 + 1, b, k] & wk)
-                            p2 += _popcount(x[r0 + 2, b, k] & wk)
-                            p3 += _popcount(x[r0 + 3, b, k] & wk)
-                    else:
-                        for k in range(words):
-                            wk = w[t, j, k]
-                            p0 += _popcount(x[r0, b, k] & wk)
-                            if block > 1:
-                                p1 += _popcount(x[r0 + 1, b, k] & wk)
-                            if block > 2:
-                                p2 += _popcount(x[r0 + 2, b, k] & wk)
-                    s0 += np.int64(p0) << t
-                    s1 += np.int64(p1) << t
-                    s2 += np.int64(p2) << t
-                    s3 += np.int64(p3) << t
-                acc0 += omega[b] * (lo[j] * ones[0, b] + scale[j] * s0)
-                acc1 += omega[b] * (lo[j] * ones[1, b] + scale[j] * s1)
-                acc2 += omega[b] * (lo[j] * ones[2, b] + scale[j] * s2)
-                acc3 += omega[b] * (lo[j] * ones[3, b] + scale[j] * s3)
-            out[r0, j] = acc0
-            if block > 1:
-                out[r0 + 1, j] = acc1
-            if block > 2:
-                out[r0 + 2, j] = acc2
-            if block > 3:
-                out[r0 + 3, j] = acc3
+            for j in range(columns):
+                out[r0 + i, j] = acc[i, j]
+
+
+@njit(cache=True, nogil=True)
+def popcount_compare(x, w, omega, lo, scale, offset, thresholds, out):
+    """Comparators on :func:`popcount_gemm`'s sums, written as packed bits: with row
+    ``r = n · P + p`` (sample ``n``, window position ``p``) and ``v = sums[r, j] + offset[p, j]``,
+    one level (``thresholds`` ``[P, M, 1]``) sets bit ``j`` of ``out[n, 0, p]`` where
+    ``v ≥ T0``; two levels set it in ``out[n, 0, p]`` where ``v ≥ T1`` and in ``out[n, 1, p]``
+    where ``v < T0``. ``out`` ``[N, L, P, ⌈M/64⌉]`` uint64 must be zero."""
+    rows, columns = x.shape[0], w.shape[1]
+    positions, levels = offset.shape[0], thresholds.shape[2]
+    ones = np.zeros((4, x.shape[1]), np.int64)
+    acc = np.zeros((4, columns), np.int64)
+    for r0 in range(0, rows, 4):
+        block = min(4, rows - r0)
+        _block_sums(x, w, omega, lo, scale, r0, block, ones, acc)
+        for i in range(block):
+            n, p = divmod(r0 + i, positions)
+            for j in range(columns):
+                v = acc[i, j] + offset[p, j]
+                bit = np.uint64(1) << np.uint64(j & 63)
+                if levels == 1:
+                    if v >= thresholds[p, j, 0]:
+                        out[n, 0, p, j >> 6] |= bit
+                else:
+                    if v >= thresholds[p, j, 1]:
+                        out[n, 0, p, j >> 6] |= bit
+                    if v < thresholds[p, j, 0]:
+                        out[n, 1, p, j >> 6] |= bit

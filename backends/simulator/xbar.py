@@ -10,7 +10,7 @@ from bnnc.ir import Operation, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from .caches import prepared, thresholds_per_position
-from .deferred import PendingReads, PortMatrix, fused_value
+from .deferred import PendingReads, PortMatrix, fused_comparison, fused_value
 from .device import ColumnCurrents, analog_fires, column_currents
 from .driver import Datum, Run, kernel
 from .packed import PackedBits, concat_channels, pool_words
@@ -248,6 +248,9 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
             return [_comparator_planes(run, op, analog_fires(run.session, op, x, thresholds))]
         x = x.counts()
     if isinstance(x, PendingReads):
+        packed = fused_comparison(op, x, thresholds)
+        if packed is not None:
+            return [packed]
         v, bound = fused_value(op, x)  # [N, P, M]
         t = prepared(op, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
         fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
