@@ -45,7 +45,8 @@ def test_popcount_gemm_is_the_integer_product(rows: int, ports: int, planes: int
 @pytest.mark.parametrize("levels", [1, 2])
 def test_packed_comparison_is_the_comparators_on_the_sums(levels: int) -> None:
     """Rows ``n · P + p`` (7 samples × 3 positions: not a multiple of four rows), 70 columns
-    (two words), per-position offsets and thresholds: ``[v ≥ T0]``, or ``[v ≥ T1]`` and ``[v < T0]``."""
+    (two words), per-position offsets (folded into the thresholds) and thresholds: ``[v ≥ T0]``,
+    or ``[v ≥ T1]`` and ``[v < T0]``."""
     rng = np.random.default_rng(levels)
     samples, positions, ports, columns = 7, 3, 100, 70
     x = _bits(rng, (samples * positions, 2, ports))
@@ -55,7 +56,7 @@ def test_packed_comparison_is_the_comparators_on_the_sums(levels: int) -> None:
     weights = packed.pack_weights(w.astype(np.float64), ports, 0, how)
     offset = rng.integers(-5, 6, (positions, columns))
     t = np.sort(rng.integers(-12, 13, (positions, columns, levels)), axis=-1)
-    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega, offset, t, samples)
+    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega, t - offset[..., None], samples)
     v = (x[:, 0].astype(np.int64) @ w - x[:, 1].astype(np.int64) @ w).reshape(samples, positions, columns) + offset
     fired = [v >= t[..., 0]] if levels == 1 else [v >= t[..., 1], v < t[..., 0]]
     got = packed.PackedBits(words, (samples, levels, 1, columns, positions)).channel_last()

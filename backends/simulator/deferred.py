@@ -196,9 +196,10 @@ class _FusedGroup:
     shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
     macs: int = 0
     """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
-    comparator: tuple[np.ndarray, np.ndarray] | None = None
-    """The packed comparison's ``[P, M]`` offsets and ``[P, M, L]`` thresholds (int64), made
-    once: a plan lives as long as its op's constants (thresholds included) are the same."""
+    comparator: np.ndarray | None = None
+    """The packed comparison's ``[P, M, L]`` thresholds on the GEMM's sums (int64: the
+    comparator's thresholds less the complement constant), made once: a plan lives as long as
+    its op's constants (thresholds included) are the same."""
 
     @cached_property
     def packed(self) -> PackedWeights | None:
@@ -246,20 +247,19 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
 
 def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
     """The comparator ``op``'s result as packed bits straight from the popcount kernel —
-    sums, complement constant and thresholds ``[M, P, L]`` applied per row, no ``v`` array —
+    thresholds ``[M, P, L]`` (less the complement constant) applied per row, no ``v`` array —
     where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
     groups, _, windows = _fused_plan(op, pending)
     if len(groups) != 1 or not _runs_packed(groups[0], windows[0], pending):
         return None
     group, ports = groups[0], windows[0]
     group.macs += _macs(ports, pending, group)
-    if group.comparator is None:
-        shape = thresholds.shape[1::-1]  # [P, M]
-        offset = np.zeros(shape, np.int64) if group.constant is None else np.asarray(group.constant).astype(np.int64)
-        group.comparator = (np.ascontiguousarray(np.broadcast_to(offset, shape)),
-                            np.ascontiguousarray(thresholds.transpose(1, 0, 2)).astype(np.int64))
-    offset, per_position = group.comparator
-    words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), offset, per_position, pending.shape[0])
+    if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
+        per_position = thresholds.transpose(1, 0, 2).astype(np.int64)  # [P, M, L]
+        if group.constant is not None:
+            per_position = per_position - np.asarray(group.constant).astype(np.int64)[..., None]
+        group.comparator = np.ascontiguousarray(per_position)
+    words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), group.comparator, pending.shape[0])
     return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
 
 

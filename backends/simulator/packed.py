@@ -143,17 +143,16 @@ class PackedWeights:
         _loaded = True
         return out
 
-    def compare(self, x: np.ndarray, omega: np.ndarray, offset: np.ndarray, thresholds: np.ndarray,
-                samples: int) -> np.ndarray:
-        """Comparators on ``v = Σ_b omega[b] · x[:, b] @ W + offset[p]`` (rows ``n · P + p``):
-        one level ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds``
-        ``[P, M, L]`` int64, ``offset`` ``[P, M]`` int64), as packed words ``[N, L, P, ⌈M/64⌉]``."""
+    def compare(self, x: np.ndarray, omega: np.ndarray, thresholds: np.ndarray, samples: int) -> np.ndarray:
+        """Comparators on ``v = Σ_b omega[b] · x[:, b] @ W`` (rows ``n · P + p``): one level
+        ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds`` ``[P, M, L]``
+        int64), as packed words ``[N, L, P, ⌈M/64⌉]``."""
         global _loaded
         from .popcount import popcount_compare
 
         positions, columns, levels = thresholds.shape
-        out = np.zeros((samples, levels, positions, -(-columns // 64)), np.uint64)
-        popcount_compare(x, self.planes, omega, self.lo, self.scale, offset, thresholds, out)
+        out = np.empty((samples, levels, positions, -(-columns // 64)), np.uint64)
+        popcount_compare(x, self.planes, omega, self.lo, self.scale, thresholds, out)
         _loaded = True
         return out
 

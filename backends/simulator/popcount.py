@@ -99,14 +99,14 @@ def popcount_gemm(x, w, omega, lo, scale, out):
 
 
 @njit(cache=True, nogil=True)
-def popcount_compare(x, w, omega, lo, scale, offset, thresholds, out):
+def popcount_compare(x, w, omega, lo, scale, thresholds, out):
     """Comparators on :func:`popcount_gemm`'s sums, written as packed bits: with row
-    ``r = n · P + p`` (sample ``n``, window position ``p``) and ``v = sums[r, j] + offset[p, j]``,
-    one level (``thresholds`` ``[P, M, 1]``) sets bit ``j`` of ``out[n, 0, p]`` where
-    ``v ≥ T0``; two levels set it in ``out[n, 0, p]`` where ``v ≥ T1`` and in ``out[n, 1, p]``
-    where ``v < T0``. ``out`` ``[N, L, P, ⌈M/64⌉]`` uint64 must be zero."""
+    ``r = n · P + p`` (sample ``n``, window position ``p``) and ``v = sums[r, j]``, one level
+    (``thresholds`` ``[P, M, 1]``) sets bit ``j`` of ``out[n, 0, p]`` where ``v ≥ T0``; two
+    levels set it in ``out[n, 0, p]`` where ``v ≥ T1`` and in ``out[n, 1, p]`` where
+    ``v < T0``. ``out`` is ``[N, L, P, ⌈M/64⌉]`` uint64; each word is written once."""
     rows, columns = x.shape[0], w.shape[1]
-    positions, levels = offset.shape[0], thresholds.shape[2]
+    positions, levels = thresholds.shape[0], thresholds.shape[2]
     ones = np.zeros((4, x.shape[1]), np.int64)
     acc = np.zeros((4, columns), np.int64)
     for r0 in range(0, rows, 4):
@@ -114,14 +114,20 @@ def popcount_compare(x, w, omega, lo, scale, offset, thresholds, out):
         _block_sums(x, w, omega, lo, scale, r0, block, ones, acc)
         for i in range(block):
             n, p = divmod(r0 + i, positions)
-            for j in range(columns):
-                v = acc[i, j] + offset[p, j]
-                bit = np.uint64(1) << np.uint64(j & 63)
-                if levels == 1:
-                    if v >= thresholds[p, j, 0]:
-                        out[n, 0, p, j >> 6] |= bit
-                else:
-                    if v >= thresholds[p, j, 1]:
-                        out[n, 0, p, j >> 6] |= bit
-                    if v < thresholds[p, j, 0]:
-                        out[n, 1, p, j >> 6] |= bit
+            for word in range(out.shape[3]):
+                first = np.uint64(0)
+                second = np.uint64(0)
+                for j in range(word * 64, min(columns, word * 64 + 64)):
+                    bit = np.uint64(1) << np.uint64(j - word * 64)
+                    v = acc[i, j]
+                    if levels == 1:
+                        if v >= thresholds[p, j, 0]:
+                            first |= bit
+                    else:
+                        if v >= thresholds[p, j, 1]:
+                            first |= bit
+                        if v < thresholds[p, j, 0]:
+                            second |= bit
+                out[n, 0, p, word] = first
+                if levels > 1:
+                    out[n, 1, p, word] = second
