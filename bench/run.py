@@ -2,7 +2,7 @@
 and how both grow with model size. Writes ``bench/RESULTS.md``.
 
     python bench/run.py                 # everything, medians of 3 runs
-    python bench/run.py --quick         # 1 run each, batch 64 instead of 256 (a smoke test)
+    python bench/run.py --quick         # 1 run each, batches 1, 16, 64 (a smoke test)
     python bench/run.py --models bireal18_w0.25_128,bireal18 --runs 2   # some models only
     python bench/run.py --profile bireal18   # where one model's compile time goes (no RESULTS.md)
 
@@ -10,10 +10,13 @@ Each compile runs in a fresh process (``bnnc MODEL --no-check --json``: load →
 report with the schedule, no golden check) with one BLAS/OpenMP thread, whose peak RSS is its
 memory figure; the process's CPU time over the same span as "process s" (after bnnc's imports)
 is reported beside the wall times (on a shared machine it is the steadier figure). A model that bnnc refuses gets its one-line error in the
-table instead of figures. The throughput run pins one thread for both sides
-(``OPENBLAS_NUM_THREADS=1`` for numpy, ``intra_op_num_threads=1`` for onnxruntime) and checks
-that the simulator's outputs equal onnxruntime's. The load average before and after the run is
-recorded, since other work on the machine slows the wall-clock figures.
+table instead of figures. The throughput run pins one thread for every side
+(``OPENBLAS_NUM_THREADS=1`` for numpy, ``intra_op_num_threads=1`` for onnxruntime), compares
+with onnxruntime's default session and its unoptimized one, and checks that the simulator's
+outputs equal onnxruntime's bit for bit. Every child runs as ``python -P`` in a scratch
+directory (the installed or editable bnnc, never the checkout's ``bnnc/`` folder). The load
+average before and after the run is recorded, since other work on the machine slows the
+wall-clock figures.
 """
 
 from __future__ import annotations
@@ -440,11 +443,12 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
               "`_position` takes 0.018 s at 2.75 M binary weights (855 ops after the passes), 0.135 s at 11 M "
               "(2247 ops) and 1.34 s at 44 M (7070 ops, over a third of that compile's passes) — the one quadratic "
               "term found, small at Bi-Real-18 size (`erase`, used by dce, scans the same way).",
-              "- Simulator at batch 1: per-op Python dispatch (tens of ops, a few µs each) dominates; "
-              "onnxruntime runs a small MLP's kernels with far less overhead. At batch 256 the array "
-              "reads are integer GEMMs (numpy sgemm, or onnxruntime's MatMulInteger for large reads) and "
-              "CNV's convolutions outrun onnxruntime's float convolutions; TFC's tiny 64-wide layers "
-              "leave little GEMM work to amortize that overhead."]
+              "- Simulator: the integer path keeps bits packed end to end — comparators write channel-last uint64 "
+              "words straight from the compiled AND-popcount kernel (numba, cached on disk), windows gather whole "
+              "words, pooling ORs/ANDs words — once a read's work repays loading numba (about 0.6 CPU-s); an RGB "
+              "first layer (8 bit-planes × 27 ports) stays a byte GEMM. At batch 1 per-op Python dispatch (hundreds "
+              "of ops, most of them the tiles' slice/read/ADC steps, a few µs each) dominates; TFC's 64-wide layers "
+              "leave too little GEMM work to amortize it."]
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
 

@@ -87,15 +87,7 @@ def popcount_gemm(x, w, omega, lo, scale, out):
     with ``|·|`` the popcount over a row's words: ``x`` ``[R, B, Kw]`` uint64 (``B`` input
     bit-planes), ``w`` ``[T, M, Kw]`` uint64 (``T`` weight bit-planes), ``omega`` ``[B]``,
     ``lo`` and ``scale`` ``[M]`` int64; sums in int64, stored in ``out``'s dtype ``[R, M]``."""
-    rows, columns = x.shape[0], w.shape[1]
-    ones = np.zeros((4, x.shape[1]), np.int64)
-    acc = np.zeros((4, columns), np.int64)
-    for r0 in range(0, rows, 4):
-        block = min(4, rows - r0)
-        _block_sums(x, w, omega, lo, scale, r0, block, ones, acc)
-        for i in range(block):
-            for j in range(columns):
-                out[r0 + i, j] = acc[i, j]
+    _rows(x, w, omega, lo, scale, None, out)
 
 
 @njit(cache=True, nogil=True)
@@ -105,29 +97,47 @@ def popcount_compare(x, w, omega, lo, scale, thresholds, out):
     (``thresholds`` ``[P, M, 1]``) sets bit ``j`` of ``out[n, 0, p]`` where ``v ≥ T0``; two
     levels set it in ``out[n, 0, p]`` where ``v ≥ T1`` and in ``out[n, 1, p]`` where
     ``v < T0``. ``out`` is ``[N, L, P, ⌈M/64⌉]`` uint64; each word is written once."""
+    _rows(x, w, omega, lo, scale, thresholds, out)
+
+
+@njit(cache=True, nogil=True)
+def _rows(x, w, omega, lo, scale, thresholds, out):
+    """Every row's sums, four rows at a time: stored (``thresholds`` None, a branch numba
+    compiles away) or compared (see :func:`popcount_compare`)."""
     rows, columns = x.shape[0], w.shape[1]
-    positions, levels = thresholds.shape[0], thresholds.shape[2]
     ones = np.zeros((4, x.shape[1]), np.int64)
     acc = np.zeros((4, columns), np.int64)
     for r0 in range(0, rows, 4):
         block = min(4, rows - r0)
         _block_sums(x, w, omega, lo, scale, r0, block, ones, acc)
         for i in range(block):
-            n, p = divmod(r0 + i, positions)
-            for word in range(out.shape[3]):
-                first = np.uint64(0)
-                second = np.uint64(0)
-                for j in range(word * 64, min(columns, word * 64 + 64)):
-                    bit = np.uint64(1) << np.uint64(j - word * 64)
-                    v = acc[i, j]
-                    if levels == 1:
-                        if v >= thresholds[p, j, 0]:
-                            first |= bit
-                    else:
-                        if v >= thresholds[p, j, 1]:
-                            first |= bit
-                        if v < thresholds[p, j, 0]:
-                            second |= bit
-                out[n, 0, p, word] = first
-                if levels > 1:
-                    out[n, 1, p, word] = second
+            if thresholds is None:
+                for j in range(columns):
+                    out[r0 + i, j] = acc[i, j]
+            else:
+                _compare_row(acc, i, r0 + i, thresholds, out)
+
+
+@njit(cache=True, nogil=True)
+def _compare_row(acc, i, row, thresholds, out):
+    """The comparator bits of ``acc[i]`` (row ``row``) into ``out`` (see :func:`popcount_compare`)."""
+    columns = acc.shape[1]
+    positions, levels = thresholds.shape[0], thresholds.shape[2]
+    n, p = divmod(row, positions)
+    for word in range(out.shape[3]):
+        first = np.uint64(0)
+        second = np.uint64(0)
+        for j in range(word * 64, min(columns, word * 64 + 64)):
+            bit = np.uint64(1) << np.uint64(j - word * 64)
+            v = acc[i, j]
+            if levels == 1:
+                if v >= thresholds[p, j, 0]:
+                    first |= bit
+            else:
+                if v >= thresholds[p, j, 1]:
+                    first |= bit
+                if v < thresholds[p, j, 0]:
+                    second |= bit
+        out[n, 0, p, word] = first
+        if levels > 1:
+            out[n, 1, p, word] = second
