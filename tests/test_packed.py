@@ -15,7 +15,6 @@ import pytest
 import bnnc
 from bnnc.backends.interpreter import interpret_batch
 from bnnc.backends.simulator import packed, simulate, windows
-from bnnc.backends.simulator.popcount import popcount_gemm
 from bnnc.ir import Domain, Function, Location, Module, Return, TensorType, lookup_op
 from bnnc.samples import random_arguments
 from tests.models.zoo import ZOO

@@ -108,14 +108,8 @@ def packed_ports(image: np.ndarray | PackedBits, op: Operation, how: Layout) -> 
     else:
         c, words = image.shape[2], _words(image.transpose(0, 1, 3, 4, 2), cw)
     n, b, height, width, _ = words.shape
-    pt, pl, pb, pr = op.attr("pads")
     out_h, out_w = output_size(op, height, width)
-    if pt or pl or pb or pr:
-        padded = np.empty((n, b, height + pt + pb, width + pl + pr, cw), np.uint64)
-        for plane, bit in enumerate(op.pad_plane_bits()):
-            padded[:, plane] = _words(np.full(c, bit, np.uint8), cw)
-        padded[:, :, pt : pt + height, pl : pl + width] = words
-        words = padded
+    words = _pad_words(words, op, np.stack([_words(np.full(c, bit, np.uint8), cw) for bit in op.pad_plane_bits()]))
     out = np.empty((n, out_h, out_w, b, kh, kw, cw), np.uint64)
     for i, j, rows, cols in tap_slices(op, out_h, out_w):
         out[:, :, :, :, i, j] = words[:, :, rows, cols].transpose(0, 2, 3, 1, 4)
@@ -241,25 +235,35 @@ def pool_words(bits: PackedBits, op: Operation, use_or: np.ndarray, shape: tuple
     out_h, out_w = output_size(op, height, width)
     ones = _words(np.ones(bits.channels, np.uint8), cw)
     or_mask = _words(use_or.astype(np.uint8), cw)
-    pt, pl, pb, pr = op.attr("pads")
-    any_set = all_set = None
-    for combine, pad in ((np.bitwise_or, np.zeros_like(ones)), (np.bitwise_and, ones)):
-        padded = image
-        if pt or pl or pb or pr:
-            padded = np.empty((n, levels, height + pt + pb, width + pl + pr, cw), np.uint64)
-            padded[...] = pad
-            padded[:, :, pt : pt + height, pl : pl + width] = image
+    masks = [or_mask, ones & ~or_mask][:levels]  # per plane, the channels that OR (plane 1: the others)
+
+    def reduce(combine: np.ufunc, pad: np.ndarray) -> np.ndarray:
+        padded = _pad_words(image, op, np.broadcast_to(pad, (levels, cw)))
         result = None
         for _, _, rows, cols in tap_slices(op, out_h, out_w):
             tap = padded[:, :, rows, cols]
             result = tap.copy() if result is None else combine(result, tap, out=result)
-        if combine is np.bitwise_or:
-            any_set = result
-        else:
-            all_set = result
-    masks = [or_mask, ones & ~or_mask]  # plane 0: OR where use_or; plane 1 the other way round
-    out = np.empty_like(any_set)
-    for level in range(levels):
-        m = masks[level]
-        out[:, level] = (any_set[:, level] & m) | (all_set[:, level] & (ones & ~m))
+        return result
+
+    any_set = reduce(np.bitwise_or, np.zeros_like(ones)) if any(m.any() for m in masks) else None
+    all_set = reduce(np.bitwise_and, ones) if any((ones & ~m).any() for m in masks) else None
+    out = np.zeros((n, levels, out_h, out_w, cw), np.uint64)
+    for level, m in enumerate(masks):
+        if any_set is not None:
+            out[:, level] |= any_set[:, level] & m
+        if all_set is not None:
+            out[:, level] |= all_set[:, level] & (ones & ~m)
     return PackedBits(out.reshape(n, levels, out_h * out_w, cw), tuple(shape))
+
+
+def _pad_words(words: np.ndarray, op: Operation, fill: np.ndarray) -> np.ndarray:
+    """An image of words ``[N, B, H, W, Cw]`` with ``op``'s pads ``[top, left, bottom, right]``
+    holding ``fill[b]`` (``[B, Cw]``) in plane ``b``; the image itself without pads."""
+    pt, pl, pb, pr = op.attr("pads")
+    if not (pt or pl or pb or pr):
+        return words
+    n, b, height, width, cw = words.shape
+    padded = np.empty((n, b, height + pt + pb, width + pl + pr, cw), np.uint64)
+    padded[...] = fill[None, :, None, None, :]
+    padded[:, :, pt : pt + height, pl : pl + width] = words
+    return padded
