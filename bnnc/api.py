@@ -185,14 +185,15 @@ def compile(
     module, graph = import_onnx(model, input_shapes)
     if choices:
         check_layers(choices, binary_layer_names(module), origin, str(model))
-    source = clone_module(module)
+    source, model_proto = clone_module(module), graph.model
+    del graph  # its decoded weights are the module's constants now; the passes need not hold them
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
     passes = PassManager.from_pipeline(pipeline, **dict(manager or {}))
     context = passes.run(module, PassContext(debug=debug))
     timings["passes"] = time.perf_counter() - start
     _record(module, pipeline, config, context.remarks)
-    compilation = Compilation(module, config, source=source, model=graph.model, timings=timings)
+    compilation = Compilation(module, config, source=source, model=model_proto, timings=timings)
     compilation.pass_timings = passes.timing_report()
     compilation.options = {"model": model, "array": (config.array.rows, config.array.cols), "scheme": scheme, "hw": config,
                            "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,

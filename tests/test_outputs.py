@@ -72,7 +72,7 @@ def test_a_failed_write_leaves_the_old_directory_untouched(tmp_path: Path, monke
         written.append(path)
         path.write_bytes(data)
 
-    monkeypatch.setattr(atomic, "_write_synced", failing_write)
+    monkeypatch.setattr(atomic, "_write_new", failing_write)
     assert _run("-o", out) == 2
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0 and ".new" not in message and ".tmp" not in message and "No space left" in message

@@ -330,7 +330,9 @@ def _check_subgraphs(graph: onnx.GraphProto) -> None:
 
 
 def standardize(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Return a copy of ``model`` with QONNX/FINN custom ops as standard ONNX.
+    """Return a copy of ``model`` with QONNX/FINN custom ops as standard ONNX (``model``
+    itself where it has no custom op and imports no custom domain: a copy would only double
+    the weights held; callers do not modify the result).
 
     Output tensor names of rewritten nodes are preserved; the new intermediate
     tensors and initializers get fresh names derived from them. Raises
@@ -338,10 +340,12 @@ def standardize(model: onnx.ModelProto) -> onnx.ModelProto:
     in an opset older than 9, and for custom ops whose parameters bnnc needs
     but cannot determine (a non-constant bit width, an input of unknown rank).
     """
+    _check_subgraphs(model.graph)
+    if all(n.domain in STANDARD_DOMAINS for n in model.graph.node) and not any(o.domain in CUSTOM_DOMAINS for o in model.opset_import):
+        return model
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
-    _check_subgraphs(graph)
     custom = [n for n in graph.node if n.domain not in STANDARD_DOMAINS]
     for node in custom:
         if (node.domain, node.op_type) not in _REWRITERS:
