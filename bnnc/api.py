@@ -107,6 +107,7 @@ def compile(
     sign_zero: str = "exact",
     pipeline: str | None = None,
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    max_tensor_mb: float | None = None,
     manager: Mapping[str, Any] | None = None,
     debug: bool = False,
 ) -> Compilation:
@@ -123,6 +124,8 @@ def compile(
     - ``pipeline``: a pass pipeline instead of the default one (then the four tuning options
       above must be left alone: set them as pass options);
     - ``input_shapes``: static shapes for inputs with dynamic dimensions;
+    - ``max_tensor_mb``: the largest tensor (MiB) the model may compute (default 1024); only
+      what the graph outputs need is evaluated;
     - ``manager``: :class:`~bnnc.passes.PassManager` options (IR printing, timing, numerical
       checks); ``debug``: pattern-match remarks.
     """
@@ -146,7 +149,7 @@ def compile(
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with a pipeline, set the pass options in it instead")
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    module, graph = import_onnx(model, input_shapes)
+    module, graph = import_onnx(model, input_shapes, max_tensor_mb)
     source = clone_module(module)
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()

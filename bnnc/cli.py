@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="replicate until F inferences/s, with the fewest arrays")
     onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
                             help="hardware configuration (see --print-default-hw)")
+    onnx_group.add_argument("--max-tensor-mb", type=float, default=None, metavar="MB",
+                            help="the largest tensor the model may compute, in MiB (default 1024)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
@@ -158,10 +160,12 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
         given = _tuning_flags(args)
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
-        return {"hw": hw, "pipeline": args.pipeline, "input_shapes": parse_input_shapes(args.input_shape)}
+        return {"hw": hw, "pipeline": args.pipeline, "input_shapes": parse_input_shapes(args.input_shape),
+                "max_tensor_mb": args.max_tensor_mb}
     return {
         "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
         "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": parse_input_shapes(args.input_shape),
+        "max_tensor_mb": args.max_tensor_mb,
     }
 
 
