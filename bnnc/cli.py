@@ -13,11 +13,13 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from bnnc import api
 from bnnc.api import DEFAULT_PIPELINE
+from bnnc.interrupt import interrupted
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
@@ -35,8 +37,15 @@ def _name_list(text: str) -> set[str]:
     return {n.strip() for n in text.split(",") if n.strip()}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit 2): the message and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"bnnc: error: {printable(message, 1000)} (see bnnc --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bnnc",
         description="Compile a binarized neural network (ONNX) onto memristor crossbar arrays, "
         "or run a pass pipeline on textual IR (.bir).",
@@ -287,8 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             code = _run(parser, args)
         except KeyboardInterrupt:
-            print("bnnc: interrupted", file=sys.stderr)
-            return 130
+            return interrupted()
         except (BnncError, OSError, ImportError) as e:
             if args.debug:
                 traceback.print_exc()

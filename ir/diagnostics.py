@@ -18,6 +18,20 @@ def printable(text: str, limit: int = 200) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
+def caret_excerpt(source_line: str, column: int, width: int = 160) -> str:
+    """Two lines: ``source_line`` escaped like :func:`printable` (cut to about ``width``
+    characters around the 1-based ``column``, an ellipsis marking each cut), and a caret under
+    the character at ``column`` as it is shown."""
+    shown = [_UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), c) for c in source_line]
+    index = min(max(column - 1, 0), len(shown))
+    at = sum(len(piece) for piece in shown[:index])
+    text = "".join(shown)
+    start = max(0, min(at - width // 2, len(text) - width))
+    end = start + width
+    head, tail = ("…" if start > 0 else ""), ("…" if end < len(text) else "")
+    return f"{head}{text[start:end]}{tail}\n{' ' * (len(head) + at - start)}^"
+
+
 class BnncError(Exception):
     """An error in the user's input (model, IR file, options, hardware file) with a one-line
     message that says what was expected and what to do; every layer raises subclasses of it
@@ -32,7 +46,8 @@ class IRError(BnncError):
 
 class ParseError(IRError):
     """A syntax or semantic error in textual IR, printed as ``file:line:col: error: message``
-    followed by the offending source line and a caret under the column."""
+    followed by the offending source line (escaped, a long one cut around the column) and a
+    caret under the column."""
 
     def __init__(self, message: str, filename: str, line: int, column: int, source_line: str = ""):
         self.message = message
@@ -43,11 +58,10 @@ class ParseError(IRError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        head = f"{self.filename}:{self.line}:{self.column}: error: {self.message}"
+        head = f"{self.filename}:{self.line}:{self.column}: error: {printable(self.message, 1000)}"
         if not self.source_line:
             return head
-        caret = " " * (self.column - 1) + "^"
-        return f"{head}\n{self.source_line}\n{caret}"
+        return f"{head}\n{caret_excerpt(self.source_line, self.column)}"
 
 
 class OpDiagnostic(Exception):

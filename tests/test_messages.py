@@ -73,3 +73,38 @@ def test_a_real_sigint_prints_one_line_and_exits_130(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 130
     assert process.stderr.read() == "bnnc: interrupted\n"
+
+
+def test_ctrl_c_while_the_compiler_is_still_being_imported_is_one_line_too(tmp_path: Path) -> None:
+    """SIGINT while bnnc.cli's imports run (here held at bnnc.api by an import hook) goes
+    through the real entry point: one line, exit 130, no traceback."""
+    stall = ("import sys, time\n"
+             "class Stall:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name == 'bnnc.api':\n"
+             "            print('ready', file=sys.stderr, flush=True)\n"
+             "            time.sleep(60)\n"
+             "sys.meta_path.insert(0, Stall())\n"
+             "from bnnc.entry import main\n"
+             f"sys.exit(main([{str(EXAMPLE)!r}, '-o', {str(tmp_path / 'out')!r}]))\n")
+    process = subprocess.Popen([sys.executable, "-c", stall], stderr=subprocess.PIPE, text=True)
+    assert process.stderr.readline() == "ready\n"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert process.stderr.read() == "bnnc: interrupted\n"
+    assert "numpy" not in subprocess.run([sys.executable, "-c", "import sys, bnnc; print(sorted(sys.modules))"],
+                                         capture_output=True, text=True, check=True).stdout
+
+
+def test_a_parse_error_shows_its_source_line_escaped_and_cut_around_the_caret(tmp_path: Path, capsys) -> None:
+    from bnnc.ir.diagnostics import caret_excerpt
+
+    line, caret = caret_excerpt("ab\x1bc?d", 5).split("\n")
+    assert line == "ab\\x1bc?d" and line[caret.index("^")] == "?"
+    line, caret = caret_excerpt("x" * 500_000 + "?" + "y" * 500_000, 500_001).split("\n")
+    assert len(line) < 170 and line.startswith("…") and line.endswith("…") and line[caret.index("^")] == "?"
+    bir = tmp_path / "m.bir"
+    bir.write_text("module {\n" + " " * 300_000 + "\x1b[31m\n}\n")
+    assert main([str(bir)]) == 2
+    head, shown, caret_line = capsys.readouterr().err.rstrip("\n").split("\n")
+    assert head.endswith("unexpected character '\\x1b'") and len(shown) < 170 and shown[caret_line.index("^"):].startswith("\\x1b")
