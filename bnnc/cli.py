@@ -281,7 +281,7 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
 
 def print_remarks(remarks: list[str]) -> None:
     for remark in remarks:
-        print(f"bnnc: remark: {remark}", file=sys.stderr)
+        print(f"bnnc: remark: {printable(remark, 1000)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,9 @@ OUTPUT_FILES = {"report.json", "report.md", "report.html", "schedule.json", "tra
 WEIRD_NAMES = ["line1\nline2", "\x1b[31mred\x1b[0m", "tab\there", "nul\x00byte", "\u202eevil", "ü" * 3, "x" * 5000, "", " ",
                "a|b|c", "%0", "@w", 'quo"te', "back\\slash", "loc(\"x\")"]
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_PYTHON_ERROR = re.compile(r"\b(RuntimeError|TypeError|KeyError|IndexError|AttributeError|ValueError|ZeroDivisionError|"
+                           r"AssertionError|RecursionError|OverflowError|MemoryError|UnboundLocalError|NameError):")
+"""A Python exception named in a message: a bug of bnnc's wrapped as a user error."""
 INTS = [0, -1, -7, 1, 2, 3, 9, 2**31, 2**62, -(2**62)]
 FLOATS = [0.0, -0.0, -1.0, 1e-45, 1e38, float("nan"), float("inf"), float("-inf"), 0.5]
 DTYPES = [TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.UINT8, TensorProto.INT8, TensorProto.INT64, TensorProto.BOOL,
@@ -63,6 +66,8 @@ def judge(argv: list[str], work: Path, out: Path, allowed: tuple[Path, ...] = ()
             code = e.code if isinstance(e.code, int) else 2
     err = stderr.getvalue()
     after = _tree(work)
+    if _CONTROL.search((err + stdout.getvalue()).replace("\n", "")):
+        broken.append("a control character printed")
     broken = []
     if code not in (0, 2, 3):
         broken.append(f"exit {code}")
@@ -70,9 +75,9 @@ def judge(argv: list[str], work: Path, out: Path, allowed: tuple[Path, ...] = ()
     diagnostic = len(lines) == 3 and re.match(r"^\S.*:\d+:\d+: error: ", lines[0]) and lines[2].strip() == "^"
     if code == 2 and len(lines) != 1 and not diagnostic:  # a .bir or pipeline diagnostic: its source line and a caret
         broken.append(f"{len(lines)} error lines")
-    if code != 0 and (_CONTROL.search(err.replace("\n", "")) or max(map(len, err.splitlines()), default=0) > 3000):
-        broken.append("unescaped or uncapped error text")
-    if "Traceback" in err or "internal error" in err:
+    if code != 0 and max(map(len, err.splitlines()), default=0) > 3000:
+        broken.append("uncapped error text")
+    if "Traceback" in err or "internal error" in err or _PYTHON_ERROR.search(err):
         broken.append("internal error")
     out_name = str(out.relative_to(work))
     outside = {name for name in set(before) | set(after)

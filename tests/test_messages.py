@@ -108,3 +108,21 @@ def test_a_parse_error_shows_its_source_line_escaped_and_cut_around_the_caret(tm
     assert main([str(bir)]) == 2
     head, shown, caret_line = capsys.readouterr().err.rstrip("\n").split("\n")
     assert head.endswith("unexpected character '\\x1b'") and len(shown) < 170 and shown[caret_line.index("^"):].startswith("\\x1b")
+
+
+def test_model_names_are_escaped_in_the_summary_the_remarks_and_report_md(tmp_path: Path, capsys) -> None:
+    from tests.models.zoo import ZOO
+
+    model = ZOO["cnn_pad1_stride1"].build()
+    for i, node in enumerate(model.graph.node):
+        node.name = f"n{i}\x1b[31m\nnext|pipe"
+    onnx.save(model, tmp_path / "m.onnx")
+    assert main([str(tmp_path / "m.onnx"), "--golden-inputs", "2", "--debug", "-o", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "bnnc: remark:" in captured.err and "n0\\x1b[31m\\nnext|pipe" in captured.out
+    assert not any(c in captured.out + captured.err for c in "\x1b\r\x07")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "\x1b" not in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| n")]
+    assert len(rows) >= 3 and all(line.count(" | ") == 7 and "next\\|pipe" in line for line in rows)
+    assert not any(line.startswith("next") for line in markdown.splitlines()), "a name's newline split a line"
