@@ -319,3 +319,17 @@ def test_every_converter_is_registered_once_and_documented() -> None:
     assert all(function.__doc__ for function in CONVERTERS.values())
     with pytest.raises(ValueError, match="two converters for op Conv"):
         converter("Conv")(lambda ctx, node: None)
+
+
+def test_a_nan_multithreshold_threshold_is_refused(tmp_path) -> None:
+    """qonnx counts x >= NaN as false, the standard form Not(Less(x, NaN)) as true: a NaN
+    threshold is refused at import (it compiled, then failed the golden check; found by fuzzing)."""
+    model = ZOO["finn_multithreshold_input"].build()
+    init = next(t for t in model.graph.initializer if t.name == "MultiThreshold_param_1")
+    array = numpy_helper.to_array(init).copy()
+    array[3, 0] = np.nan
+    init.CopyFrom(numpy_helper.from_array(array, init.name))
+    onnx.save(model, tmp_path / "m.onnx")
+    with pytest.raises(bnnc.BnncError, match=r"node 'MultiThreshold_1'.*T\[3, 0\] is NaN"):
+        bnnc.compile(tmp_path / "m.onnx")
+    assert main([str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]) == 2

@@ -87,9 +87,9 @@ def parse_input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
             shape = tuple(int(d) for d in dims.lower().split("x"))
         except ValueError:
             shape = ()
-        if not name or not shape or min(shape) < 1:
+        if not name or not shape or min(shape) < 1 or max(shape) >= 2**63:
             raise InvalidModelError(
-                f"--input-shape NAME=D0xD1x... with positive dimensions, got '{spec}'",
+                f"--input-shape NAME=D0xD1x... with positive dimensions (below 2^63), got '{spec}'",
                 "write e.g. --input-shape input=1x3x32x32",
             )
         shapes[name] = shape

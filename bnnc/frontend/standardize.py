@@ -31,7 +31,8 @@ implementations ``qonnx.custom_op.general.{bipolar_quant,quant,multithreshold}``
   ``(-1, C)``). The count is a sum of 0/1 floats, exact up to 2^24 thresholds.
 
 Comparisons ``x >= t`` are written as ``Not(Less(x, t))`` so that opset 9 models
-(Brevitas exports) need no opset change; they differ from qonnx only for NaN.
+(Brevitas exports) need no opset change; they differ from qonnx only for NaN (the
+MultiThreshold converter refuses NaN thresholds).
 Any other node outside the default ONNX domain raises
 :class:`~bnnc.frontend.errors.UnsupportedModelError`.
 """
