@@ -13,6 +13,7 @@ import contextlib
 import io
 import random
 import re
+import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bnnc.cli import main
 
+HANG_SECONDS = 60
+"""A case that runs longer than this (these models compile in well under a second) counts as a hang."""
 OUTPUT_FILES = {"report.json", "report.md", "report.html", "schedule.json", "trace.json", "model.bir"}
 WEIRD_NAMES = ["line1\nline2", "\x1b[31mred\x1b[0m", "tab\there", "nul\x00byte", "\u202eevil", "ü" * 3, "x" * 5000, "", " ",
                "a|b|c", "%0", "@w", 'quo"te', "back\\slash", "loc(\"x\")"]
@@ -59,16 +62,20 @@ def judge(argv: list[str], work: Path, out: Path, allowed: tuple[Path, ...] = ()
     files the command line asks for."""
     before = _tree(work)
     stdout, stderr = io.StringIO(), io.StringIO()
+    start = time.monotonic()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
             code = main(argv)
         except SystemExit as e:  # argparse
             code = e.code if isinstance(e.code, int) else 2
+    seconds = time.monotonic() - start
+    broken = []
     err = stderr.getvalue()
     after = _tree(work)
+    if seconds > HANG_SECONDS:
+        broken.append(f"took {seconds:.0f} s (a hang?)")
     if _CONTROL.search((err + stdout.getvalue()).replace("\n", "")):
         broken.append("a control character printed")
-    broken = []
     if code not in (0, 2, 3):
         broken.append(f"exit {code}")
     lines = [line for line in err.splitlines() if not line.startswith(("bnnc: remark:", "bnnc: warning:"))]
