@@ -6,9 +6,11 @@ import re
 
 from .location import Location
 
-# C0 and C1 controls (newline, carriage return, ANSI escape, ...), DEL and the bidirectional
-# overrides, which could split a message or restyle the terminal.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls (newline, carriage return, ANSI escape, ...), DEL, the line and paragraph
+# separators, the bidirectional overrides and marks and the invisible format characters (zero
+# width spaces and joiners, the byte-order mark), which could split a message, restyle the
+# terminal or hide text.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def printable(text: str, limit: int = 200) -> str:

@@ -356,7 +356,7 @@ def load_bir(path: str | Path) -> Module:
     """Read a ``.bir`` file and, if present, the ``.npz`` of constants beside it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors write one) is not text
     except UnicodeDecodeError as e:
         raise ParseError(f"not UTF-8 text (byte {e.start}); textual IR is UTF-8", str(path), 1, 1) from None
     constants: dict[str, np.ndarray] = {}

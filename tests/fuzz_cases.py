@@ -28,9 +28,9 @@ from bnnc.cli import main
 HANG_SECONDS = 60
 """A case that runs longer than this (these models compile in well under a second) counts as a hang."""
 OUTPUT_FILES = {"report.json", "report.md", "report.html", "schedule.json", "trace.json", "model.bir"}
-WEIRD_NAMES = ["line1\nline2", "\x1b[31mred\x1b[0m", "tab\there", "nul\x00byte", "\u202eevil", "ü" * 3, "x" * 5000, "", " ",
+WEIRD_NAMES = ["line1\nline2", "para\u2028graph", "zero\u200bwidth", "\ufeffbom", "\x1b[31mred\x1b[0m", "tab\there", "nul\x00byte", "\u202eevil", "ü" * 3, "x" * 5000, "", " ",
                "a|b|c", "%0", "@w", 'quo"te', "back\\slash", "loc(\"x\")"]
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _PYTHON_ERROR = re.compile(r"\b(RuntimeError|TypeError|KeyError|IndexError|AttributeError|ValueError|ZeroDivisionError|"
                            r"AssertionError|RecursionError|OverflowError|MemoryError|UnboundLocalError|NameError):")
 """A Python exception named in a message: a bug of bnnc's wrapped as a user error."""
@@ -265,7 +265,7 @@ def mutate_bir(text: str, rng: random.Random) -> str:
     elif choice == 6:
         tokens.insert(rng.randrange(len(tokens) + 1), "x" * rng.choice([1000, 1_000_000]))
     elif choice == 7:
-        tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(["\x00", "\x1b[31m", "\r", "\x0c", "\ud800"]))
+        tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(["\x00", "\x1b[31m", "\r", "\x0c", "\ud800", "\u2028", "\ufeff"]))
     elif choice == 8:
         return "\ufeff" + text
     else:

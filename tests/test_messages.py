@@ -31,6 +31,7 @@ def _unsupported_model(path: Path, node_name: str) -> Path:
 
 def test_printable_escapes_controls_and_caps_length() -> None:
     assert printable("a\nb\x1b[31m\u202e") == "a\\nb\\x1b[31m\\u202e"
+    assert printable("line\u2028sep\u200b\ufeff") == "line\\u2028sep\\u200b\\ufeff"
     capped = printable("x" * 500, 80)
     assert len(capped) == 80 and capped.endswith("…")
 
@@ -126,3 +127,13 @@ def test_model_names_are_escaped_in_the_summary_the_remarks_and_report_md(tmp_pa
     rows = [line for line in markdown.splitlines() if line.startswith("| n")]
     assert len(rows) >= 3 and all(line.count(" | ") == 7 and "next\\|pipe" in line for line in rows)
     assert not any(line.startswith("next") for line in markdown.splitlines()), "a name's newline split a line"
+
+
+def test_a_bir_file_may_start_with_a_byte_order_mark(tmp_path: Path, capsys) -> None:
+    assert main([str(EXAMPLE), "--golden-inputs", "1", "-p", "", "-o", str(tmp_path / "out")]) == 0
+    bir = tmp_path / "bom.bir"
+    bir.write_bytes(b"\xef\xbb\xbf" + (tmp_path / "out" / "model.bir").read_bytes())
+    (tmp_path / "bom.npz").write_bytes((tmp_path / "out" / "model.npz").read_bytes())
+    capsys.readouterr()
+    assert main([str(bir), "-p", "canonicalize"]) == 0
+    assert capsys.readouterr().out.startswith("module @")
