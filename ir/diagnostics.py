@@ -13,9 +13,13 @@ from .location import Location
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
-def printable(text: str, limit: int = 200) -> str:
+def printable(text: str | bytes, limit: int = 200) -> str:
     """``text`` (e.g. a name from a model) safe inside a one-line message: control characters
-    escaped as ``\\n``, ``\\x1b``, ... and at most ``limit`` characters, an ellipsis marking a cut."""
+    escaped as ``\\n``, ``\\x1b``, ... and at most ``limit`` characters, an ellipsis marking a cut.
+    Bytes (protobuf hands over a string field that is not UTF-8 as bytes) show invalid bytes
+    as ``\\xb3``."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
     escaped = _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 

@@ -137,3 +137,15 @@ def test_a_bir_file_may_start_with_a_byte_order_mark(tmp_path: Path, capsys) -> 
     capsys.readouterr()
     assert main([str(bir), "-p", "canonicalize"]) == 0
     assert capsys.readouterr().out.startswith("module @")
+
+
+def test_model_strings_that_are_not_utf8_give_one_clean_line(tmp_path: Path, capsys) -> None:
+    """protobuf hands a string field that is not UTF-8 over as bytes; the message shows the
+    bad byte escaped (formatting it raised a TypeError inside the error's str(): a traceback)."""
+    from tests.models.zoo import ZOO
+
+    data = ZOO["finn_multithreshold_input"].build().SerializeToString()
+    (tmp_path / "m.onnx").write_bytes(data.replace(b"MultiThreshold", b"\xb3ultiThreshold"))
+    assert main([str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\\xb3ultiThreshold" in err and "Error" not in err.split(": error: ", 1)[1]
