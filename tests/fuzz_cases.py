@@ -205,13 +205,17 @@ def mutate_onnx(model: onnx.ModelProto, rng: random.Random) -> str:
                 array[...] = array.flat[0]
             init.CopyFrom(numpy_helper.from_array(array, init.name))
     elif kind == "swap" and len(graph.node) > 1:
-        i = rng.randrange(len(graph.node) - 1)
-        a, b = onnx.NodeProto(), onnx.NodeProto()
-        a.CopyFrom(graph.node[i])
-        b.CopyFrom(graph.node[i + 1])
-        graph.node[i].CopyFrom(b)
-        graph.node[i + 1].CopyFrom(a)
+        swap_nodes(graph, rng.randrange(len(graph.node) - 1))
     return kind
+
+
+def swap_nodes(graph: onnx.GraphProto, i: int) -> None:
+    """Exchange nodes ``i`` and ``i + 1`` (the graph may no longer be in topological order)."""
+    a, b = onnx.NodeProto(), onnx.NodeProto()
+    a.CopyFrom(graph.node[i])
+    b.CopyFrom(graph.node[i + 1])
+    graph.node[i].CopyFrom(b)
+    graph.node[i + 1].CopyFrom(a)
 
 
 def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
