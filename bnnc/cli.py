@@ -18,7 +18,8 @@ from typing import NoReturn
 import numpy as np
 
 from bnnc import api
-from bnnc.api import DEFAULT_PIPELINE
+from bnnc.api import DEFAULT_PIPELINE, SCHEMES
+from bnnc.choices import OBJECTIVES
 from bnnc.interrupt import interrupted
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
@@ -30,6 +31,7 @@ from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.report_writers import console_summary
+from bnnc.spice import check_spice_options, hardware_device
 from bnnc.version import __version__
 
 
@@ -87,18 +89,33 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--sign-zero", choices=("exact", "pos", "neg", "error"), default=None,
                             help="where an ONNX Sign can see exactly 0 after BatchNorm: exact (a second comparator, "
                             "default), pos/neg (send 0 to +1/-1; the golden check counts the events), error")
-    onnx_group.add_argument("--array", default=None, metavar="RxC", help="crossbar array size (default 128x128)")
+    onnx_group.add_argument("--array", default=None, metavar="RxC[,RxC...]",
+                            help="crossbar array size (default 128x128); a list compiles the first and compares them all")
+    onnx_group.add_argument("--objective", choices=OBJECTIVES, default=None,
+                            help="what --scheme auto minimizes: arrays (per layer, default), energy, area, latency, "
+                            "edp (energy x latency)")
+    onnx_group.add_argument("--layer-config", type=Path, default=None, metavar="LAYERS.toml",
+                            help="per-layer scheme, array and replicas: [LayerName] scheme = \"xnor\", "
+                            "array = \"256x256\", replicas = 4")
     onnx_group.add_argument("--max-arrays", type=int, default=None, metavar="N",
                             help="replicate bottleneck layers' arrays to minimize the pipeline period within N arrays")
     onnx_group.add_argument("--target-fps", type=float, default=None, metavar="F",
                             help="replicate until F inferences/s, with the fewest arrays")
-    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
-                            help="hardware configuration (see --print-default-hw)")
+    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml|mnsim",
+                            help="hardware configuration (see --print-default-hw), or a built-in profile: "
+                            "mnsim (MNSIM-2.0's figures, docs/mnsim-comparison.md)")
     onnx_group.add_argument("--max-tensor-mb", type=float, default=None, metavar="MB",
                             help="the largest tensor the model may compute, in MiB (default 1024)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
+    onnx_group.add_argument("--export-spice", type=Path, default=None, metavar="DIR",
+                            help="write one ngspice netlist per array (its first read on the first input) and the "
+                            "column currents bnnc expects of it (NAME.expected.json) into DIR")
+    onnx_group.add_argument("--spice-arrays", type=int, default=None, metavar="K",
+                            help="with --export-spice: only the first K arrays")
+    onnx_group.add_argument("--wire-ohm", type=float, default=0.0, metavar="OHMS",
+                            help="with --export-spice: wire resistance per segment between cells (default 0)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
     return parser
@@ -156,10 +173,16 @@ def parse_array(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def parse_arrays(text: str) -> list[tuple[int, int]]:
+    """``--array 64x64,128x128``: one array size or a comma-separated list."""
+    return [parse_array(part.strip()) for part in text.split(",")]
+
+
 def _tuning_flags(args: argparse.Namespace) -> list[str]:
     """The flags given that tune the default pipeline of an .onnx model."""
     tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
-             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
+             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps, "--objective": args.objective,
+             "--layer-config": args.layer_config}
     return [flag for flag, value in tuned.items() if value is not None]
 
 
@@ -175,12 +198,17 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
         "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
         "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": parse_input_shapes(args.input_shape),
         "max_tensor_mb": args.max_tensor_mb,
+        "objective": args.objective or "arrays", "layer_config": args.layer_config,
     }
 
 
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
     inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    if args.export_spice is not None:
+        check_spice_options(args.export_spice, args.spice_arrays, args.wire_ohm)
+    elif args.spice_arrays is not None or args.wire_ohm:
+        raise BnncError("--spice-arrays and --wire-ohm set up --export-spice DIR; give it too")
     for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
         if target is None:
             continue
@@ -206,7 +234,8 @@ def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
     out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     _check_outputs(args, path, out_dir)
-    hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
+    arrays = parse_arrays(args.array) if args.array else None
+    hw = api.hardware(args.hw, arrays[0] if arrays else None)
     progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
@@ -215,14 +244,19 @@ def run_onnx(args: argparse.Namespace) -> int:
     print_remarks(compilation.remarks)
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
-    comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options)) if args.scheme == "all" else None
+    schemes = None
+    if args.scheme == "all" or (arrays and len(arrays) > 1):
+        compared = SCHEMES if args.scheme == "all" else (compilation.options["scheme"],)
+        entries = progress.run("compare", lambda: compilation.compare(compared, arrays))
+        if args.scheme == "all":
+            schemes = {e["scheme"]: e["totals"] for e in entries if e["array"] == list(compilation.options["array"])}
     user_inputs = None
     if args.inputs is not None:
         user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
     golden = None
     if not args.no_check:
         golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
-    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
+    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": schemes}))
     if args.save_outputs is not None:
         if user_inputs is None:
             raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
@@ -230,6 +264,8 @@ def run_onnx(args: argparse.Namespace) -> int:
             raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
         files[args.save_outputs] = npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
     _write_outputs(out_dir, files)
+    if args.export_spice is not None:
+        progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
     report = json.loads(files[out_dir / "report.json"])
@@ -240,6 +276,12 @@ def run_onnx(args: argparse.Namespace) -> int:
                 "see the warnings above)") if margins else ""
         raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
     return 0
+
+
+def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
+    """``--export-spice DIR``: the arrays' netlists on the hardware's cells with ``--wire-ohm``."""
+    device = hardware_device(compilation.hw, args.wire_ohm)
+    compilation.export_spice(args.export_spice, inputs, device, args.spice_arrays)
 
 
 def run_bir(args: argparse.Namespace) -> int:
@@ -261,6 +303,8 @@ def run_bir(args: argparse.Namespace) -> int:
     if args.output is not None or args.json:  # the report names every pass that made this IR
         compilation.record_passes(args.pipeline or "", context.remarks)
         report = compilation.write(args.output) if args.output is not None else compilation.report
+    if args.export_spice is not None:
+        _export_spice(args, compilation, None)
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:
@@ -273,7 +317,8 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
     stdout carries the IR)."""
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
-                   "golden": report["golden"], "schemes": report["schemes"], "timings": report["timings"]}
+                   "golden": report["golden"], "schemes": report["schemes"], "comparison": report.get("comparison"),
+                   "timings": report["timings"]}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)

@@ -39,6 +39,9 @@ def _layer_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+COMPARED = ["arrays", "energy_nj", "area_mm2", "latency_ns", "throughput_ips"]
+"""The totals a comparison table shows."""
+
 LAYER_HEADER = ["layer", "scheme", "tiles", "arrays", "replicas", "sensing", "energy nJ", "busy µs"]
 
 
@@ -85,20 +88,28 @@ def _hardware_rows(report: dict) -> list[list[str]]:
 
 def markdown_report(report: dict) -> str:
     t = report["totals"]
-    lines = [f"# bnnc report: {printable(report['model'], 1000)}", "", f"Pipeline: `{printable(report['pipeline'], 10000)}`", "",
-             "## Totals", ""]
-    lines += _markdown_table(["figure", "value"], [[k, _fmt(v) if isinstance(v, float) else str(v)] for k, v in t.items()])
+    lines = [f"# bnnc report: {printable(report['model'], 1000)}", "", f"Pipeline: `{printable(report['pipeline'], 10000)}`", "", "## Totals", ""]
+    lines += _markdown_table(["figure", "value"], [[k, _fmt(v) if isinstance(v, float) else str(v)] for k, v in t.items()
+                                                   if not isinstance(v, dict)])
+    lines += ["", "## Energy and area by component", ""]
+    lines += _markdown_table(["component", "energy nJ", "area mm²"], [
+        [c, _fmt(e), _fmt(t["area_breakdown_mm2"][c])] for c, e in t["energy_breakdown_nj"].items()])
     lines += ["", "## Layers", ""]
     lines += _markdown_table(LAYER_HEADER, _layer_rows(report))
     if report.get("schemes"):
         lines += ["", "## Mapping schemes compared", ""]
         keys = ["arrays", "arrays_lower_bound", "energy_nj", "area_mm2", "latency_ns", "throughput_ips", "tops_per_w"]
         lines += _markdown_table(["scheme", *keys], [[s, *(_fmt(v[k]) if isinstance(v[k], float) else str(v[k]) for k in keys)] for s, v in report["schemes"].items()])
+    if report.get("comparison"):
+        lines += ["", "## Schemes and array sizes compared", ""]
+        lines += _markdown_table(["scheme", "array", *COMPARED], [
+            [e["scheme"], "×".join(map(str, e["array"])), *(_fmt(e["totals"][k]) for k in COMPARED)] for e in report["comparison"]])
     if report.get("golden"):
         lines += ["", "## Golden check", "", golden_text(report["golden"])]
     lines += ["", "## Hardware parameters", "", f"Digest `{report['hardware']['digest']}`.", ""]
     lines += _markdown_table(["parameter", "value", "source"], _hardware_rows(report))
     lines += ["", "## Assumptions", ""] + [f"- {k}: {v}" for k, v in report["assumptions"].items()]
+    lines += ["", "## Not modelled", ""] + [f"- {item}" for item in report.get("not_modelled", [])]
     if report.get("remarks"):
         lines += ["", "## Remarks", ""] + [f"- {printable(r, 1000)}" for r in report["remarks"]]
     return "\n".join(lines) + "\n"
@@ -177,7 +188,7 @@ def html_report(report: dict, schedule: Schedule) -> str:
     working = [layer for layer in report["layers"] if layer["target"] in ("crossbar", "digital")]
     working_names = [layer["name"] + (" (digital)" if layer["target"] == "digital" else "") for layer in working]
     t = report["totals"]
-    totals_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td></tr>" for k, v in t.items())
+    totals_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td></tr>" for k, v in t.items() if not isinstance(v, dict))
     layer_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _layer_rows(report))
     hw_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _hardware_rows(report))
     golden = golden_text(report["golden"]) if report.get("golden") else "not run"
