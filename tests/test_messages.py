@@ -140,12 +140,18 @@ def test_a_bir_file_may_start_with_a_byte_order_mark(tmp_path: Path, capsys) -> 
 
 
 def test_model_strings_that_are_not_utf8_give_one_clean_line(tmp_path: Path, capsys) -> None:
-    """protobuf hands a string field that is not UTF-8 over as bytes; the message shows the
-    bad byte escaped (formatting it raised a TypeError inside the error's str(): a traceback)."""
+    """protobuf hands a string field that is not UTF-8 over as bytes: the model is refused at
+    load naming the field (such a node name compiled, then failed writing report.json; such an
+    op type raised inside the error's str(): a traceback; found by fuzzing)."""
     from tests.models.zoo import ZOO
 
-    data = ZOO["finn_multithreshold_input"].build().SerializeToString()
-    (tmp_path / "m.onnx").write_bytes(data.replace(b"MultiThreshold", b"\xb3ultiThreshold"))
-    assert main([str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "\\xb3ultiThreshold" in err and "Error" not in err.split(": error: ", 1)[1]
+    assert printable(b"a\xb3\n") == "a\\xb3\\n"
+    model = ZOO["cnn_pad1_stride1"].build()
+    model.graph.node[0].name = "NODENAME"
+    finn = ZOO["finn_multithreshold_input"].build().SerializeToString()
+    for data, where in ((model.SerializeToString().replace(b"NODENAME", b"NODE\xdfAME"), "model.graph.node[0].name"),
+                        (finn.replace(b"MultiThreshold", b"\xb3ultiThreshold"), "\\xb3ultiThreshold")):
+        (tmp_path / "m.onnx").write_bytes(data)
+        assert main([str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not UTF-8" in err and where in err, err

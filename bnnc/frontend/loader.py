@@ -26,6 +26,7 @@ from bnnc.backends.onnx_session import reference_session
 from .bounds import check_evaluated_sizes, check_tensor_sizes, limit_bytes, prune_to_outputs
 from .errors import InvalidModelError, UnsupportedModelError
 from .standardize import standardize
+from .strings import require_utf8
 
 MIN_OPSET = 9
 SHAPE_ONLY_OPS = {"Shape", "Size"}
@@ -114,6 +115,7 @@ def read_model(path: str | Path) -> onnx.ModelProto:
             f"the file {kind}; re-export it with torch.onnx.export, Brevitas or FINN",
             file=str(path),
         )
+    require_utf8(model, str(path))
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
