@@ -93,8 +93,18 @@ def check_output_directory(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None
     ancestor = target.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
         raise BnncError(f"{out_dir}: cannot create the output directory ({ancestor} is not a writable directory)")
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a directory can really be created in ``directory`` (``os.access`` says yes to
+    root for /proc and some special filesystems); the trial directory is removed at once."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".bnnc-check.", dir=directory))
+    except OSError:
+        return False
+    return True
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -178,7 +188,10 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     target = Path(os.path.abspath(out_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_siblings(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    except OSError as e:
+        raise BnncError(f"{out_dir}: cannot write the output directory ({e.strerror or e}); it is left as it was") from e
     lock = hold(staging)
     try:
         os.chmod(staging, _umask_mode(0o777))

@@ -204,3 +204,12 @@ def test_the_next_run_removes_what_a_killed_run_left_beside_the_directory(tmp_pa
     finally:
         os.close(lock)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", live.name, fresh.name, mine.name])
+
+
+def test_a_parent_where_no_directory_can_be_created_is_refused_before_the_compile(capsys, monkeypatch) -> None:
+    """/proc: os.access says root may write there, creating a directory fails (the message named
+    the internal staging directory, after the whole compile)."""
+    if not Path("/proc/self").exists():
+        pytest.skip("no /proc")
+    message = _refused(capsys, monkeypatch, "-o", "/proc/bnnc-out")
+    assert "not a writable directory" in message and ".new" not in message
