@@ -72,7 +72,8 @@ class ParseError(IRError):
 
 class OpDiagnostic(Exception):
     """An error about one op: the message, the op's name, the ONNX node(s) it came from and,
-    for parsed IR, where it was written (file, line, column)."""
+    for parsed IR, where it was written (file, line, column), else the model file its module
+    was compiled from (``model``, the module's ``source`` attribute)."""
 
     def __init__(
         self,
@@ -80,17 +81,26 @@ class OpDiagnostic(Exception):
         op_name: str | None = None,
         location: Location | None = None,
         source: tuple[str, int, int] | None = None,
+        model: str | None = None,
     ):
         self.message = message
         self.op_name = op_name
         self.location = location
         self.source = source
+        self.model = model
         super().__init__(str(self))
 
     @classmethod
     def at(cls, op, message: str) -> OpDiagnostic:
         """The error ``message`` about ``op``."""
-        return cls(message, op.name, op.location, op.source)
+        function = op.parent
+        module = function.parent if function is not None else None
+        model = module.attributes.get("source") if module is not None and op.source is None else None
+        return cls(message, op.name, op.location, op.source, model if isinstance(model, str) else None)
+
+    def where(self, text: str) -> str:
+        """``text`` prefixed with the model file, for an op of a compiled (not parsed) module."""
+        return f"{self.model}: {text}" if self.model and self.source is None else text
 
 
 class VerifyError(IRError, OpDiagnostic):
@@ -106,4 +116,4 @@ class VerifyError(IRError, OpDiagnostic):
         if self.source is not None:
             filename, line, column = self.source
             prefix = f"{filename}:{line}:{column}: error: {prefix}"
-        return f"{prefix}: {self.message}"
+        return self.where(f"{prefix}: {self.message}")

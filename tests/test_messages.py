@@ -155,3 +155,19 @@ def test_model_strings_that_are_not_utf8_give_one_clean_line(tmp_path: Path, cap
         assert main([str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "is not UTF-8" in err and where in err, err
+
+
+def test_an_error_while_running_the_compiled_model_names_the_model_file(tmp_path: Path, capsys) -> None:
+    """A BatchNorm with epsilon NaN makes a sign of NaN in the golden check: the message names
+    the model file as well as the op and node (found by the shared onnx_fuzz probe)."""
+    from tests.models.zoo import ZOO
+
+    model = ZOO["qonnx_bipolar_cnn"].build()
+    norm = next(n for n in model.graph.node if n.op_type == "BatchNormalization")
+    kept = [a for a in norm.attribute if a.name != "epsilon"]
+    del norm.attribute[:]
+    norm.attribute.extend([*kept, onnx.helper.make_attribute("epsilon", float("nan"))])
+    onnx.save(model, tmp_path / "m.onnx")
+    assert main([str(tmp_path / "m.onnx"), "--golden-inputs", "2", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bnnc: error: {tmp_path / 'm.onnx'}: '") and "NaN" in err and err.count("\n") == 1, err
