@@ -98,3 +98,19 @@ def test_huge_input_shapes_are_refused(models: dict[str, Path], tmp_path: Path, 
         assert main([str(model), "--input-shape", f"input={dims}", "-o", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err and "internal error" not in err, err
+
+
+def test_an_npz_member_declaring_more_data_than_it_holds_is_refused_unread(models: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """A 200-byte member whose header declares 2^40 float32 (4 TiB): refused from its size,
+    before numpy allocates what the header says (found by the shared bir_fuzz probe)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros(1, np.float32))
+    member = buffer.getvalue().replace(b"(1,)", b"(1099511627776,)")
+    with zipfile.ZipFile(tmp_path / "in.npz", "w") as archive:
+        archive.writestr(f"{_input(models['mlp_sign_w_graph'])[0]}.npy", member)
+    assert main([str(models["mlp_sign_w_graph"]), "--inputs", str(tmp_path / "in.npz"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "declares float32[1099511627776]" in err and "allocate" not in err and err.count("\n") == 1
