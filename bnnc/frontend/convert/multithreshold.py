@@ -8,7 +8,6 @@ import onnx
 from bnnc.ir import Location, Value
 from bnnc.ir.dialects import bnn
 
-from ..errors import UnsupportedModelError
 from ..standardize import FINN_DOMAINS
 from .context import Context, NotMappable, attrs
 from .registry import converter
@@ -19,17 +18,9 @@ def multithreshold(ctx: Context, node: onnx.NodeProto) -> None:
     """FINN ``MultiThreshold(x, T; out_scale, out_bias, data_layout)`` =
     ``out_scale · #{t ∈ T[c] : x ≥ t} + out_bias`` → ``bnn.threshold`` with the thresholds
     ``[C, n]`` (channels on axis 1: rank 2 or NCHW rank 4) or ``[1, n]`` (any layout). Leaves
-    per-channel thresholds on other layouts and non-constant thresholds to the host; a NaN
-    threshold is refused."""
+    per-channel thresholds on other layouts and non-constant thresholds to the host."""
     attributes = attrs(node)
     thresholds = ctx.require_const(node, 1, "thresholds").astype(np.float32)
-    if np.isnan(thresholds).any():
-        channel, level = (int(i) for i in np.argwhere(np.isnan(thresholds))[0])
-        raise UnsupportedModelError(
-            f"thresholds that are numbers, but T[{channel}, {level}] is NaN (qonnx counts x >= NaN as false, "
-            "the standard ONNX form the golden check runs, Not(Less(x, NaN)), as true)",
-            "replace the NaN threshold (+inf: never reached)", node=node.name, op_type=node.op_type, domain=node.domain,
-        )
     x = ctx.value(node.input[0])
     layout = attributes.get("data_layout", b"NCHW")
     layout = layout.decode() if isinstance(layout, bytes) else layout
