@@ -126,6 +126,7 @@ def compile(
     sign_zero: str = "exact",
     pipeline: str | None = None,
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    max_tensor_mb: float | None = None,
     manager: Mapping[str, Any] | None = None,
     debug: bool = False,
     objective: str = "arrays",
@@ -144,6 +145,8 @@ def compile(
     - ``pipeline``: a pass pipeline instead of the default one (then the four tuning options
       above must be left alone: set them as pass options);
     - ``input_shapes``: static shapes for inputs with dynamic dimensions;
+    - ``max_tensor_mb``: the largest tensor (MiB) the model may compute (default 1024); only
+      what the graph outputs need is evaluated;
     - ``manager``: :class:`~bnnc.passes.PassManager` options (IR printing, timing, numerical
       checks); ``debug``: pattern-match remarks;
     - ``objective``: what ``scheme="auto"`` minimizes, ``arrays`` (per layer, the default),
@@ -161,7 +164,7 @@ def compile(
         if scheme != "auto":
             raise BnncError(f"objective (--objective {objective}) chooses the mappings of scheme auto; scheme {scheme} fixes them")
         options = {"array": array, "hw": config, "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
-                   "input_shapes": input_shapes, "manager": manager, "debug": debug}
+                   "input_shapes": input_shapes, "max_tensor_mb": max_tensor_mb, "manager": manager, "debug": debug}
         return _by_objective(model, objective, choices, options)
     if scheme not in SCHEMES:
         raise BnncError(f"scheme must be one of {', '.join(SCHEMES)}, got '{scheme}'")
@@ -182,7 +185,7 @@ def compile(
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with a pipeline, set the pass options in it instead")
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    module, graph = import_onnx(model, input_shapes)
+    module, graph = import_onnx(model, input_shapes, max_tensor_mb)
     if choices:
         check_layers(choices, binary_layer_names(module), origin, str(model))
     source, model_proto = clone_module(module), graph.model

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from .diagnostics import BnncError
+from .staging import hold, remove_stale_siblings
 
 # renameat2(2) flag: exchange two paths atomically (Linux >= 3.15, most local filesystems).
 _RENAME_EXCHANGE = 2
@@ -119,8 +120,18 @@ def check_output_directory(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None
     ancestor = target.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
         raise BnncError(f"{out_dir}: cannot create the output directory ({ancestor} is not a writable directory)")
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a directory can really be created in ``directory`` (``os.access`` says yes to
+    root for /proc and some special filesystems); the trial directory is removed at once."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".bnnc-check.", dir=directory))
+    except OSError:
+        return False
+    return True
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -169,12 +180,16 @@ def _swap(staging: Path, target: Path) -> Path | None:
     if _exchange(staging, target):
         return staging
     previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.rename(target, previous)
+    lock = hold(target)  # the old directory, locked before it takes the .old name
     try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(previous, target)
-        raise
+        os.rename(target, previous)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(previous, target)
+            raise
+    finally:
+        os.close(lock)
     return previous
 
 
@@ -194,11 +209,17 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     removed (best effort), the new directory and the old one in a hidden sibling (``.new``
     after an exchange, ``.old`` after renaming aside); without ``renameat2``, a kill between
     the two renames leaves no directory and the old one as ``.old``. The hidden siblings are
-    never read and can be deleted. :func:`check_output_directory` should have been called
-    first."""
+    never read and can be deleted; the next run into ``out_dir`` removes them
+    (:mod:`.staging`: each is locked while its run lives). :func:`check_output_directory`
+    should have been called first."""
     target = Path(os.path.abspath(out_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    remove_stale_siblings(target)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    except OSError as e:
+        raise BnncError(f"{out_dir}: cannot write the output directory ({e.strerror or e}); it is left as it was") from e
+    lock = hold(staging)
     try:
         os.chmod(staging, _umask_mode(0o777))
         for name, data in files.items():
@@ -215,6 +236,8 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
     _fsync_path(target.parent)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)

@@ -24,8 +24,10 @@ from onnx import helper, numpy_helper
 
 from bnnc.backends.onnx_session import reference_session
 
+from .bounds import check_evaluated_sizes, check_tensor_sizes, limit_bytes, prune_to_outputs
 from .errors import InvalidModelError, UnsupportedModelError
 from .standardize import standardize
+from .strings import require_utf8
 
 MIN_OPSET = 9
 SHAPE_ONLY_OPS = {"Shape", "Size"}
@@ -87,9 +89,9 @@ def parse_input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
             shape = tuple(int(d) for d in dims.lower().split("x"))
         except ValueError:
             shape = ()
-        if not name or not shape or min(shape) < 1:
+        if not name or not shape or min(shape) < 1 or max(shape) >= 2**63:
             raise InvalidModelError(
-                f"--input-shape NAME=D0xD1x... with positive dimensions, got '{spec}'",
+                f"--input-shape NAME=D0xD1x... with positive dimensions (below 2^63), got '{spec}'",
                 "write e.g. --input-shape input=1x3x32x32",
             )
         shapes[name] = shape
@@ -114,6 +116,7 @@ def read_model(path: str | Path) -> onnx.ModelProto:
             f"the file {kind}; re-export it with torch.onnx.export, Brevitas or FINN",
             file=str(path),
         )
+    require_utf8(model, str(path))
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
@@ -148,13 +151,17 @@ def inline_local_functions(model: onnx.ModelProto, file: str | None = None) -> o
     return inlined
 
 
-def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> OnnxGraph:
-    """Load, validate and canonicalize the model at ``path`` (see the module docstring)."""
+def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+               max_tensor_mb: float | None = None) -> OnnxGraph:
+    """Load, validate and canonicalize the model at ``path`` (see the module docstring); nodes
+    no graph output needs are dropped, and a tensor over ``max_tensor_mb`` MiB (default
+    :data:`~bnnc.frontend.bounds.DEFAULT_MAX_TENSOR_MB`) is refused (:mod:`.bounds`)."""
     path = Path(path)
     file = str(path)
+    limit = limit_bytes(max_tensor_mb)
     model = read_model(path)
     try:
-        return _canonicalize(model, file, dict(input_shapes or {}))
+        return _canonicalize(model, file, dict(input_shapes or {}), limit)
     except (InvalidModelError, UnsupportedModelError) as e:
         e.file = e.file or file
         raise
@@ -191,7 +198,7 @@ def _name_after_calls(original: onnx.GraphProto, inlined: onnx.GraphProto, funct
             body.name = name
 
 
-def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tuple[int, ...]]) -> OnnxGraph:
+def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tuple[int, ...]], limit: int) -> OnnxGraph:
     graph = model.graph
     opset = default_opset(model)
     if opset < MIN_OPSET:
@@ -199,6 +206,7 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
             f"default-domain opset >= {MIN_OPSET} (found {opset})", "re-export the model with a newer opset", file=file
         )
     _name_nodes(graph)
+    prune_to_outputs(model)
     initializers = _read_initializers(graph, file)
     initializer_names = set(initializers)
     inputs = [i for i in graph.input if i.name not in initializer_names]
@@ -224,8 +232,10 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
         inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True)
     except Exception as e:
         raise InvalidModelError("a model that passes ONNX shape inference", f"fix the model ({_first_line(e)})", file=file) from None
+    check_tensor_sizes(inferred, limit, file)
     elem_types = _elem_types(inferred)
     values = _evaluate_everything(skeleton, weights, elem_types, file)
+    check_evaluated_sizes(values, standard.graph, limit, file)
     shapes = {name: tuple(int(d) for d in array.shape) for name, array in values.items()}
 
     runtime = _runtime_tensors(graph)

@@ -31,7 +31,8 @@ implementations ``qonnx.custom_op.general.{bipolar_quant,quant,multithreshold}``
   ``(-1, C)``). The count is a sum of 0/1 floats, exact up to 2^24 thresholds.
 
 Comparisons ``x >= t`` are written as ``Not(Less(x, t))`` so that opset 9 models
-(Brevitas exports) need no opset change; they differ from qonnx only for NaN.
+(Brevitas exports) need no opset change; MultiThreshold's also require ``x`` and ``t`` to be
+numbers (``IsNaN``), as qonnx's ``x >= t`` does.
 Any other node outside the default ONNX domain raises
 :class:`~bnnc.frontend.errors.UnsupportedModelError`.
 """
@@ -240,7 +241,10 @@ def _multithreshold(e: _Emitter) -> None:
         # channels on axis 1: thresholds [C|1, n] -> [C|1, 1, 1, n]
         thresholds = e.op("Reshape", thresholds, e.const([0, 1, 1, -1], np.int64))
     # otherwise channels are on the last axis and [C|1, n] broadcasts as is
-    at_or_above = e.op("Not", e.op("Less", e.unsqueeze(x, rank), thresholds))
+    expanded = e.unsqueeze(x, rank)
+    # x >= t, false where x or t is NaN (as in qonnx): Not(Less) alone would count NaN as reached
+    numbers = e.op("And", e.op("Not", e.op("IsNaN", expanded)), e.op("Not", e.op("IsNaN", thresholds)))
+    at_or_above = e.op("And", e.op("Not", e.op("Less", expanded, thresholds)), numbers)
     count = e.reduce_sum(e.op("Cast", at_or_above, to=TensorProto.FLOAT), rank)
     out_scale = float(_attr(node, "out_scale", 1.0))
     out_bias = float(_attr(node, "out_bias", 0.0))
