@@ -1,0 +1,112 @@
+"""Where sweep jobs run: in this process (one worker), a local process pool, or a Dask
+distributed scheduler. Each executor yields ``(job, row)`` as jobs finish, or
+``(job, exception)`` for a job whose worker was lost for good (the job is not finished; a
+rerun runs it).
+
+Pool workers are spawned (they inherit no open file of the parent, such as the sweep's lock)
+and exit when the parent process dies, so a killed sweep leaves no workers behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from bnnc.errors import BnncError
+
+from .job import Job, run_job
+
+Outcome = tuple[Job, dict[str, Any] | BaseException]
+
+
+class Executor(Protocol):
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]: ...
+
+
+class Serial:
+    """The jobs one after the other in this process."""
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
+        for job in jobs:
+            yield job, run_job(job)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool worker initializer: exit as soon as the sweep's process is gone."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="bnnc-sweep-parent-watch").start()
+
+
+class LocalPool:
+    """A :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
+        try:
+            pending: dict[Future, Job] = {pool.submit(run_job, job): job for job in jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    try:
+                        yield job, future.result()
+                    except Exception as lost:  # BrokenProcessPool: a worker died (killed, out of memory)
+                        yield job, lost
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in list(getattr(pool, "_processes", {}).values()):  # jobs in flight of an interrupted sweep
+                process.terminate()
+
+
+class DaskCluster:
+    """The jobs submitted to the Dask distributed scheduler at ``address``; a worker lost
+    mid-job is retried by the scheduler (its job rewrites its own folder)."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise BnncError("--cluster needs dask.distributed, which is not installed: "
+                            "pip install 'bnnc[dask]' (here and on the workers)") from None
+        try:
+            self.client = Client(address, timeout=10, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise BnncError(f"--cluster {address}: cannot reach a Dask scheduler ({' '.join(str(e).split())}); "
+                            "start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        token = secrets.token_hex(4)
+        try:
+            futures = {self.client.submit(run_job, job, key=f"bnnc-sweep-{job.id}-{token}", pure=False): job
+                       for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    yield job, future.result()
+                except Exception as lost:  # KilledWorker: the scheduler gave up on it
+                    yield job, lost
+        finally:
+            self.client.close()
+
+
+def executor(jobs: int, cluster: str | None) -> Executor:
+    """The executor for ``-j jobs`` or ``--cluster address``."""
+    if cluster is not None:
+        return DaskCluster(cluster)
+    return Serial() if jobs == 1 else LocalPool(jobs)

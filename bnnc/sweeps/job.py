@@ -1,0 +1,134 @@
+"""One sweep job: compile one configuration, check it, write its folder, return its row.
+
+:func:`run_job` is what a local worker process or a Dask worker runs. It never raises for a
+configuration that fails: the row says ``"status": "error"`` with the one-line message. Its
+folder ``DIR/jobs/<id>/`` (the usual output files and ``job.json``, the row) replaces any
+earlier one as a whole, so a job run again (a worker lost and retried, a resumed sweep) leaves
+exactly one folder and the parent appends exactly one row for the result it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bnnc import api
+from bnnc.errors import BnncError
+from bnnc.ir.atomic import replace_directory_atomically
+from bnnc.ir.diagnostics import printable
+from bnnc.ir.parser import read_npz
+from bnnc.program import onnx_inputs_to_domain
+
+from .space import Configuration
+
+JOB_FILE = "job.json"
+LABELS = "labels"
+"""The key of the optional integer labels in an inputs .npz (robustness accuracy)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A configuration to run and the absolute paths it needs (workers may run elsewhere in
+    the file system's tree, e.g. on a Dask cluster sharing it)."""
+
+    config: Configuration
+    folder: str
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).resolve()) if path is not None else None
+
+
+def make_job(config: Configuration, directory: Path) -> Job:
+    """The job of ``config`` writing into ``directory/jobs/<id>``."""
+    return Job(config, str((directory / "jobs" / config.id).resolve()))
+
+
+def _compile(config: Configuration) -> api.Compilation:
+    hw = api.hardware(_absolute(config.hw))
+    if config.hardware:
+        hw = hw.with_values(dict(config.hardware), origin="sweep")
+    rows, cols = api.parse_array(config.array)
+    return api.compile(_absolute(config.model), array=(rows, cols), scheme=config.scheme, hw=hw,
+                       max_arrays=config.max_arrays or None, target_fps=config.target_fps, sign_zero=config.sign_zero)
+
+
+def _device_parameters(config: Configuration) -> dict[str, Any]:
+    """The device parameters: the ``[device]`` table of the device file (the whole file if it
+    has none), then the configuration's device keys over them."""
+    document = tomllib.loads(Path(_absolute(config.device)).read_text(encoding="utf-8"))
+    table = document.get("device", document)
+    return {**table, **dict(config.device_values)}
+
+
+def _robustness(compilation: api.Compilation, config: Configuration, arrays: dict[str, np.ndarray],
+                labels: np.ndarray | None) -> dict:
+    """The Monte Carlo over ``config.chips`` device instances (``Compilation.robustness``)."""
+    method = getattr(compilation, "robustness", None)
+    if method is None:
+        raise BnncError("robustness needs Compilation.robustness (the device model of non-ideal memristors), "
+                        "which this bnnc does not have; drop --device/--chips or install a bnnc that has it")
+    result = method(_device_parameters(config), chips=config.chips, inputs=arrays, labels=labels, seed=config.seed)
+    return result if isinstance(result, dict) else result.to_json()
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, BnncError):
+        return printable(" ".join(str(error).split()), 1000)
+    return printable(f"internal error: {type(error).__name__}: {' '.join(str(error).split())}", 1000)
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Run ``job``; write its folder; return its row ``{"id", "config", "status", "error",
+    "totals", "golden", "robustness" (when asked), "seconds"}``."""
+    start = time.perf_counter()
+    config = job.config
+    folder = Path(job.folder)
+    row: dict[str, Any] = {"id": job.id, "config": config.to_json(), "status": "ok", "error": None,
+                           "totals": None, "golden": None}
+    if config.robustness:
+        row["robustness"] = None
+    files: dict[str, bytes] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a worker has no console; results are in the row
+            compilation = _compile(config)
+            row["totals"] = compilation.totals
+            arrays: dict[str, np.ndarray] = {}
+            labels = None
+            if config.inputs is not None:
+                arrays = read_npz(Path(_absolute(config.inputs)))
+                labels = arrays.pop(LABELS, None)
+                arrays = onnx_inputs_to_domain(compilation.module, arrays)
+            golden = None
+            if arrays:
+                golden = compilation.check(arrays)
+            elif config.golden_inputs > 0:
+                golden = compilation.check(config.golden_inputs, seed=config.seed)
+            row["golden"] = compilation.golden
+            extra = {}
+            try:
+                if config.robustness:
+                    row["robustness"] = extra["robustness"] = _robustness(compilation, config, arrays, labels)
+            finally:
+                files = {path.relative_to(folder).as_posix(): data
+                         for path, data in compilation.files(folder, extra).items()}
+            if golden is not None and not golden.exact and not golden.sign_zero_events:
+                raise BnncError("the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches))
+    except Exception as error:  # a configuration that fails is a row, not a failed sweep
+        row["status"], row["error"] = "error", _one_line(error)
+    row["seconds"] = round(time.perf_counter() - start, 3)
+    files[JOB_FILE] = (json.dumps(row, indent=1, allow_nan=False) + "\n").encode()
+    replace_directory_atomically(folder, files, api.OUTPUT_NAMES | {JOB_FILE})
+    return row
