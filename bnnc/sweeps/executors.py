@@ -56,6 +56,7 @@ class LocalPool:
     def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_exit_with_parent, initargs=(os.getpid(),))
+        completed = False
         try:
             pending: dict[Future, Job] = {pool.submit(run_job, job): job for job in jobs}
             while pending:
@@ -66,10 +67,15 @@ class LocalPool:
                         yield job, future.result()
                     except Exception as lost:  # BrokenProcessPool: a worker died (killed, out of memory)
                         yield job, lost
+            completed = True
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in list(getattr(pool, "_processes", {}).values()):  # jobs in flight of an interrupted sweep
-                process.terminate()
+            if completed:
+                pool.shutdown(wait=True)
+            else:  # interrupted: cancel what has not started, end the jobs in flight
+                in_flight = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in in_flight:
+                    process.terminate()
 
 
 class DaskCluster:
@@ -95,7 +101,7 @@ class DaskCluster:
         try:
             futures = {self.client.submit(run_job, job, key=f"bnnc-sweep-{job.id}-{token}", pure=False): job
                        for job in jobs}
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 job = futures[future]
                 try:
                     yield job, future.result()

@@ -42,6 +42,8 @@ AGREEMENT: Metric = ("agreement with the ideal program (mean over chips)", _agre
 
 
 def _plots(rows: Sequence[dict[str, Any]]) -> list[tuple[str, Metric, Metric]]:
+    if not rows:
+        return []
     plots = [("Area against energy per inference", AREA, ENERGY), ("Throughput against area", AREA, THROUGHPUT)]
     if any(_accuracy(r) is not None for r in rows):
         plots.append(("Accuracy against energy per inference", ENERGY, ACCURACY))

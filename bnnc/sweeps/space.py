@@ -120,7 +120,7 @@ def _text(value: Any, where: str) -> str:
 
 
 def _file(value: Any, where: str, base: Path | None) -> str:
-    text = _text(value, where)
+    text = _text(os.fspath(value) if isinstance(value, os.PathLike) else value, where)
     path = os.path.normpath(os.path.join(base, text)) if base is not None else text
     if not Path(path).is_file():
         raise BnncError(f"{path}: no such file ({where})")
