@@ -127,21 +127,13 @@ def _file(value: Any, where: str, base: Path | None) -> str:
     return path
 
 
-def _scheme(value: Any, where: str) -> str:
+def _choice(value: Any, where: str, option: str) -> str:
+    """A ``scheme`` or ``sign_zero`` value, checked as :func:`bnnc.compile` checks it."""
     text = _text(value, where)
-    if text == "all":
+    if option == "scheme" and text == "all":
         raise BnncError(f"{where}: a sweep lists the schemes it compares: refcol,xnor,diff,auto (not 'all')")
     try:
-        api.check_options(scheme=text)
-    except BnncError as e:
-        raise BnncError(f"{where}: {e}") from None
-    return text
-
-
-def _sign_zero(value: Any, where: str) -> str:
-    text = _text(value, where)
-    try:
-        api.check_options(sign_zero=text)
+        api.check_options(**{option: text})
     except BnncError as e:
         raise BnncError(f"{where}: {e}") from None
     return text
@@ -211,10 +203,8 @@ def configuration(setting: Mapping[str, Any], where: Mapping[str, str], base: Pa
         elif key == "array":
             rows, cols = api.parse_array(_text(value, at))
             values[key] = f"{rows}x{cols}"
-        elif key == "scheme":
-            values[key] = _scheme(value, at)
-        elif key == "sign_zero":
-            values[key] = _sign_zero(value, at)
+        elif key in ("scheme", "sign_zero"):
+            values[key] = _choice(value, at, key)
         elif key == "max_arrays":
             values[key] = _whole(value, at, 0)
         elif key == "target_fps":
@@ -268,7 +258,10 @@ def _grid(grid: Mapping[str, Iterable[Any]]) -> list[dict[str, Any]]:
 def expand(grid: Mapping[str, list[Any]], where: Mapping[str, str], base: Path | None = None,
            configs: list[Mapping[str, Any]] | None = None, defaults: Mapping[str, Any] | None = None) -> list[Configuration]:
     """The configurations of ``configs`` (one empty one if None) each crossed with ``grid``,
-    over ``defaults``; duplicates (the same id) kept once, in order."""
+    over ``defaults``; duplicates (the same id) kept once, in order. Files are read (and
+    hashed) once per expansion, so a file edited between two sweeps is read anew."""
+    for memo in (_hardware_file, _inputs_file, _device_file, file_digest):
+        memo.cache_clear()
     found: dict[str, Configuration] = {}
     for entry in configs if configs is not None else [{}]:
         for point in _grid(grid):
