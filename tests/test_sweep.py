@@ -75,10 +75,10 @@ def test_serial_and_two_workers_write_the_same_rows(models, tmp_path, capsys) ->
 
 def test_the_configuration_reaches_the_compile(models, tmp_path) -> None:
     """A sweep's row has the totals ``bnnc.compile`` gives the same options."""
-    [row] = bnnc.sweep(models["mlp"], array=(16, 16), scheme="xnor", max_arrays=40, hardware={"read.time_ns": 20.0},
+    [row] = bnnc.sweep(models["mlp"], array=(16, 16), objective="energy", max_arrays=40, hardware={"read.time_ns": 20.0},
                        golden_inputs=0, out=tmp_path / "s", jobs=1, progress="bar")
     hw = bnnc.hardware().with_values({"read.time_ns": 20.0})
-    assert row["totals"] == bnnc.compile(models["mlp"], array=(16, 16), scheme="xnor", max_arrays=40, hw=hw).totals
+    assert row["totals"] == bnnc.compile(models["mlp"], array=(16, 16), objective="energy", max_arrays=40, hw=hw).totals
     assert row["golden"] is None and row["config"]["hardware"] == {"read.time_ns": 20.0}
 
 
@@ -168,6 +168,8 @@ def _write(path: Path, text: str) -> Path:
 BAD_INPUTS = {
     "unknown scheme": (["--scheme", "xnor,fancy"], "scheme must be one of"),
     "scheme all": (["--scheme", "all"], "not 'all'"),
+    "unknown objective": (["--objective", "speed"], "--objective: objective must be one of arrays,"),
+    "bad layer config": (["--layer-config", "{dev}"], "dev.toml"),
     "empty list item": (["--array", "64x64,,128x128"], "--array: expected a comma-separated list"),
     "bad array": (["--array", "64by64"], "ROWSxCOLS"),
     "fractional budget": (["--max-arrays", "0,1.5"], "--max-arrays: expected a whole number"),

@@ -61,7 +61,8 @@ def _compile(config: Configuration) -> api.Compilation:
         hw = hw.with_values(dict(config.hardware), origin="sweep")
     rows, cols = api.parse_array(config.array)
     return api.compile(_absolute(config.model), array=(rows, cols), scheme=config.scheme, hw=hw,
-                       max_arrays=config.max_arrays or None, target_fps=config.target_fps, sign_zero=config.sign_zero)
+                       max_arrays=config.max_arrays or None, target_fps=config.target_fps, sign_zero=config.sign_zero,
+                       objective=config.objective, layer_config=_absolute(config.layer_config))
 
 
 def _device_parameters(config: Configuration) -> dict[str, Any]:

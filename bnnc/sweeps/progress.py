@@ -12,6 +12,8 @@ MODES = ("auto", "bar", "lines", "quiet")
 def describe(config: dict[str, Any]) -> str:
     """A configuration in a few words: model, array, scheme and whatever else is set."""
     words = [config["model"], config["array"], config["scheme"]]
+    words += [f"objective={config['objective']}"] if config["objective"] != "arrays" else []
+    words += [f"layer_config={config['layer_config']}"] if config["layer_config"] else []
     words += [f"max_arrays={config['max_arrays']}"] if config["max_arrays"] else []
     words += [f"target_fps={config['target_fps']:g}"] if config["target_fps"] else []
     words += [f"hw={config['hw']}"] if config["hw"] else []

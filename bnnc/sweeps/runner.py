@@ -81,8 +81,8 @@ def _array_text(value: Any) -> Any:
 
 
 def sweep(models: str | Path | Iterable[str | Path] | None = None, *, array: Any = None, scheme: Any = None,
-          max_arrays: Any = None, target_fps: Any = None, sign_zero: Any = None, hw: Any = None,
-          hardware: Mapping[str, Any] | None = None, inputs: str | Path | None = None, golden_inputs: int | None = None,
+          objective: Any = None, max_arrays: Any = None, target_fps: Any = None, sign_zero: Any = None, hw: Any = None,
+          layer_config: Any = None, hardware: Mapping[str, Any] | None = None, inputs: str | Path | None = None, golden_inputs: int | None = None,
           device: Any = None, chips: Any = None, seed: Any = None, config: str | Path | None = None,
           out: str | Path, jobs: int | None = None, cluster: str | None = None, progress: str = "quiet") -> Any:
     """Sweep the cross product of the given values (each one value or a list) over
@@ -91,8 +91,9 @@ def sweep(models: str | Path | Iterable[str | Path] | None = None, *, array: Any
     list of dicts).
 
     - ``array``: ``"64x64"`` or ``(64, 64)`` (or lists of them); ``scheme``: refcol, xnor,
-      diff, auto; ``max_arrays`` (0: no replication), ``target_fps``, ``sign_zero``, ``hw``
-      (TOML files), ``seed``, ``golden_inputs`` (random inputs of the golden check; 0: none);
+      diff, auto; ``objective``, ``max_arrays`` (0: no replication), ``target_fps``,
+      ``sign_zero``, ``hw`` and ``layer_config`` (TOML files) as :func:`bnnc.compile` takes
+      them; ``seed``; ``golden_inputs`` (random inputs of the golden check; 0: none);
     - ``hardware``: ``{"adc.power_6bit_mw": [1.26, 2.0], "device.stuck_lrs": [0, 0.01]}``,
       hardware and device keys;
     - ``device``, ``chips``, ``inputs``: a Monte Carlo over device instances per configuration
@@ -100,8 +101,8 @@ def sweep(models: str | Path | Iterable[str | Path] | None = None, *, array: Any
     - ``jobs``: worker processes (default: the CPU count); ``cluster``: a Dask scheduler
       address instead; ``progress``: ``quiet``, ``lines``, ``bar`` or ``auto``.
     """
-    given = {"array": array, "scheme": scheme, "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
-             "hw": hw, "inputs": inputs, "golden_inputs": golden_inputs, "device": device, "chips": chips, "seed": seed}
+    given = {"array": array, "scheme": scheme, "objective": objective, "max_arrays": max_arrays, "target_fps": target_fps,
+             "sign_zero": sign_zero, "hw": hw, "layer_config": layer_config, "inputs": inputs, "golden_inputs": golden_inputs, "device": device, "chips": chips, "seed": seed}
     grid = {key: [_array_text(v) for v in _listed(value)] for key, value in given.items() if value is not None}
     grid.update({key: _listed(value) for key, value in (hardware or {}).items()})
     if config is not None:

@@ -2,8 +2,8 @@
 file, validated and expanded into a list of :class:`Configuration`, each with its job id.
 
 A *setting* maps an axis name (``model``, ``array``, ``scheme``, ``max_arrays``,
-``target_fps``, ``sign_zero``, ``hw``, ``inputs``, ``golden_inputs``, ``device``, ``chips``,
-``seed``) or a dotted hardware key (``adc.power_6bit_mw``; ``device.stuck_lrs`` for a device
+``target_fps``, ``sign_zero``, ``objective``, ``hw``, ``layer_config``, ``inputs``,
+``golden_inputs``, ``device``, ``chips``, ``seed``) or a dotted hardware key (``adc.power_6bit_mw``; ``device.stuck_lrs`` for a device
 key) to a value. A grid maps them to lists of values and stands for their cross product.
 
 A sweep file (TOML) holds, all optional but a model somewhere::
@@ -41,13 +41,14 @@ from typing import Any
 
 from bnnc import api
 from bnnc.backends.hardware import HardwareConfig
+from bnnc.choices import OBJECTIVES, read_layer_config
 from bnnc.ir import BnncError
 from bnnc.ir.parser import NPZ_ERRORS, read_npz
 from bnnc.version import __version__
 
-PATH_AXES = ("model", "hw", "inputs", "device")
-AXES = ("model", "array", "scheme", "max_arrays", "target_fps", "sign_zero", "hw", "inputs", "golden_inputs",
-        "device", "chips", "seed")
+PATH_AXES = ("model", "hw", "layer_config", "inputs", "device")
+AXES = ("model", "array", "scheme", "objective", "max_arrays", "target_fps", "sign_zero", "hw", "layer_config", "inputs",
+        "golden_inputs", "device", "chips", "seed")
 """The axes a setting may name besides hardware and device keys, in the order rows show them."""
 
 DEVICE_TABLE = "device"
@@ -62,11 +63,13 @@ class Configuration:
     model: str
     array: str
     scheme: str = "auto"
+    objective: str = "arrays"
     max_arrays: int = 0
     target_fps: float | None = None
     sign_zero: str = "exact"
     hw: str | None = None
     hardware: tuple[tuple[str, Any], ...] = ()
+    layer_config: str | None = None
     inputs: str | None = None
     golden_inputs: int = 16
     device: str | None = None
@@ -82,9 +85,9 @@ class Configuration:
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as a result row states it (every key, null where unset)."""
-        return {"model": self.model, "array": self.array, "scheme": self.scheme, "max_arrays": self.max_arrays,
-                "target_fps": self.target_fps, "sign_zero": self.sign_zero, "hw": self.hw,
-                "hardware": dict(self.hardware), "inputs": self.inputs, "golden_inputs": self.golden_inputs,
+        return {"model": self.model, "array": self.array, "scheme": self.scheme, "objective": self.objective,
+                "max_arrays": self.max_arrays, "target_fps": self.target_fps, "sign_zero": self.sign_zero, "hw": self.hw,
+                "hardware": dict(self.hardware), "layer_config": self.layer_config, "inputs": self.inputs, "golden_inputs": self.golden_inputs,
                 "device": self.device, "device_values": dict(self.device_values), "chips": self.chips,
                 "seed": self.seed}
 
@@ -127,15 +130,16 @@ def _file(value: Any, where: str, base: Path | None) -> str:
     return path
 
 
+CHOICES = {"scheme": api.SCHEMES, "sign_zero": api.SIGN_ZERO, "objective": OBJECTIVES}
+
+
 def _choice(value: Any, where: str, option: str) -> str:
-    """A ``scheme`` or ``sign_zero`` value, checked as :func:`bnnc.compile` checks it."""
+    """A ``scheme``, ``sign_zero`` or ``objective`` value: one of those :func:`bnnc.compile` takes."""
     text = _text(value, where)
     if option == "scheme" and text == "all":
         raise BnncError(f"{where}: a sweep lists the schemes it compares: refcol,xnor,diff,auto (not 'all')")
-    try:
-        api.check_options(**{option: text})
-    except BnncError as e:
-        raise BnncError(f"{where}: {e}") from None
+    if text not in CHOICES[option]:
+        raise BnncError(f"{where}: {option} must be one of {', '.join(CHOICES[option])}, got '{text}'")
     return text
 
 
@@ -198,12 +202,12 @@ def configuration(setting: Mapping[str, Any], where: Mapping[str, str], base: Pa
             values[key] = _file(value, at, base)
             if Path(values[key]).suffix != ".onnx":
                 raise BnncError(f"{at}: {values[key]}: expected an ONNX model (.onnx)")
-        elif key in ("hw", "inputs", "device"):
+        elif key in ("hw", "layer_config", "inputs", "device"):
             values[key] = _file(value, at, base)
         elif key == "array":
             rows, cols = api.parse_array(_text(value, at))
             values[key] = f"{rows}x{cols}"
-        elif key in ("scheme", "sign_zero"):
+        elif key in ("scheme", "sign_zero", "objective"):
             values[key] = _choice(value, at, key)
         elif key == "max_arrays":
             values[key] = _whole(value, at, 0)
@@ -230,6 +234,8 @@ def configuration(setting: Mapping[str, Any], where: Mapping[str, str], base: Pa
     values.setdefault("array", f"{hw.array.rows}x{hw.array.cols}")
     if "inputs" in values:
         _inputs_file(values["inputs"])
+    if "layer_config" in values:
+        read_layer_config(values["layer_config"])
     if "device" in values:
         _device_file(values["device"])
     config = Configuration(**values, hardware=tuple(sorted(hardware.items())), device_values=tuple(sorted(device.items())))
