@@ -19,8 +19,10 @@ import pytest
 import bnnc
 from bnnc.api import Compilation
 from bnnc.cli import main
+from bnnc.sweeps.job import make_job
 from bnnc.sweeps.ledger import Ledger, read_rows
 from bnnc.sweeps.pareto import pareto_optimal
+from bnnc.sweeps.space import expand
 from tests.models.zoo import BAD, ZOO, sample_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +128,22 @@ def test_a_killed_sweep_resumes_and_runs_no_job_twice(models, tmp_path) -> None:
     ids = [row["id"] for row in _lines(out)]
     assert len(ids) == len(set(ids)) == 16  # every job once, the finished ones not again
     assert all((out / "jobs" / i).stat().st_ino == inode for i, inode in inodes.items())
+
+
+def test_error_rows_are_finished_unless_retried(models, tmp_path) -> None:
+    for retry in (False, False, True):
+        [row] = bnnc.sweep(models["bad"], out=tmp_path / "s", jobs=1, retry_errors=retry)
+        assert row["status"] == "error"
+    assert len(_lines(tmp_path / "s")) == 2
+
+
+def test_jobs_name_their_files_by_absolute_path(models, tmp_path, monkeypatch) -> None:
+    """A worker runs in its own working directory (a Dask worker elsewhere on the cluster)."""
+    monkeypatch.chdir(models["mlp"].parent)
+    [config] = expand({"model": ["mlp.onnx"]}, {})
+    job = make_job(config, Path("out"))
+    assert config.model == "mlp.onnx" and job.path("model") == str(models["mlp"].resolve())
+    assert job.folder == str((models["mlp"].parent / "out" / "jobs" / config.id).resolve()) and job.path("hw") is None
 
 
 def test_a_partial_last_line_is_dropped_before_appending(tmp_path) -> None:

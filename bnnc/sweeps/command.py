@@ -63,6 +63,8 @@ def build_sweep_parser() -> argparse.ArgumentParser:
                         help="worker processes (default: the CPU count; 1: in this process)")
     parser.add_argument("--cluster", default=None, metavar="ADDRESS",
                         help="run the jobs on the Dask scheduler at ADDRESS (tcp://host:8786; needs bnnc[dask])")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="run again the configurations whose earlier row is an error (e.g. a file a worker could not read)")
     parser.add_argument("--quiet", action="store_true", help="no progress and no summary")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
@@ -102,7 +104,7 @@ def configurations(args: argparse.Namespace) -> list[Configuration]:
 def main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``bnnc sweep`` on parsed arguments; returns the exit code."""
     configs = configurations(args)
-    rows = run_sweep(configs, Path(args.output), args.jobs, args.cluster, "quiet" if args.quiet else "auto")
+    rows = run_sweep(configs, Path(args.output), args.jobs, args.cluster, "quiet" if args.quiet else "auto", args.retry_errors)
     if not args.quiet:
         errors = sum(r["status"] != "ok" for r in rows)
         print(f"bnnc sweep: {len(rows)} configurations, {len(rows) - errors} ok, {errors} errors: "

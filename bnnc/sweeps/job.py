@@ -26,7 +26,7 @@ from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import read_npz
 from bnnc.program import onnx_inputs_to_domain
 
-from .space import Configuration
+from .space import PATH_AXES, Configuration
 
 JOB_FILE = "job.json"
 LABELS = "labels"
@@ -35,52 +35,56 @@ LABELS = "labels"
 
 @dataclass(frozen=True)
 class Job:
-    """A configuration to run and the absolute paths it needs (workers may run elsewhere in
-    the file system's tree, e.g. on a Dask cluster sharing it)."""
+    """A configuration to run, its folder and the absolute paths of the files it names, made
+    where the sweep runs (a worker's working directory may be elsewhere, e.g. on a Dask
+    cluster sharing the file system)."""
 
     config: Configuration
     folder: str
+    files: tuple[tuple[str, str], ...]
 
     @property
     def id(self) -> str:
         return self.config.id
 
-
-def _absolute(path: str | None) -> str | None:
-    return str(Path(path).resolve()) if path is not None else None
+    def path(self, axis: str) -> str | None:
+        """The absolute path of the file of ``axis`` (``model``, ``hw``, ...), None if unset."""
+        return dict(self.files).get(axis)
 
 
 def make_job(config: Configuration, directory: Path) -> Job:
     """The job of ``config`` writing into ``directory/jobs/<id>``."""
-    return Job(config, str((directory / "jobs" / config.id).resolve()))
+    named = config.to_json()
+    files = tuple((axis, str(Path(named[axis]).resolve())) for axis in PATH_AXES if named[axis] is not None)
+    return Job(config, str((directory / "jobs" / config.id).resolve()), files)
 
 
-def _compile(config: Configuration) -> api.Compilation:
-    hw = api.hardware(_absolute(config.hw))
+def _compile(job: Job) -> api.Compilation:
+    config = job.config
+    hw = api.hardware(job.path("hw"))
     if config.hardware:
         hw = hw.with_values(dict(config.hardware), origin="sweep")
     rows, cols = api.parse_array(config.array)
-    return api.compile(_absolute(config.model), array=(rows, cols), scheme=config.scheme, hw=hw,
+    return api.compile(job.path("model"), array=(rows, cols), scheme=config.scheme, hw=hw,
                        max_arrays=config.max_arrays or None, target_fps=config.target_fps, sign_zero=config.sign_zero,
-                       objective=config.objective, layer_config=_absolute(config.layer_config))
+                       objective=config.objective, layer_config=job.path("layer_config"))
 
 
-def _device_parameters(config: Configuration) -> dict[str, Any]:
+def _device_parameters(job: Job) -> dict[str, Any]:
     """The device parameters: the ``[device]`` table of the device file (the whole file if it
     has none), then the configuration's device keys over them."""
-    document = tomllib.loads(Path(_absolute(config.device)).read_text(encoding="utf-8"))
+    document = tomllib.loads(Path(job.path("device")).read_text(encoding="utf-8"))
     table = document.get("device", document)
-    return {**table, **dict(config.device_values)}
+    return {**table, **dict(job.config.device_values)}
 
 
-def _robustness(compilation: api.Compilation, config: Configuration, arrays: dict[str, np.ndarray],
-                labels: np.ndarray | None) -> dict:
-    """The Monte Carlo over ``config.chips`` device instances (``Compilation.robustness``)."""
+def _robustness(compilation: api.Compilation, job: Job, arrays: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
+    """The Monte Carlo over the job's number of device instances (``Compilation.robustness``)."""
     method = getattr(compilation, "robustness", None)
     if method is None:
         raise BnncError("robustness needs Compilation.robustness (the device model of non-ideal memristors), "
                         "which this bnnc does not have; drop --device/--chips or install a bnnc that has it")
-    result = method(_device_parameters(config), chips=config.chips, inputs=arrays, labels=labels, seed=config.seed)
+    result = method(_device_parameters(job), chips=job.config.chips, inputs=arrays, labels=labels, seed=job.config.seed)
     return result if isinstance(result, dict) else result.to_json()
 
 
@@ -104,12 +108,12 @@ def run_job(job: Job) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a worker has no console; results are in the row
-            compilation = _compile(config)
+            compilation = _compile(job)
             row["totals"] = compilation.totals
             arrays: dict[str, np.ndarray] = {}
             labels = None
             if config.inputs is not None:
-                arrays = read_npz(Path(_absolute(config.inputs)))
+                arrays = read_npz(Path(job.path("inputs")))
                 labels = arrays.pop(LABELS, None)
                 arrays = onnx_inputs_to_domain(compilation.module, arrays)
             golden = None
@@ -121,7 +125,7 @@ def run_job(job: Job) -> dict[str, Any]:
             extra = {}
             try:
                 if config.robustness:
-                    row["robustness"] = extra["robustness"] = _robustness(compilation, config, arrays, labels)
+                    row["robustness"] = extra["robustness"] = _robustness(compilation, job, arrays, labels)
             finally:
                 files = {path.relative_to(folder).as_posix(): data
                          for path, data in compilation.files(folder, extra).items()}

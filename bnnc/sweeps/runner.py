@@ -34,9 +34,9 @@ def _workers(jobs: int | None) -> int:
 
 
 def run_sweep(configs: Sequence[Configuration], out: str | Path, jobs: int | None = None, cluster: str | None = None,
-              progress: str = "auto") -> list[dict[str, Any]]:
-    """Run the configurations not finished in ``out``; return the rows of all of them (in
-    their order; those that finished). Raises :class:`SweepIncomplete` after writing the
+              progress: str = "auto", retry_errors: bool = False) -> list[dict[str, Any]]:
+    """Run the configurations not finished in ``out`` (and, with ``retry_errors``, those whose
+    row is an error); return the rows of all of them, in their order. Raises :class:`SweepIncomplete` after writing the
     results if a job's worker was lost for good."""
     if progress not in MODES:
         raise BnncError(f"progress must be one of {', '.join(MODES)}, got {progress!r}")
@@ -49,11 +49,14 @@ def run_sweep(configs: Sequence[Configuration], out: str | Path, jobs: int | Non
     with Ledger(directory) as ledger:
         planned = [make_job(config, directory) for config in configs]
         finished = ledger.finished(job.id for job in planned)
+        if retry_errors:
+            earlier = ledger.rows()
+            finished = {i for i in finished if earlier[i]["status"] == "ok"}
         todo = [job for job in planned if job.id not in finished]
         with Progress(len(todo), progress) as bar:
             for job, outcome in runner.run(todo):
                 if isinstance(outcome, BaseException):
-                    note = f"{job.id}: worker lost ({type(outcome).__name__}: {' '.join(str(outcome).split())})"
+                    note = f"{job.id}: did not run to the end ({type(outcome).__name__}: {' '.join(str(outcome).split())})"
                     lost.append(note)
                     bar.advance(None, note)
                 else:
@@ -64,7 +67,8 @@ def run_sweep(configs: Sequence[Configuration], out: str | Path, jobs: int | Non
                                 directory / "sweep.html": sweep_html(list(rows.values())).encode()})
     if lost:
         raise SweepIncomplete(f"{len(lost)} of {len(todo)} jobs did not finish ({lost[0]}); "
-                              "rerun the same command to run them")
+                              "rerun the same command to run them (on a cluster, bnnc must import on the scheduler "
+                              "and on every worker)")
     return [rows[job.id] for job in planned]
 
 
@@ -84,7 +88,8 @@ def sweep(models: str | Path | Iterable[str | Path] | None = None, *, array: Any
           objective: Any = None, max_arrays: Any = None, target_fps: Any = None, sign_zero: Any = None, hw: Any = None,
           layer_config: Any = None, hardware: Mapping[str, Any] | None = None, inputs: str | Path | None = None, golden_inputs: int | None = None,
           device: Any = None, chips: Any = None, seed: Any = None, config: str | Path | None = None,
-          out: str | Path, jobs: int | None = None, cluster: str | None = None, progress: str = "quiet") -> Any:
+          out: str | Path, jobs: int | None = None, cluster: str | None = None, progress: str = "quiet",
+          retry_errors: bool = False) -> Any:
     """Sweep the cross product of the given values (each one value or a list) over
     ``models``, or the configurations of the sweep file ``config``, into ``out``; returns the
     result rows (a pandas DataFrame of the flattened rows when pandas is installed, else a
@@ -99,7 +104,8 @@ def sweep(models: str | Path | Iterable[str | Path] | None = None, *, array: Any
     - ``device``, ``chips``, ``inputs``: a Monte Carlo over device instances per configuration
       (``Compilation.robustness``; ``inputs`` is an .npz, optionally with ``labels``);
     - ``jobs``: worker processes (default: the CPU count); ``cluster``: a Dask scheduler
-      address instead; ``progress``: ``quiet``, ``lines``, ``bar`` or ``auto``.
+      address instead; ``progress``: ``quiet``, ``lines``, ``bar`` or ``auto``; ``retry_errors``:
+      run again the configurations whose earlier row is an error (finished ``ok`` ones are skipped).
     """
     given = {"array": array, "scheme": scheme, "objective": objective, "max_arrays": max_arrays, "target_fps": target_fps,
              "sign_zero": sign_zero, "hw": hw, "layer_config": layer_config, "inputs": inputs, "golden_inputs": golden_inputs, "device": device, "chips": chips, "seed": seed}
@@ -114,7 +120,7 @@ def sweep(models: str | Path | Iterable[str | Path] | None = None, *, array: Any
             raise BnncError("no model to sweep: give models (or a sweep file as config)")
         grid["model"] = [str(m) for m in _listed(models if not isinstance(models, str | Path) else [models])]
         configs = expand(grid, {})
-    rows = run_sweep(configs, out, jobs, cluster, progress)
+    rows = run_sweep(configs, out, jobs, cluster, progress, retry_errors)
     try:
         import pandas
     except ImportError:
