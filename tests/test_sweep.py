@@ -104,19 +104,22 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_a_killed_sweep_resumes_and_runs_no_job_twice(models, tmp_path) -> None:
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_killed_sweep_resumes_and_runs_no_job_twice(kill, models, tmp_path) -> None:
     out = tmp_path / "s"
     command = [sys.executable, "-m", "bnnc", "sweep", str(models["mlp"]), "--array", "8x8,16x16,32x32,64x64",
                "--scheme", "refcol,xnor,diff,auto", "-j", "2", "-o", str(out), "--quiet"]
-    process = subprocess.Popen(command, cwd=tmp_path)
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not (out / "results.jsonl").exists() or len(_lines(out)) < 2:
         assert process.poll() is None and time.monotonic() < deadline, "the sweep ended before it could be killed"
         time.sleep(0.05)
     workers = _children(process.pid)
     assert len(workers) >= 2  # the pool's processes
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(kill)
+    code = process.wait(timeout=60)
+    if kill == signal.SIGINT:  # Ctrl-C: the parent ends its workers, one line, exit 130
+        assert code == 130 and process.stderr.read() == "bnnc: interrupted\n"
     finished = read_rows(out / "results.jsonl")
     assert 2 <= len(finished) < 16
     inodes = {i: (out / "jobs" / i).stat().st_ino for i in finished}

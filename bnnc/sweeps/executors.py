@@ -3,8 +3,9 @@ distributed scheduler. Each executor yields ``(job, row)`` as jobs finish, or
 ``(job, exception)`` for a job whose worker was lost for good (the job is not finished; a
 rerun runs it).
 
-Pool workers are spawned (they inherit no open file of the parent, such as the sweep's lock)
-and exit when the parent process dies, so a killed sweep leaves no workers behind.
+Pool workers are spawned (they inherit no open file of the parent, such as the sweep's lock),
+ignore Ctrl-C (the parent ends them) and exit when the parent process dies, so an interrupted
+or killed sweep leaves no workers behind.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -37,8 +39,11 @@ class Serial:
             yield job, run_job(job)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool worker initializer: exit as soon as the sweep's process is gone."""
+def _worker_init(parent: int) -> None:
+    """Pool worker initializer: leave Ctrl-C to the sweep's process (which ends the workers
+    of an interrupted sweep) and exit as soon as that process is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
@@ -55,7 +60,7 @@ class LocalPool:
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                   initializer=_worker_init, initargs=(os.getpid(),))
         completed = False
         try:
             pending: dict[Future, Job] = {pool.submit(run_job, job): job for job in jobs}
