@@ -25,7 +25,6 @@ from bnnc.sweeps.pareto import pareto_optimal
 from bnnc.sweeps.space import expand
 from tests.models.zoo import BAD, ZOO, sample_inputs
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMES = ["refcol", "xnor", "diff"]
 ARRAYS = ["16x16", "32x32"]
 

@@ -27,6 +27,7 @@ was given (``--scheme``, ``sweep.toml: grid.scheme``) and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -183,10 +184,7 @@ def _hardware_key(key: str, value: Any, where: str) -> Any:
     table = key.split(".", 1)[0]
     if table == "array":
         raise BnncError(f"{where}: give the array size as array = \"ROWSxCOLS\" (--array), not as {key}")
-    try:
-        api.hardware().with_values({key: value}, origin=where)
-    except BnncError as e:
-        raise BnncError(str(e)) from None
+    api.hardware().with_values({key: value}, origin=where)  # HardwareConfigError names the key
     return value
 
 
@@ -272,7 +270,7 @@ def expand(grid: Mapping[str, list[Any]], where: Mapping[str, str], base: Path |
     for entry in configs if configs is not None else [{}]:
         for point in _grid(grid):
             config = configuration({**(defaults or {}), **entry, **point}, where, base)
-            identified = Configuration(**{**config.__dict__, "id": job_id(config)})
+            identified = dataclasses.replace(config, id=job_id(config))
             found.setdefault(identified.id, identified)
     return list(found.values())
 
