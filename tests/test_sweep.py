@@ -96,10 +96,11 @@ def test_a_rerun_skips_finished_jobs_and_results_summarize_all_rows(models, tmp_
     assert page.count("<svg") == 2 and page.count("<tr>") == 7 and "<script>" in page
 
 
-def _children(pid: int) -> list[int]:
+def _descendants(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
+        for child in (int(c) for c in (task / "children").read_text().split()):
+            found += [child, *_descendants(child)]
     return found
 
 
@@ -113,8 +114,8 @@ def test_a_killed_sweep_resumes_and_runs_no_job_twice(kill, models, tmp_path) ->
     while not (out / "results.jsonl").exists() or len(_lines(out)) < 2:
         assert process.poll() is None and time.monotonic() < deadline, "the sweep ended before it could be killed"
         time.sleep(0.05)
-    workers = _children(process.pid)
-    assert len(workers) >= 2  # the pool's processes
+    workers = _descendants(process.pid)
+    assert len(workers) >= 2  # the pool's processes (and the fork server)
     process.send_signal(kill)
     code = process.wait(timeout=60)
     if kill == signal.SIGINT:  # Ctrl-C: the parent ends its workers, one line, exit 130

@@ -3,7 +3,7 @@ distributed scheduler. Each executor yields ``(job, row)`` as jobs finish, or
 ``(job, exception)`` for a job whose worker was lost for good (the job is not finished; a
 rerun runs it).
 
-Pool workers are spawned (they inherit no open file of the parent, such as the sweep's lock),
+Pool workers start from a fresh server process (they inherit no open file of the parent, such as the sweep's lock),
 ignore Ctrl-C (the parent ends them) and exit when the parent process dies, so an interrupted
 or killed sweep leaves no workers behind.
 """
@@ -39,17 +39,44 @@ class Serial:
             yield job, run_job(job)
 
 
-def _worker_init(parent: int) -> None:
-    """Pool worker initializer: leave Ctrl-C to the sweep's process (which ends the workers
-    of an interrupted sweep) and exit as soon as that process is gone."""
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc: signal 0 is all there is
+        return True
+
+
+def _worker_init(sweep: int) -> None:
+    """Pool worker initializer: leave Ctrl-C to the sweep's process ``sweep`` (which ends the
+    workers of an interrupted sweep) and exit as soon as that process is gone (a fork
+    server's workers keep it alive, so its own death cannot be waited for)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while _alive(sweep):
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="bnnc-sweep-parent-watch").start()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fresh server process that has imported the job's modules once
+    (forkserver; spawn where there is none): no worker inherits the parent's open files or
+    threads, and none pays for the imports again."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([run_job.__module__])
+    return context
 
 
 class LocalPool:
@@ -59,8 +86,8 @@ class LocalPool:
         self.workers = workers
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
-        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         completed = False
         try:
             pending: dict[Future, Job] = {pool.submit(run_job, job): job for job in jobs}
