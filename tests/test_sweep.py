@@ -202,6 +202,7 @@ BAD_INPUTS = {
     "robustness without chips": (["--device", "{dev}"], "robustness needs a device file, a number of chips and inputs"),
     "zero chips": (["--device", "{dev}", "--chips", "0", "--inputs", "{npz}"], "--chips: expected a whole number >= 1"),
     "bad inputs file": (["--inputs", "{dev}"], "cannot read input arrays"),
+    "bad device file": (["--device", "{bad}", "--chips", "2", "--inputs", "{npz}"], "bad.toml: TOML syntax error"),
     "jobs 0": (["-j", "0"], "-j (jobs) takes a number of worker processes >= 1"),
 }
 
@@ -211,7 +212,8 @@ def test_bad_input_is_one_line_and_exit_2_before_any_job(case, models, tmp_path,
     flags, message = BAD_INPUTS[case]
     dev = _write(tmp_path / "dev.toml", "[device]\nstuck_lrs = 0.0\n")
     np.savez(tmp_path / "in.npz", x=np.zeros((2, 64), np.float32))
-    flags = [f.format(dev=dev, npz=tmp_path / "in.npz") for f in flags]
+    bad = _write(tmp_path / "bad.toml", "stuck_lrs = [\n")
+    flags = [f.format(dev=dev, npz=tmp_path / "in.npz", bad=bad) for f in flags]
     assert main(["sweep", str(models["mlp"]), *flags, "-o", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import read_npz
 from bnnc.program import onnx_inputs_to_domain
 
-from .space import PATH_AXES, Configuration
+from .space import PATH_AXES, Configuration, read_toml
 
 JOB_FILE = "job.json"
 LABELS = "labels"
@@ -73,7 +72,7 @@ def _compile(job: Job) -> api.Compilation:
 def _device_parameters(job: Job) -> dict[str, Any]:
     """The device parameters: the ``[device]`` table of the device file (the whole file if it
     has none), then the configuration's device keys over them."""
-    document = tomllib.loads(Path(job.path("device")).read_text(encoding="utf-8"))
+    document = read_toml(job.path("device"), "device file")
     table = document.get("device", document)
     return {**table, **dict(job.config.device_values)}
 

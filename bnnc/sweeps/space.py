@@ -164,12 +164,22 @@ def _inputs_file(path: str) -> None:
         raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
 
 
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The TOML document at ``path``, or a :class:`BnncError` naming the file (``what`` it
+    is: "sweep file", "device file") and the problem."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise BnncError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise BnncError(f"{path}: not UTF-8 text (byte {e.start}); a {what} is TOML") from None
+    except tomllib.TOMLDecodeError as e:
+        raise BnncError(f"{path}: TOML syntax error: {' '.join(str(e).split())}") from None
+
+
 @lru_cache(maxsize=None)
 def _device_file(path: str) -> None:
-    try:
-        tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise BnncError(f"{path}: cannot read the device file ({' '.join(str(e).split())}); expected TOML") from None
+    read_toml(path, "device file")
 
 
 @lru_cache(maxsize=None)
@@ -299,14 +309,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def read_sweep_file(path: Path) -> list[Configuration]:
     """The configurations of a sweep file (see the module docstring)."""
     name = str(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise BnncError(f"{name}: cannot read the sweep file ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise BnncError(f"{name}: not UTF-8 text (byte {e.start}); a sweep file is TOML") from None
-    except tomllib.TOMLDecodeError as e:
-        raise BnncError(f"{name}: TOML syntax error: {' '.join(str(e).split())}") from None
+    document = read_toml(path, "sweep file")
     grid_table = document.pop("grid", {})
     configs = document.pop("configs", None)
     models = document.pop("models", None)
