@@ -17,7 +17,6 @@ import onnx
 import pytest
 
 import bnnc
-from bnnc.api import Compilation
 from bnnc.cli import main
 from bnnc.sweeps.job import make_job
 from bnnc.sweeps.ledger import Ledger, read_rows
@@ -199,7 +198,8 @@ BAD_INPUTS = {
     "bad hardware value": (["--set", "read.time_ns=-3"], "[read] time_ns: expected"),
     "malformed --set": (["--set", "rows"], "--set: expected KEY=V1,V2"),
     "missing hw file": (["--hw", "nothere.toml"], "nothere.toml: no such file (--hw)"),
-    "robustness without chips": (["--device", "{dev}"], "robustness needs a device file, a number of chips and inputs"),
+    "device without chips": (["--device", "{dev}"], "device settings are for a Monte Carlo over chips"),
+    "bad device key": (["--set", "device.stuck_lrs=2", "--chips", "2"], "[device] stuck_lrs: expected"),
     "zero chips": (["--device", "{dev}", "--chips", "0", "--inputs", "{npz}"], "--chips: expected a whole number >= 1"),
     "bad inputs file": (["--inputs", "{dev}"], "cannot read input arrays"),
     "bad device file": (["--device", "{bad}", "--chips", "2", "--inputs", "{npz}"], "bad.toml: TOML syntax error"),
@@ -297,30 +297,24 @@ def test_the_page_marks_the_pareto_optimal_rows(models, tmp_path) -> None:
     assert marked == best
 
 
-ROBUSTNESS = hasattr(Compilation, "robustness")
-
-
 def _robust_inputs(tmp_path: Path) -> tuple[Path, Path]:
     dev = _write(tmp_path / "dev.toml", "[device]\nstuck_lrs = 0.0\n")
-    np.savez(tmp_path / "in.npz", **sample_inputs(ZOO["mlp_sign_w_graph"], 8, seed=0))
+    arrays = sample_inputs(ZOO["mlp_sign_w_graph"], 8, seed=0)
+    np.savez(tmp_path / "in.npz", **arrays, labels=np.arange(8) % 10)
     return dev, tmp_path / "in.npz"
 
 
-@pytest.mark.skipif(not ROBUSTNESS, reason="Compilation.robustness (device non-idealities) is not in this bnnc yet")
 def test_a_sweep_over_device_keys_reports_robustness(models, tmp_path) -> None:
     dev, inputs = _robust_inputs(tmp_path)
     rows = bnnc.sweep(models["mlp"], array="16x16", scheme="xnor", device=dev, chips=2, inputs=inputs,
                       hardware={"device.stuck_lrs": [0.0, 0.2]}, jobs=1, out=tmp_path / "s")
     assert [r["status"] for r in rows] == ["ok", "ok"], rows
-    ideal = next(r for r in rows if r["config"]["device_values"]["stuck_lrs"] == 0.0)
+    ideal, stuck = sorted(rows, key=lambda r: r["config"]["device_values"]["stuck_lrs"])
     assert ideal["robustness"]["agreement"]["mean"] == 1.0  # the ideal device computes the ideal program
-    assert (tmp_path / "s" / "sweep.html").read_text().count("<svg") == 3
-
-
-@pytest.mark.skipif(ROBUSTNESS, reason="this bnnc has Compilation.robustness")
-def test_robustness_without_the_device_model_is_a_row_error(models, tmp_path) -> None:
-    dev, inputs = _robust_inputs(tmp_path)
-    [row] = bnnc.sweep(models["mlp"], array="16x16", scheme="xnor", device=dev, chips=2, inputs=inputs, jobs=1,
-                       out=tmp_path / "s")
-    assert row["status"] == "error" and row["error"].startswith("robustness needs Compilation.robustness")
-    assert row["totals"] is not None and row["golden"]["exact"] and "robustness" in row
+    assert ideal["robustness"]["chips"] == 2 and ideal["robustness"]["samples"] == 8
+    assert stuck["robustness"]["device"]["stuck_lrs"]["value"] == 0.2  # the swept key reached the Monte Carlo
+    report = json.loads((tmp_path / "s" / "jobs" / stuck["id"] / "report.json").read_text())
+    assert report["robustness"]["device"] == stuck["robustness"]["device"]
+    assert (tmp_path / "s" / "jobs" / stuck["id"] / "robustness.csv").is_file()
+    page = (tmp_path / "s" / "sweep.html").read_text()
+    assert page.count("<svg") == 3 and "Accuracy against energy" in page

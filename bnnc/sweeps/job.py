@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 
 from bnnc import api
+from bnnc.backends.hardware import DeviceConfig, HardwareConfig
 from bnnc.errors import BnncError
 from bnnc.ir.atomic import replace_directory_atomically
 from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import read_npz
 from bnnc.program import onnx_inputs_to_domain
+from bnnc.robustness import device_config
 
-from .space import PATH_AXES, Configuration, read_toml
+from .space import DEVICE_TABLE, PATH_AXES, Configuration
 
 JOB_FILE = "job.json"
 LABELS = "labels"
@@ -69,22 +71,24 @@ def _compile(job: Job) -> api.Compilation:
                        objective=config.objective, layer_config=job.path("layer_config"))
 
 
-def _device_parameters(job: Job) -> dict[str, Any]:
-    """The device parameters: the ``[device]`` table of the device file (the whole file if it
-    has none), then the configuration's device keys over them."""
-    document = read_toml(job.path("device"), "device file")
-    table = document.get("device", document)
-    return {**table, **dict(job.config.device_values)}
+def _device(job: Job, compilation: api.Compilation) -> DeviceConfig:
+    """The ``[device]`` configuration of the job: its device file's (else the hardware's), with
+    the configuration's device keys over it."""
+    path = job.path("device")
+    device = device_config(path, compilation.hw) if path is not None else compilation.hw.device
+    if not job.config.device_values:
+        return device
+    values = {f"{DEVICE_TABLE}.{key}": value for key, value in job.config.device_values}
+    return HardwareConfig(device=device).with_values(values, origin="sweep").device
 
 
 def _robustness(compilation: api.Compilation, job: Job, arrays: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
-    """The Monte Carlo over the job's number of device instances (``Compilation.robustness``)."""
-    method = getattr(compilation, "robustness", None)
-    if method is None:
-        raise BnncError("robustness needs Compilation.robustness (the device model of non-ideal memristors), "
-                        "which this bnnc does not have; drop --device/--chips or install a bnnc that has it")
-    result = method(_device_parameters(job), chips=job.config.chips, inputs=arrays, labels=labels, seed=job.config.seed)
-    return result if isinstance(result, dict) else result.to_json()
+    """The Monte Carlo over the job's number of chips (:meth:`Compilation.robustness`; the
+    outcome also goes into the job's report files), on its inputs or 16 random ones."""
+    inputs: Any = arrays if arrays else 16
+    result = compilation.robustness(_device(job, compilation), chips=job.config.chips, inputs=inputs, labels=labels,
+                                    seed=job.config.seed)
+    return result.to_json()
 
 
 def _one_line(error: BaseException) -> str:
@@ -121,13 +125,11 @@ def run_job(job: Job) -> dict[str, Any]:
             elif config.golden_inputs > 0:
                 golden = compilation.check(config.golden_inputs, seed=config.seed)
             row["golden"] = compilation.golden
-            extra = {}
             try:
                 if config.robustness:
-                    row["robustness"] = extra["robustness"] = _robustness(compilation, job, arrays, labels)
+                    row["robustness"] = _robustness(compilation, job, arrays, labels)
             finally:
-                files = {path.relative_to(folder).as_posix(): data
-                         for path, data in compilation.files(folder, extra).items()}
+                files = {path.relative_to(folder).as_posix(): data for path, data in compilation.files(folder).items()}
             if golden is not None and not golden.exact and not golden.sign_zero_events:
                 raise BnncError("the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches))
     except Exception as error:  # a configuration that fails is a row, not a failed sweep

@@ -45,6 +45,7 @@ from bnnc.backends.hardware import HardwareConfig
 from bnnc.choices import OBJECTIVES, read_layer_config
 from bnnc.ir import BnncError
 from bnnc.ir.parser import NPZ_ERRORS, read_npz
+from bnnc.robustness import device_config
 from bnnc.version import __version__
 
 PATH_AXES = ("model", "hw", "layer_config", "inputs", "device")
@@ -81,8 +82,8 @@ class Configuration:
 
     @property
     def robustness(self) -> bool:
-        """Whether this configuration asks for a Monte Carlo over device instances."""
-        return self.device is not None or self.chips is not None or bool(self.device_values)
+        """Whether this configuration asks for a Monte Carlo over chip instances."""
+        return self.chips is not None
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as a result row states it (every key, null where unset)."""
@@ -179,7 +180,7 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def _device_file(path: str) -> None:
-    read_toml(path, "device file")
+    device_config(path, api.hardware())  # only a [device] table, every value valid
 
 
 @lru_cache(maxsize=None)
@@ -228,7 +229,7 @@ def configuration(setting: Mapping[str, Any], where: Mapping[str, str], base: Pa
         elif key == "seed":
             values[key] = _whole(value, at, 0)
         elif key.startswith(DEVICE_TABLE + "."):
-            device[key.split(".", 1)[1]] = _number(value, at)
+            device[key.split(".", 1)[1]] = _hardware_key(key, _number(value, at), at)
         elif "." in key:
             hardware[key] = _hardware_key(key, value, at)
         else:
@@ -247,9 +248,9 @@ def configuration(setting: Mapping[str, Any], where: Mapping[str, str], base: Pa
     if "device" in values:
         _device_file(values["device"])
     config = Configuration(**values, hardware=tuple(sorted(hardware.items())), device_values=tuple(sorted(device.items())))
-    if config.robustness and (config.device is None or config.chips is None or config.inputs is None):
-        raise BnncError(f"{config.model}: robustness needs a device file, a number of chips and inputs together "
-                        "(--device DEV.toml --chips N --inputs DATA.npz; device, chips, inputs in a sweep file)")
+    if (config.device is not None or config.device_values) and config.chips is None:
+        raise BnncError(f"{config.model}: device settings are for a Monte Carlo over chips; give their number "
+                        "(--chips N; chips in a sweep file)")
     return config
 
 
