@@ -20,8 +20,8 @@ LIST_FLAGS: dict[str, str] = {
     "objective": "what scheme auto minimizes: arrays,energy,area,latency,edp",
     "hw": "hardware TOML files, e.g. a.toml,b.toml",
     "layer_config": "per-layer configuration TOML files (scheme, array, replicas per layer)",
-    "device": "device TOML files (robustness; with --chips and --inputs)",
-    "chips": "numbers of device instances in the Monte Carlo",
+    "device": "device TOML files, a [device] table each (robustness; with --chips)",
+    "chips": "numbers of chips in a Monte Carlo over device instances (robustness)",
     "seed": "seeds (random golden inputs, device draws)",
 }
 """The axes the command line takes as comma-separated lists, with their help."""
