@@ -29,6 +29,7 @@ import onnx  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import models  # noqa: E402
+from sections import write_section  # noqa: E402
 
 import bnnc  # noqa: E402
 
@@ -88,12 +89,7 @@ def main() -> None:
               "runs: the fastest chip against the fastest of three ideal runs is the fairer ratio. What stands in the way of 3× on CNV: the ideal path fuses a layer's row tiles and bit-planes into one exact int8 GEMM (onnxruntime MatMulInteger), while a chip needs one float GEMM per physical array (each tile's ADC rounds its own currents) and the per-tile conversions; chips run one after another."]
     lines.append(END)
     section = "\n".join(lines)
-    text = args.results.read_text() if args.results.exists() else ""
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    args.results.write_text(text)
+    write_section(args.results, BEGIN, END, section)
     print(section)
 
 

@@ -26,6 +26,7 @@ import onnx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from sections import write_section  # noqa: E402
 from models import cnv  # noqa: E402
 
 BEGIN, END = "<!-- bnnc sweep throughput -->", "<!-- /bnnc sweep throughput -->"
@@ -81,12 +82,7 @@ def main() -> None:
               f"{', '.join(f'{v:.1f}' for v in load_before)} before, {', '.join(f'{v:.1f}' for v in load_after)} after "
               "(other work on the machine takes cores from both runs).", END]
     section = "\n".join(lines)
-    text = args.out.read_text() if args.out.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    args.out.write_text(text)
+    write_section(args.out, BEGIN, END, section)
     print(section)
 
 
