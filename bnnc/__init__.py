@@ -18,7 +18,7 @@ from importlib import import_module  # noqa: E402
 
 _API = ("compile", "load", "Compilation", "compare_schemes", "hardware", "default_pipeline", "DEFAULT_PIPELINE")
 _LAZY = {"BnncError": "bnnc.errors", "GoldenMismatch": "bnnc.errors", "__version__": "bnnc.version",
-         **{name: "bnnc.api" for name in _API}}
+         "sweep": "bnnc.sweeps", **{name: "bnnc.api" for name in _API}}
 
 __all__ = ["BnncError", "GoldenMismatch", "__version__", "sweep", *_API]
 
@@ -28,6 +28,4 @@ def __getattr__(name: str) -> object:
     the ``bnnc`` command (:mod:`bnnc.entry`) is in control before numpy or onnx load."""
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
-    if name == "sweep":  # the function; its package is bnnc.sweeps
-        return import_module("bnnc.sweeps").sweep
     raise AttributeError(f"module 'bnnc' has no attribute {name!r}")
