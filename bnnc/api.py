@@ -34,7 +34,7 @@ import onnx
 from bnnc.version import __version__
 from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
 from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, totals
-from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events
+from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events, trace_json
 from bnnc.frontend import import_onnx
 from bnnc.ir import BnncError, Module, clone_module, load_bir
 from bnnc.ir.analysis import ProgramLayers, Timing, program_layers
@@ -42,6 +42,7 @@ from bnnc.ir.atomic import check_output_directory, replace_directory_atomically
 from bnnc.ir.parser import bir_files
 from bnnc.passes import PassContext, PassManager
 
+from .figures import render_figures
 from .golden import GoldenResult, golden_check
 from .program import random_inputs, run_program
 from .report_writers import html_report, markdown_report
@@ -319,28 +320,31 @@ class Compilation:
 
     # ---- output ---------------------------------------------------------------------------------
 
-    def files(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict[Path, bytes]:
+    def files(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None, figures: bool = True) -> dict[Path, bytes]:
         """The output directory's files (``report.json``, ``report.md``, ``report.html``,
-        ``schedule.json``, ``trace.json``, ``model.bir`` + ``model.npz``) as bytes; ``extra``
-        report keys (e.g. ``schemes``) are added to the report."""
+        ``schedule.json``, ``trace.json``, ``model.bir`` + ``model.npz``, and with ``figures``
+        ``figures/*.svg``, ``*.pdf``, ``*.csv``) as bytes; ``extra`` report keys (e.g.
+        ``schemes``) are added to the report."""
         out = Path(out_dir)
         report, schedule = self._report()
         report.update(extra or {})
+        drawn = render_figures(report, schedule) if figures else []
         files = {
             out / "report.json": _json_bytes(report),
             out / "report.md": markdown_report(report).encode(),
-            out / "report.html": html_report(report, schedule).encode(),
+            out / "report.html": html_report(report, drawn).encode(),
             out / "schedule.json": _json_bytes(schedule.to_json()),
-            out / "trace.json": _json_bytes(trace_events(schedule)),
+            out / "trace.json": trace_json(trace_events(schedule)),
         }
         files.update(bir_files(self.module, out / "model.bir"))
+        files.update({out / name: data for figure in drawn for name, data in figure.files().items()})
         return files
 
-    def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict:
+    def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None, figures: bool = True) -> dict:
         """Replace ``out_dir`` as a whole by the output directory (a reader sees the old one or
         the new one; see :func:`bnnc.ir.atomic.replace_directory_atomically`); returns the report."""
         check_output_directory(Path(out_dir))
-        files = self.files(out_dir, extra)
+        files = self.files(out_dir, extra, figures)
         write_output_directory(Path(out_dir), files)
         return json.loads(files[Path(out_dir) / "report.json"])
 

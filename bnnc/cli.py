@@ -18,6 +18,7 @@ import numpy as np
 
 from bnnc import api
 from bnnc.api import DEFAULT_PIPELINE
+from bnnc.backends.schedule import timing_of
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
@@ -27,6 +28,7 @@ from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
+from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
 from bnnc.version import __version__
 
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", nargs="?", help="an ONNX model (.onnx) or textual IR (.bir)")
     parser.add_argument("-p", "--pipeline", default=None,
-                        help=f"pass pipeline (default for .onnx: '{DEFAULT_PIPELINE}')")
+                        help=f"pass pipeline (default for .onnx: '{DEFAULT_PIPELINE}'); '+PASSES' runs PASSES after "
+                        "the default pipeline; '' runs none (with --emit ir: the imported bnn IR)")
     parser.add_argument("--verify-each-numerically", type=int, default=0, metavar="N",
                         help="run N random inputs through the interpreter before and after every pass")
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
@@ -59,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the IR after these passes (comma-separated, or 'all') to stderr")
     parser.add_argument("--print-ir-after-change", action="store_true",
                         help="print the IR after every pass that changed it")
+    parser.add_argument("--print-ir-after-failure", action="store_true",
+                        help="print the IR as a failing pass left it (to stderr)")
+    parser.add_argument("--dump-ir", type=Path, default=None, metavar="DIR",
+                        help="write the IR before the first pass and after every pass, one numbered file each "
+                        "(00-input.bir, 01-canonicalize.bir, ...)")
+    parser.add_argument("--append-pass", action="append", default=[], metavar="PASS",
+                        help="run PASS after the default pipeline (repeatable; like -p +PASS)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines and no summary table")
     parser.add_argument("--time-passes", action="store_true", help="report wall time per pass on stderr")
     parser.add_argument("--no-verify-each", action="store_true", help="do not verify the IR after every pass")
     onnx_group = parser.add_argument_group("compiling an ONNX model")
@@ -86,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
                             help="hardware configuration (see --print-default-hw)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    onnx_group.add_argument("--no-figures", action="store_true",
+                            help="skip the matplotlib figures (figures/*.svg, *.pdf, *.csv and the plots of report.html)")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
@@ -103,29 +116,49 @@ def list_passes() -> str:
     return "\n".join(lines)
 
 
-def _manager_options(args: argparse.Namespace) -> dict:
+def _manager_options(args: argparse.Namespace, progress: Progress | None = None) -> dict:
     from bnnc.numeric_check import numeric_checker
 
+    for flag, names in (("--print-ir-before", args.print_ir_before), ("--print-ir-after", args.print_ir_after)):
+        unknown = sorted(names - {"all"} - set(registered_passes()))
+        if unknown:
+            raise BnncError(f"{flag}: unknown pass {', '.join(repr(n) for n in unknown)} "
+                            f"(known passes: {', '.join(registered_passes())}, or 'all'); see --list-passes")
     return {
         "numeric_check": numeric_checker(args.verify_each_numerically) if args.verify_each_numerically > 0 else None,
         "verify_each": not args.no_verify_each,
         "print_before": args.print_ir_before,
         "print_after": args.print_ir_after,
         "print_after_change": args.print_ir_after_change,
+        "print_after_failure": args.print_ir_after_failure,
+        "dump_dir": args.dump_ir,
         "time_passes": args.time_passes,
+        "on_pass": _pass_progress(progress) if progress is not None else None,
     }
 
 
-class Progress:
-    """Phase-by-phase progress on stderr for interactive runs."""
+def _pass_progress(progress: Progress):
+    """A pass manager's ``on_pass``: the passes as one phase of the progress display."""
+    def on_pass(index: int, total: int, label: str) -> None:
+        if index == 0:
+            progress.start("passes", total)
+        else:
+            progress.advance(label)
+    return on_pass
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
 
-    def run(self, phase: str, work):
-        if self.enabled:
-            print(f"bnnc: {phase}…", file=sys.stderr, flush=True)
-        return work()
+def _pipeline(args: argparse.Namespace, default: str) -> str | None:
+    """The pipeline the command line asks for: ``-p`` as given, or ``default`` extended by
+    ``-p +PASSES`` and ``--append-pass`` (None: the default, unchanged)."""
+    appended = list(args.append_pass)
+    pipeline = args.pipeline
+    if pipeline is not None and pipeline.lstrip().startswith("+"):
+        appended.insert(0, pipeline.lstrip()[1:])
+        pipeline = None
+    if not appended:
+        return pipeline
+    base = pipeline if pipeline is not None else default
+    return ",".join(p for p in (base, *appended) if p.strip())
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -153,16 +186,22 @@ def _tuning_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _compile_options(args: argparse.Namespace, hw) -> dict:
-    """The :func:`bnnc.compile` options the command line sets."""
-    if args.pipeline is not None:
+    """The :func:`bnnc.compile` options the command line sets (``-p +PASSES`` and
+    ``--append-pass``: the default pipeline, as the tuning flags make it, then those passes)."""
+    tuning = {
+        "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
+        "max_arrays": args.max_arrays, "target_fps": args.target_fps,
+    }
+    extends = args.append_pass or (args.pipeline is not None and args.pipeline.lstrip().startswith("+"))
+    if args.pipeline is not None and not extends:
         given = _tuning_flags(args)
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
-        return {"hw": hw, "pipeline": args.pipeline, "input_shapes": parse_input_shapes(args.input_shape)}
-    return {
-        "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
-        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": parse_input_shapes(args.input_shape),
-    }
+    if args.pipeline is not None or extends:
+        default = api.default_pipeline(tuning["scheme"], tuning["sign_zero"], hw.array.rows, hw.array.cols,
+                                       tuning["max_arrays"] or 0, tuning["target_fps"] or 0.0, timing_of(hw))
+        return {"hw": hw, "pipeline": _pipeline(args, default), "input_shapes": parse_input_shapes(args.input_shape)}
+    return {"hw": hw, **tuning, "input_shapes": parse_input_shapes(args.input_shape)}
 
 
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
@@ -193,30 +232,22 @@ def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
     out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     _check_outputs(args, path, out_dir)
+    if args.save_outputs is not None and args.inputs is None:
+        raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
     hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
-    progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
     options = _compile_options(args, hw)
-    compilation = progress.run("compile", lambda: api.compile(path, **options, manager=_manager_options(args), debug=args.debug))
-    print_remarks(compilation.remarks)
-    if args.time_passes:
-        print(compilation.pass_timings, file=sys.stderr)
-    comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options)) if args.scheme == "all" else None
-    user_inputs = None
-    if args.inputs is not None:
-        user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
-    golden = None
-    if not args.no_check:
-        golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
-    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": comparison}))
-    if args.save_outputs is not None:
-        if user_inputs is None:
-            raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
-        if args.save_outputs in files:
-            raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
-        files[args.save_outputs] = npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
-    _write_outputs(out_dir, files)
+    progress = Progress.for_run(args.quiet)
+    try:
+        progress.start("load")
+        compilation = api.compile(path, **options, manager=_manager_options(args, progress), debug=args.debug)
+        progress.advance()
+        progress.finish()
+        files, golden = _compile_outputs(args, compilation, path, out_dir, options, progress)
+        progress.run("write", lambda: _write_outputs(out_dir, files))
+    finally:
+        progress.close()
     if args.emit == "ir":
         sys.stdout.write(print_module(compilation.module))
     report = json.loads(files[out_dir / "report.json"])
@@ -229,6 +260,35 @@ def run_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, path: Path, out_dir: Path, options: dict,
+                     progress: Progress) -> tuple[dict[Path, bytes], api.GoldenResult | None]:
+    """After compiling: remarks, pass timings, the scheme comparison, the golden check and the
+    output files (with ``--save-outputs``, the program's outputs on ``--inputs``: the golden
+    check's own when it ran on them, so the simulator runs once)."""
+    print_remarks(compilation.remarks)
+    if args.time_passes:
+        print(compilation.pass_timings, file=sys.stderr)
+    comparison = None
+    if args.scheme == "all":
+        comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options))
+    user_inputs = None
+    if args.inputs is not None:
+        user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
+    golden = None
+    if not args.no_check:
+        golden = progress.run("golden check", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
+    phase = "report" if args.no_figures else "report and figures"
+    files = progress.run(phase, lambda: compilation.files(out_dir, {"schemes": comparison}, figures=not args.no_figures))
+    if args.save_outputs is not None:
+        if args.save_outputs in files:
+            raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
+        outputs = golden.outputs if golden is not None and golden.outputs else None
+        if outputs is None:
+            outputs = progress.run("simulate", lambda: compilation.simulate(user_inputs))
+        files[args.save_outputs] = npz_bytes(outputs)
+    return files, golden
+
+
 def run_bir(args: argparse.Namespace) -> int:
     """``bnnc FILE.bir``: parse, verify, run ``-p``; print the IR, or with ``-o`` write the output
     directory (report files costed on ``--hw`` or the recorded hardware) and with ``--json``
@@ -239,15 +299,15 @@ def run_bir(args: argparse.Namespace) -> int:
     path = Path(args.file)
     _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
-    manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
+    manager = PassManager.from_pipeline(_pipeline(args, "") or "", **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
     print_remarks(context.remarks)
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
     report = None
     if args.output is not None or args.json:  # the report names every pass that made this IR
-        compilation.record_passes(args.pipeline or "", context.remarks)
-        report = compilation.write(args.output) if args.output is not None else compilation.report
+        compilation.record_passes(_pipeline(args, "") or "", context.remarks)
+        report = compilation.write(args.output, figures=not args.no_figures) if args.output is not None else compilation.report
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:
@@ -262,7 +322,7 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
                    "golden": report["golden"], "schemes": report["schemes"], "timings": report["timings"]}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
-    elif out_dir is not None:
+    elif out_dir is not None and not args.quiet:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
@@ -26,6 +26,8 @@ class GoldenResult:
     max_abs_err: float
     sign_zero_events: int
     mismatches: list[str]
+    outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """The compiled program's outputs on the checked inputs (ONNX output names)."""
 
     def to_json(self) -> dict:
         return {"inputs": self.inputs, "exact": self.exact, "max_abs_err": self.max_abs_err, "sign_zero_events": self.sign_zero_events}
@@ -70,7 +72,7 @@ def golden_check(module: Module, source: Module, model: onnx.ModelProto, inputs:
             bad = int(np.count_nonzero(~np.isclose(got, ref, rtol=FLOAT_RTOL, atol=FLOAT_RTOL * max(1.0, float(np.abs(ref).max(initial=0))))))
         if bad:
             mismatches.append(f"output '{name}': {bad} of {ref.size} values differ (max abs error {float(diff.max()):.3g})")
-    return GoldenResult(samples, not mismatches, max_err, count_sign_zero_events(module, source, inputs), mismatches)
+    return GoldenResult(samples, not mismatches, max_err, count_sign_zero_events(module, source, inputs), mismatches, ours)
 
 
 def policy_resolved_layers(module: Module) -> set[str]:
