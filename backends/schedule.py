@@ -23,6 +23,7 @@ import numpy as np
 
 from bnnc.ir import Operation, Value
 from bnnc.ir.analysis import CrossbarLayer, ProgramLayers, Timing
+from bnnc.ir.diagnostics import plural
 from bnnc.ir.periphery import DigitalBlock
 from bnnc.ir.dialects import bnn, xbar
 
@@ -308,7 +309,7 @@ def trace_events(schedule: Schedule, max_events_per_layer: int = 64) -> dict:
     count = len(schedule.layers)
     for index, layer in enumerate(schedule.layers):
         layer_tid, array_tid = ARRAY_PID + 1 + index, ARRAY_PID + 1 + count + index
-        arrays = f"{layer.arrays} array{'' if layer.arrays == 1 else 's'}"
+        arrays = plural(layer.arrays, "array")
         for pid, tid, name in ((LAYER_PID, layer_tid, layer.name),
                                (ARRAY_PID, array_tid, f"{layer.name}: {arrays} ({layer.tiles[0]}×{layer.tiles[1]} tiles × {layer.replicas})")):
             events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})

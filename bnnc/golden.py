@@ -12,6 +12,7 @@ from bnnc.backends.interpreter import interpret_batch
 from bnnc.backends.simulator import simulate
 from bnnc.frontend.reference import run_reference
 from bnnc.ir import Module, Return, Value, clone_module
+from bnnc.ir.diagnostics import plural
 from bnnc.ir.dialects import bnn, xbar
 
 from .program import run_program
@@ -38,8 +39,8 @@ class GoldenResult:
         else:
             events = ""
         if self.exact:
-            return f"bit-exact against onnxruntime on {self.inputs} inputs (float outputs within 1e-5 relative, max abs error {self.max_abs_err:.3g}){events}"
-        return f"MISMATCH against onnxruntime on {self.inputs} inputs: " + "; ".join(self.mismatches) + events
+            return f"bit-exact against onnxruntime on {plural(self.inputs, 'input')} (float outputs within 1e-5 relative, max abs error {self.max_abs_err:.3g}){events}"
+        return f"MISMATCH against onnxruntime on {plural(self.inputs, 'input')}: " + "; ".join(self.mismatches) + events
 
 
 FLOAT_RTOL = 1e-5

@@ -2,8 +2,9 @@
 
 On a terminal a rich progress display (a bar where a phase knows its steps, e.g. the passes;
 a spinner otherwise, each with its elapsed time); elsewhere one plain line per finished phase
-(``bnnc: passes (8 of 8 steps) done in 0.52 s``); nothing when quiet. A phase that fails prints
-nothing: the error line is the run's last word.
+that took :data:`PLAIN_MIN_SECONDS` or more (``bnnc: golden check done in 41.3 s``: a log of
+a long run, while a quick run that fails still says one line, its error); nothing when
+quiet. A phase that fails prints nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Literal, TextIO, TypeVar
 
+from bnnc.ir.diagnostics import plural
+
 T = TypeVar("T")
+PLAIN_MIN_SECONDS = 1.0
 Mode = Literal["rich", "plain", "off"]
 
 
@@ -58,8 +62,8 @@ class Progress:
         if self._phase is None:
             return
         seconds = time.perf_counter() - self._started
-        if self.mode == "plain":
-            steps = f" ({self._done} of {self._total} steps)" if self._total else ""
+        if self.mode == "plain" and seconds >= PLAIN_MIN_SECONDS:
+            steps = f" ({self._done} of {plural(self._total, 'step')})" if self._total else ""
             print(f"bnnc: {self._phase}{steps} done in {seconds:.2f} s", file=self.stream, flush=True)
         elif self._display is not None and self._task is not None:
             total = self._total or 1

@@ -7,15 +7,12 @@ import html
 from pathlib import Path
 
 from bnnc.figures import RenderedFigure
+from bnnc.ir.diagnostics import plural
 from bnnc.figures.tables import Table, comparison_table
 
 
 def _fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _layer_rows(report: dict) -> list[list[str]]:
@@ -42,7 +39,7 @@ def golden_text(golden: dict) -> str:
     """The golden check's outcome in words."""
     verdict = "bit-exact against onnxruntime" if golden["exact"] else "MISMATCH against onnxruntime"
     events = f", {golden['sign_zero_events']} Sign(0) events resolved by policy" if golden["sign_zero_events"] else ""
-    return f"{verdict} on {golden['inputs']} inputs (max abs error {_fmt(golden['max_abs_err'])}{events})"
+    return f"{verdict} on {plural(golden['inputs'], 'input')} (max abs error {_fmt(golden['max_abs_err'])}{events})"
 
 
 def console_summary(report: dict, out_dir: Path) -> str:
@@ -54,7 +51,7 @@ def console_summary(report: dict, out_dir: Path) -> str:
     t = report["totals"]
     lines += [
         "",
-        f"{_count(t['arrays'], 'array')} (lower bound {t['arrays_lower_bound']}, MNSIM-style {t['arrays_mnsim_style']}), "
+        f"{plural(t['arrays'], 'array')} (lower bound {t['arrays_lower_bound']}, MNSIM-style {t['arrays_mnsim_style']}), "
         f"area {_fmt(t['area_mm2'])} mm², energy {_fmt(t['energy_nj'])} nJ/inference, {_fmt(t['tops_per_w'])} TOPS/W",
         f"latency {_fmt(t['latency_ns'] / 1000)} µs, throughput {_fmt(t['throughput_ips'])} inferences/s "
         f"({_fmt(t['ips_per_mm2'])}/mm²), bottleneck {t['bottleneck_layer']}",

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from bnnc.backends.schedule import Schedule
+from bnnc.ir.diagnostics import plural
 
 from .tables import Table, comparison_table, component_table, layer_table, timeline_table, utilization_table
 
@@ -47,7 +48,7 @@ def figure_tables(report: dict, schedule: Schedule) -> list[tuple[str, str, Tabl
         ("layers", "Arrays, energy and area per layer", layer_table(report)),
         ("components", "Energy and area by component", component_table(report)),
         ("timeline", "Pipeline timeline (one inference)", timeline_table(schedule)),
-        ("utilization", f"Array utilization over time ({arrays} array{'' if arrays == 1 else 's'})", utilization_table(schedule)),
+        ("utilization", f"Array utilization over time ({plural(arrays, 'array')})", utilization_table(schedule)),
     ]
     comparison = comparison_table(report)
     if comparison is not None:
