@@ -1,25 +1,38 @@
-"""Resource, energy and area model of a tiled crossbar program, per layer.
+"""Resource, energy and area model of a tiled crossbar program, per layer, by component.
 
 Every figure comes from the hardware configuration (``backends/hardware.py``, each value with
 its source) and the program itself (cell patterns, tiles, positions, planes); the one workload
-assumption, the port activity (the fraction of array reads in which a port carries V_read), is
-a stated parameter. Per inference and layer:
+assumption, the port activity (``read.port_activity``: the fraction of array reads in which a
+port carries V_read), is a stated parameter. Energy per inference and area fall into the
+components of :data:`COMPONENTS`, which sum to the layer's totals:
 
-- array reads: ``activity · Σ_cells V²·G·t_read`` per read of each array (on cells at G_on,
-  off cells at G_off, refcol reference cells at the mid conductance), times the reads
-  (planes × window positions);
-- sensing: one comparator decision per output column and comparator level per read, or one
-  ADC conversion per physical column per read (``bits`` from the array's rows);
-- digital: for ADC layers an add per digitized column count and a digital comparison per
-  output; an output register bit per comparator decision;
-- buffers: every input bit written once into the line buffer and read once per port drive.
-
-Area: cells (rows × cols × cell area per array), comparators, ADCs (``cols / share`` per
-array), adders and output registers, and line-buffer SRAM.
+- ``cells``: ``activity · Σ_cells V²·G·t_read`` per read of each array (on cells at G_on, off
+  cells at G_off, refcol reference cells at the mid conductance), times the reads (planes ×
+  window positions); area rows × cols × cell area per array;
+- ``drivers``: one word-line drive (``periphery.row_drive_energy_pj``) per row of each array
+  and read in which the port is high; area a word-line driver per row, a bit-line (write)
+  driver per column and a row decoder (``8 · (rows − 1)`` transistors) per array;
+- ``sensing``: one comparator decision per output column and comparator level per read; area
+  of the comparators (the analog sense amplifiers, and the digital comparators after an ADC
+  accumulation);
+- ``adc``: one conversion per physical column per read (``bits`` from the array's rows); area
+  ``ceil(cols / share)`` ADCs per array, each with its ``share``:1 column multiplexer
+  (``8 · (share − 1)`` transistors);
+- ``digital``: for ADC layers an add per digitized column count and a digital comparison per
+  output; an output register bit per comparator decision; adders and registers as area;
+- ``buffers``: every input bit written once into the line buffer and read once per port drive;
+  area of the line buffer plus ``buffer.bits_per_array`` of registers at each array;
+- ``interconnect``: every bit read out of the buffer into the ports, and every output bit, moves
+  the side of the layer's block (√ of the area of the other components) at
+  ``interconnect.energy_pj_per_bit_mm``; area two buses (in and out) of ``bus_bits`` wires at
+  ``wire_pitch_um`` over that length;
+- ``leakage``: the static power of the layer's buffer bits for the latency of one inference
+  (no area of its own).
 
 Digital blocks between arrays (:mod:`bnnc.ir.periphery`) are costed per operation of each
 unit (float32 adder and multiplier, integer adder, comparator) and per result register write,
-with ``periphery_lanes`` of every unit they use as their area.
+with ``periphery_lanes`` of every unit they use as their area — all of it ``digital``.
+What the model leaves out is listed in :data:`NOT_MODELLED`.
 """
 
 from __future__ import annotations
@@ -27,25 +40,44 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from bnnc.ir.analysis import CrossbarLayer, ProgramLayers
 from bnnc.ir.periphery import DigitalBlock
 
 from .hardware import HardwareConfig
 from .schedule import LayerSchedule, Schedule
 
-DEFAULT_ACTIVITY = 0.5
-"""Port activity assumed when nothing better is known: a binary input is 1 half the time."""
+COMPONENTS = ("cells", "drivers", "sensing", "adc", "digital", "buffers", "interconnect", "leakage")
+"""The components every energy and area breakdown has, in this order."""
+
+NOT_MODELLED = (
+    "programming (writing the weights into the cells) and its energy and time",
+    "switching energy of the column multiplexers and decoders (their area is counted)",
+    "leakage of drivers, sense amplifiers, ADCs and digital logic (only buffer SRAM leaks)",
+    "a network-on-chip between layers: each layer has its own point-to-point buses",
+    "control logic, instruction memory, clock tree and off-chip I/O (loading inputs, reading outputs)",
+    "the OR/AND of max-pools on bits and other wiring-only ops",
+    "IR drop and device non-idealities in energy and timing",
+    "host partitions: no energy, area or time",
+)
+"""What the cost model does not count (``report.json`` ``not_modelled``)."""
+
+
+def breakdown(values: dict[str, float]) -> dict[str, float]:
+    """``values`` over every component of :data:`COMPONENTS` (missing ones 0)."""
+    unknown = set(values) - set(COMPONENTS)
+    if unknown:
+        raise ValueError(f"unknown cost components {sorted(unknown)}; expected {COMPONENTS}")
+    return {component: float(values.get(component, 0.0)) for component in COMPONENTS}
 
 
 def _energy_and_area(energy_pj: dict[str, float], area_um2: dict[str, float]) -> dict:
-    """Report fields: totals and breakdowns in nJ and mm²."""
+    """Report fields: totals and breakdowns (every component) in nJ and mm²."""
+    energy, area = breakdown(energy_pj), breakdown(area_um2)
     return {
-        "energy_nj": sum(energy_pj.values()) / 1000,
-        "energy_breakdown_nj": {k: v / 1000 for k, v in energy_pj.items()},
-        "area_mm2": sum(area_um2.values()) / 1e6,
-        "area_breakdown_mm2": {k: v / 1e6 for k, v in area_um2.items()},
+        "energy_nj": sum(energy.values()) / 1000,
+        "energy_breakdown_nj": {k: v / 1000 for k, v in energy.items()},
+        "area_mm2": sum(area.values()) / 1e6,
+        "area_breakdown_mm2": {k: v / 1e6 for k, v in area.items()},
     }
 
 
@@ -108,28 +140,26 @@ def digital_cost(block: DigitalBlock, hw: HardwareConfig) -> DigitalCost:
     work = block.work()
     lanes = d.periphery_lanes
     results = sum(math.prod(r.type.shape) for op in block.ops for r in op.results)
-    energy = {unit: count * per_op[unit][0] for unit, count in work.items()}
-    energy["registers"] = results * WORD_BITS * d.register_energy_pj_per_bit
-    area = {unit: lanes * per_op[unit][1] if count else 0.0 for unit, count in work.items()}
-    area["registers"] = lanes * WORD_BITS * d.register_area_um2_per_bit
-    return DigitalCost(block.name, block.after, work, lanes, energy, area)
+    energy = sum(count * per_op[unit][0] for unit, count in work.items()) + results * WORD_BITS * d.register_energy_pj_per_bit
+    area = sum(lanes * per_op[unit][1] for unit, count in work.items() if count) + lanes * WORD_BITS * d.register_area_um2_per_bit
+    return DigitalCost(block.name, block.after, work, lanes, {"digital": energy}, {"digital": area})
 
 
-def layer_costs(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig,
-                activity: float = DEFAULT_ACTIVITY) -> dict[str, LayerCost]:
+def layer_costs(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig) -> dict[str, LayerCost]:
     """The cost of every crossbar layer of a tiled program."""
     timeline = {layer.name: layer for layer in schedule.layers}
-    return {layer.name: _layer_cost(layer, timeline[layer.name], hw, activity) for layer in layers.crossbar}
+    return {layer.name: _layer_cost(layer, timeline[layer.name], hw, schedule.latency_ns) for layer in layers.crossbar}
 
 
-def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, activity: float) -> LayerCost:
+def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, latency_ns: float) -> LayerCost:
     scheme = layer.scheme
+    activity = hw.read.port_activity
     levels = layer.comparator_levels
     rows, cols = layer.array
     e_on, e_off = hw.cell_read_energy_on_pj, hw.cell_read_energy_off_pj
     replicas = layer.replicas
     window_reads = layer.planes * layer.positions  # reads of each array tile per inference
-    array_pj = sensing_pj = 0.0
+    array_pj = sensing_pj = adc_pj = driver_pj = 0.0
     comparators = adcs = columns_total = 0
     for op in layer.reads:
         cells = op.const_array("conductance")
@@ -138,12 +168,13 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         on -= ref_cells  # the reference column's cells are mid-conductance, not on
         per_read = activity * (on * e_on + (cells.size - on - ref_cells) * e_off + ref_cells * (e_on + e_off) / 2)
         array_pj += per_read * window_reads
+        driver_pj += activity * cells.shape[0] * window_reads * hw.periphery.row_drive_energy_pj
         columns = cells.shape[1]
         outputs = scheme.outputs_in(columns)
         columns_total += columns
         if layer.sensing_kind == "adc":
             adcs += hw.adcs_for(columns) * replicas
-            sensing_pj += window_reads * columns * hw.adc(layer.adc_bits).energy_pj
+            adc_pj += window_reads * columns * hw.adc(layer.adc_bits).energy_pj
         else:
             comparators += outputs * levels * replicas
             sensing_pj += window_reads * outputs * levels * hw.comparator.energy_pj
@@ -158,36 +189,31 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         adders = adcs
         if levels:  # digital comparators after the accumulation
             comparators += outputs_total * levels * replicas
-    buffer_pj = _input_bits(layer.reads) * hw.buffer.write_energy_pj_per_bit + layer.positions * _ports(layer.reads) * hw.buffer.read_energy_pj_per_bit
+    port_reads = layer.positions * layer.port_bits
+    buffer_pj = layer.input_bits * hw.buffer.write_energy_pj_per_bit + port_reads * hw.buffer.read_energy_pj_per_bit
     arrays = layer.arrays
     mnsim = layer.tiles[0] * math.ceil(outputs_total / cols) * replicas if scheme.columns_per_output == 2 else arrays
+    p = hw.periphery
+    buffer_bits = timed.line_buffer_bits + arrays * hw.buffer.bits_per_array
     area = {
-        "arrays": arrays * rows * cols * hw.cell.area_um2,
-        "comparators": comparators * hw.comparator.area_um2,
-        "adcs": adcs * hw.adc(max(layer.adc_bits, 1)).area_um2 if adcs else 0.0,
+        "cells": arrays * rows * cols * hw.cell.area_um2,
+        "drivers": arrays * (rows * p.row_driver_area_um2 + cols * p.column_driver_area_um2
+                             + 8 * (rows - 1) * p.transistor_area_um2),
+        "sensing": comparators * hw.comparator.area_um2,
+        "adc": adcs * (hw.adc(max(layer.adc_bits, 1)).area_um2 + 8 * (hw.adc.share - 1) * p.transistor_area_um2) if adcs else 0.0,
         "digital": adders * acc_bits * d.adder_area_um2_per_bit + outputs_total * max(levels, 1) * replicas * d.register_area_um2_per_bit,
-        "buffers": timed.line_buffer_bits * hw.buffer.area_um2_per_bit,
+        "buffers": buffer_bits * hw.buffer.area_um2_per_bit,
+    }
+    side_mm = math.sqrt(sum(area.values())) / 1000  # the side of the layer's block
+    wires = hw.interconnect
+    area["interconnect"] = 2 * wires.bus_bits * wires.wire_pitch_um * side_mm * 1000
+    output_bits = layer.positions * outputs_total * (max(levels, 1) if levels else acc_bits)
+    energy = {
+        "cells": array_pj, "drivers": driver_pj, "sensing": sensing_pj, "adc": adc_pj, "digital": digital_pj,
+        "buffers": buffer_pj, "interconnect": (port_reads + output_bits) * wires.energy_pj_per_bit_mm * side_mm,
+        "leakage": buffer_bits * hw.buffer.leakage_nw_per_bit * latency_ns * 1e-6,  # nW · ns = 1e-6 pJ
     }
     return LayerCost(
         name=layer.name, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs, adders=adders,
-        macs=layer.positions * fan_in * outputs_total,
-        energy_pj={"arrays": array_pj, "sensing": sensing_pj, "digital": digital_pj, "buffers": buffer_pj},
-        area_um2=area,
+        macs=layer.positions * fan_in * outputs_total, energy_pj=energy, area_um2=area,
     )
-
-
-def _input_bits(reads: list) -> int:
-    """Bits of the layer input the line buffer holds per inference (all planes)."""
-    ports = reads[0].operands[0]
-    source = ports.producer
-    while source is not None and source.name == "xbar.slice":
-        source = source.operands[0].producer
-    if source is not None and source.name == "xbar.window":
-        return int(np.prod(source.operands[0].type.shape))
-    return int(np.prod(ports.type.shape))
-
-
-def _ports(reads: list) -> int:
-    """Port bits driven per window (all planes and row tiles of one column tile)."""
-    first_column = [op for op in reads if op.attr("tile")[1] == 0]
-    return sum(op.operands[0].type.shape[0] * op.operands[0].type.shape[2] for op in first_column)

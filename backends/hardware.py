@@ -52,6 +52,8 @@ __all__ = [
     "DigitalConfig",
     "HardwareConfig",
     "HardwareConfigError",
+    "InterconnectConfig",
+    "PeripheryConfig",
     "ReadConfig",
     "adc_bits_for",
     "default_hardware",
@@ -95,6 +97,7 @@ class _Spec:
     source: str
     minimum: float | None = None
     exclusive: bool = True  # minimum is exclusive (> minimum) rather than inclusive (>=)
+    maximum: float | None = None  # inclusive
     choices: tuple[str, ...] | None = None
     note: str | None = None
 
@@ -107,7 +110,8 @@ class _Spec:
         if self.minimum is None:
             return noun
         op = ">" if self.exclusive else ">="
-        return f"{noun} {op} {_fmt(self.minimum)}"
+        bound = f" and <= {_fmt(self.maximum)}" if self.maximum is not None else ""
+        return f"{noun} {op} {_fmt(self.minimum)}{bound}"
 
     def check(self, value: Any) -> Any:
         """The value, coerced (an integer where a number is expected becomes a float), or
@@ -135,7 +139,7 @@ class _Spec:
                 raise _Invalid(f"{self.expected()}, within [{low:g}, {high:g}] (beyond, the schedule overflows)", raw)
         if self.minimum is not None:
             bad = value <= self.minimum if self.exclusive else value < self.minimum
-            if bad:
+            if bad or (self.maximum is not None and value > self.maximum):
                 raise _Invalid(self.expected(), raw)
         return value
 
@@ -256,6 +260,11 @@ class ReadConfig(_Group):
     time_ns: float = _param(
         10.0, "ns", "NeuroSim readPulseWidth = 10e-9 s", minimum=0,
         note="per array read; MNSIM-2.0's Read_Latency is 3.16 ns",
+    )
+    port_activity: float = _param(
+        0.5, "fraction", "bnnc assumption: a binary input bit is 1 half the time", minimum=0, exclusive=False,
+        maximum=1, note="the fraction of array reads in which a port carries V_read (and its row driver switches); "
+        "MNSIM-2.0 Device.py assumes 0.1 (V² = 0.9·0² + 0.1·V_read²)",
     )
 
 
@@ -464,6 +473,80 @@ class BufferConfig(_Group):
         0.2392578125, "µm²/bit", "PUMA simulator constants.py, 32 nm", minimum=0, exclusive=False,
         note="2 KB SRAM data memory: 0.00392 mm² / 16384 bits, periphery included",
     )
+    access_ns: float = _param(
+        0.0, "ns", "bnnc assumption: line-buffer reads are pipelined with the array reads", minimum=0, exclusive=False,
+        note="time of one access of access_bits on a window's critical path; MNSIM-2.0 Buffer.py: 20 ns per access",
+    )
+    access_bits: int = _param(64, "bits", "MNSIM-2.0 SimConfig.ini Buffer_Bitwidth = 64", minimum=1, exclusive=False)
+    leakage_nw_per_bit: float = _param(
+        187.28, "nW/bit", "MNSIM-2.0 Buffer.py SRAM table (CACTI), 2 KB, 64-bit port, technology < 65 nm",
+        minimum=0, exclusive=False,
+        note="3.06844 mW / 16384 bits; static power of every buffer bit for the whole latency of an inference",
+    )
+    bits_per_array: int = _param(
+        2304, "bits", "ISAAC (Shafiee et al., ISCA 2016) IMA: 2 KB input + 256 B output register per 8 arrays",
+        minimum=0, exclusive=False,
+        note="input and output registers beside each array (16384 + 2048 bits / 8 arrays), on top of the line buffers",
+    )
+
+
+_MNSIM_DRIVER = "MNSIM-2.0 Crossbar.py: (7.3·2.7 + 9.5·3.8)·(tech/65)² µm² per row at 65 nm"
+
+
+@dataclass(frozen=True)
+class PeripheryConfig(_Group):
+    """What surrounds each array besides its sensing: word-line drivers (one per row, switching
+    a port to V_read), bit-line (write) drivers, the row decoder and the column multiplexers
+    that let ``adc.share`` columns take turns on one ADC. Decoders and multiplexers are counted
+    in transistors, as MNSIM-2.0 PE.py does: 8 transistors per 2:1 stage, so ``8 · (rows − 1)``
+    per row decoder and ``8 · (share − 1)`` per ADC's column multiplexer."""
+
+    TABLE: ClassVar[str] = "periphery"
+    DESCRIPTION: ClassVar[str] = "word-line and bit-line drivers, decoders, column multiplexers"
+
+    row_driver_area_um2: float = _param(
+        55.81, "µm²", _MNSIM_DRIVER, minimum=0, exclusive=False,
+        note="MNSIM cites 'Multi-level wordline driver for robust SRAM design in nano-scale CMOS technology' for "
+        "drivers of 1-bit inputs; its analog-input driver is 1150 µm² per row (the 78.4 TOPS/W ReRAM chip)",
+    )
+    row_driver_power_uw: float = _param(
+        3.9, "µW", "ISAAC 1-bit DAC, as MNSIM-2.0 DAC.py option 1 (0.0039 mW)", minimum=0, exclusive=False,
+        note="a row driver spends power / rate per read in which its port is at V_read",
+    )
+    row_driver_rate_gsps: float = _param(1.0, "GS/s", "MNSIM-2.0 DAC.py sample rate (1 GS/s)", minimum=0)
+    column_driver_area_um2: float = _param(
+        55.81, "µm²", _MNSIM_DRIVER + " (bnnc assumes a bit-line write driver the size of a word-line driver)",
+        minimum=0, exclusive=False,
+        note="bit lines are held by the sense circuit during reads: the driver is used only when programming",
+    )
+    transistor_area_um2: float = _param(
+        0.04225, "µm²", "MNSIM-2.0 PE.py: 10·F² per transistor, F = 65 nm", minimum=0, exclusive=False,
+        note="decoders and column multiplexers: 8 transistors per 2:1 stage",
+    )
+
+    @property
+    def row_drive_energy_pj(self) -> float:
+        """Energy of one word-line drive, power / rate (pJ)."""
+        return self.row_driver_power_uw * 1e-3 / self.row_driver_rate_gsps
+
+
+@dataclass(frozen=True)
+class InterconnectConfig(_Group):
+    """Wires between a layer's buffers and its arrays and on to the next layer: every bit
+    moved travels the side of the layer's block (the square root of its area) on a bus of
+    ``bus_bits`` wires each way."""
+
+    TABLE: ClassVar[str] = "interconnect"
+    DESCRIPTION: ClassVar[str] = "on-chip wires between buffers and arrays"
+
+    energy_pj_per_bit_mm: float = _param(
+        0.0404, "pJ/(bit·mm)", "Park et al., DATE 2013: 40.4 fJ/bit/mm low-swing on-chip signaling, 45 nm SOI",
+        minimum=0, exclusive=False, note="full-swing repeated wires cost several times more",
+    )
+    wire_pitch_um: float = _param(
+        0.14, "µm", "FreePDK45 intermediate metal: 70 nm width + 70 nm spacing", minimum=0, exclusive=False,
+    )
+    bus_bits: int = _param(64, "wires", "MNSIM-2.0 SimConfig.ini Buffer_Bitwidth = 64", minimum=1, exclusive=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,7 +554,8 @@ class BufferConfig(_Group):
 
 _GROUPS: dict[str, type[_Group]] = {
     g.TABLE: g
-    for g in (ArrayConfig, CellConfig, ReadConfig, ComparatorConfig, AdcConfig, DacConfig, DigitalConfig, BufferConfig)
+    for g in (ArrayConfig, CellConfig, ReadConfig, ComparatorConfig, AdcConfig, DacConfig, DigitalConfig, BufferConfig,
+              PeripheryConfig, InterconnectConfig)
 }
 
 _SCHEMA = 1  # bump when the meaning of an existing key changes
@@ -502,6 +586,8 @@ class HardwareConfig:
     dac: DacConfig = field(default_factory=DacConfig)
     digital: DigitalConfig = field(default_factory=DigitalConfig)
     buffer: BufferConfig = field(default_factory=BufferConfig)
+    periphery: PeripheryConfig = field(default_factory=PeripheryConfig)
+    interconnect: InterconnectConfig = field(default_factory=InterconnectConfig)
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     """``(dotted key, origin)`` for every key whose value differs from the default; the origin
     is the file (or other place) that set it."""
@@ -684,6 +770,7 @@ class HardwareConfig:
             "cell_read_energy_on_pj": (self.cell_read_energy_on_pj, "pJ", "V_read² · G_on · t_read"),
             "cell_read_energy_off_pj": (self.cell_read_energy_off_pj, "pJ", "V_read² · G_off · t_read"),
             "comparator_energy_pj": (self.comparator.energy_pj, "pJ", "comparator power / rate"),
+            "row_drive_energy_pj": (self.periphery.row_drive_energy_pj, "pJ", "row driver power / rate"),
             "clock_period_ns": (self.digital.clock_period_ns, "ns", "1 / clock_ghz"),
             "read_cycles": (self.read_cycles, "cycles", "ceil(read time · clock)"),
             "adc_bits_full_array": (bits, "bits", "ceil(log2(array rows + 1))"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bnnc.ir.analysis import ProgramLayers
 from bnnc.ir.schemes import SCHEMES
 
-from .cost import DEFAULT_ACTIVITY, digital_cost, layer_costs
+from .cost import COMPONENTS, NOT_MODELLED, breakdown, digital_cost, layer_costs
 from .hardware import HardwareConfig
 from .schedule import Schedule
 
@@ -70,7 +70,8 @@ def layer_entries(layers: ProgramLayers, schedule: Schedule, hw: HardwareConfig)
         entries.extend(blocks.get(layer.name, []))
     for op in layers.host:
         entries.append({"name": ", ".join(op.location.names), "target": "host", "arrays": 0,
-                        "arrays_mnsim_style": 0, "energy_nj": 0.0, "area_mm2": 0.0})
+                        "arrays_mnsim_style": 0, "energy_nj": 0.0, "energy_breakdown_nj": breakdown({}),
+                        "area_mm2": 0.0, "area_breakdown_mm2": breakdown({})})
     return entries
 
 
@@ -88,7 +89,9 @@ def totals(entries: list[dict], schedule: Schedule, layers: ProgramLayers) -> di
         "arrays_mnsim_style": sum(e.get("arrays_mnsim_style", 0) for e in entries),
         "cells_used": cells,
         "energy_nj": energy_nj,
+        "energy_breakdown_nj": {c: sum(e["energy_breakdown_nj"][c] for e in entries) for c in COMPONENTS},
         "area_mm2": area_mm2,
+        "area_breakdown_mm2": {c: sum(e["area_breakdown_mm2"][c] for e in entries) for c in COMPONENTS},
         "binary_ops": ops,
         "tops_per_w": ops / (energy_nj * 1e-9) / 1e12 if energy_nj else 0.0,
         "ips_per_mm2": schedule.throughput_ips / area_mm2 if area_mm2 else 0.0,
@@ -104,7 +107,14 @@ def totals(entries: list[dict], schedule: Schedule, layers: ProgramLayers) -> di
     }
 
 
-def assumptions() -> dict:
-    return {"port_activity": DEFAULT_ACTIVITY, "host_partitions": "not on the crossbar timeline; no energy or area",
+def not_modelled() -> list[str]:
+    """What the cost model leaves out (``report.json`` ``not_modelled``)."""
+    return list(NOT_MODELLED)
+
+
+def assumptions(hw: HardwareConfig) -> dict:
+    return {"port_activity": hw.read.port_activity,
+            "leakage": "buffer SRAM static power over the latency of one inference",
+            "host_partitions": "not on the crossbar timeline; no energy or area",
             "digital_blocks": "float32 units as onnxruntime computes; a block streams its producer's results and adds "
                               "one position's share of its work to the latency"}

@@ -35,11 +35,13 @@ ADC_WIDTHS = 16
 
 
 def timing_of(hw: HardwareConfig) -> Timing:
-    """The schedule's view of a hardware configuration."""
+    """The schedule's view of a hardware configuration: an array read takes its word lines'
+    drive (one row-driver sample, ``1 / periphery.row_driver_rate_gsps``) and the read itself."""
     return Timing(
-        read_ns=hw.read.time_ns, comparator_ns=hw.comparator.decision_ns,
+        read_ns=1.0 / hw.periphery.row_driver_rate_gsps + hw.read.time_ns, comparator_ns=hw.comparator.decision_ns,
         adc_ns=tuple(hw.adc_conversion_ns(bits) for bits in range(1, ADC_WIDTHS + 1)),
         adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns, periphery_lanes=hw.digital.periphery_lanes,
+        buffer_ns=hw.buffer.access_ns, buffer_bits=hw.buffer.access_bits,
     )
 
 

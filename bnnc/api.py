@@ -33,15 +33,21 @@ import onnx
 
 from bnnc.version import __version__
 from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
-from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, totals
+from bnnc.backends.profiles import PROFILES, builtin_profile
+from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, not_modelled, totals
 from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events, trace_json
 from bnnc.frontend import import_onnx
 from bnnc.ir import BnncError, Module, clone_module, load_bir
-from bnnc.ir.analysis import ProgramLayers, Timing, program_layers
+from bnnc.ir.analysis import ProgramLayers, Timing, layer_name, program_layers
+from bnnc.ir.dialects import bnn
 from bnnc.ir.atomic import check_output_directory, replace_directory_atomically
 from bnnc.ir.parser import bir_files
 from bnnc.passes import PassContext, PassManager
 
+from .choices import (
+    OBJECTIVES, LayerChoice, check_layers, comparison_entry, layer_passes, objective_value, per_layer_assignments,
+    read_layer_config,
+)
 from .figures import render_figures
 from .golden import GoldenResult, golden_check
 from .program import random_inputs, run_program
@@ -54,12 +60,16 @@ SIGN_ZERO = ("exact", "pos", "neg", "error")
 def default_pipeline(
     scheme: str = "auto", sign_zero: str = "exact", rows: int = 128, cols: int = 128,
     max_arrays: int = 0, target_fps: float = 0.0, timing: Timing | None = None,
+    layers: Mapping[str, LayerChoice] | None = None,
 ) -> str:
     """What ``bnnc model.onnx`` runs when no pipeline is given (``replicate`` only with a
-    budget or a target, timed by ``timing``, the default hardware's if not given)."""
+    budget or a target, timed by ``timing``, the default hardware's if not given; ``layers``:
+    a layer configuration's per-layer choices, :mod:`bnnc.choices`)."""
+    convert, tile, replicas = layer_passes(layers or {}, scheme, rows, cols)
     pipeline = (
         f"canonicalize,fuse-bn-binarize{{sign-zero={sign_zero}}},canonicalize,pool-to-bits,"
-        f"sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,tile{{rows={rows},cols={cols}}},dce"
+        f"{convert}sign-convert{{scheme={scheme},rows={rows},cols={cols}}},canonicalize,"
+        f"{tile}tile{{rows={rows},cols={cols}}},dce{replicas}"
     )
     if max_arrays > 0 or target_fps > 0:
         t = timing or timing_of(default_hardware())
@@ -70,6 +80,7 @@ def default_pipeline(
         options += [f"target-fps={target_fps:g}"] if target_fps > 0 else []
         options += [f"read-ns={t.read_ns!r}", f"comparator-ns={t.comparator_ns!r}",
                     f"adc-ns={'/'.join(repr(v) for v in adc_ns)}", f"adc-share={t.adc_share}", f"clock-ns={t.clock_ns!r}"]
+        options += [f"buffer-ns={t.buffer_ns!r}", f"buffer-bits={t.buffer_bits}"] if t.buffer_ns else []
         pipeline += f",replicate{{{','.join(options)}}}"
     return pipeline
 
@@ -78,9 +89,13 @@ DEFAULT_PIPELINE = default_pipeline()
 
 
 def hardware(hw: HardwareConfig | str | Path | None = None, array: tuple[int, int] | None = None) -> HardwareConfig:
-    """A hardware configuration: ``hw`` as given (a :class:`HardwareConfig` or the path of a
+    """A hardware configuration: ``hw`` as given (a :class:`HardwareConfig`, the name of a
+    built-in profile such as ``"mnsim"`` where no file of that name exists, or the path of a
     TOML file; the defaults if None), with the array size ``array`` = (rows, cols) if given."""
-    config = hw if isinstance(hw, HardwareConfig) else load_hardware(hw) if hw is not None else default_hardware()
+    if isinstance(hw, str | Path) and str(hw) in PROFILES and not Path(hw).exists():
+        config = builtin_profile(str(hw))
+    else:
+        config = hw if isinstance(hw, HardwareConfig) else load_hardware(hw) if hw is not None else default_hardware()
     if array is not None:
         rows, cols = _array(array)
         config = config.with_values({"array.rows": rows, "array.cols": cols}, origin="--array")
@@ -110,6 +125,9 @@ def compile(
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
     manager: Mapping[str, Any] | None = None,
     debug: bool = False,
+    objective: str = "arrays",
+    layer_config: str | Path | Mapping[str, Any] | None = None,
+    append_passes: str | None = None,
 ) -> Compilation:
     """Compile the ONNX model at ``model``.
 
@@ -125,9 +143,26 @@ def compile(
       above must be left alone: set them as pass options);
     - ``input_shapes``: static shapes for inputs with dynamic dimensions;
     - ``manager``: :class:`~bnnc.passes.PassManager` options (IR printing, timing, numerical
-      checks); ``debug``: pattern-match remarks.
+      checks); ``debug``: pattern-match remarks;
+    - ``objective``: what ``scheme="auto"`` minimizes, ``arrays`` (per layer, the default),
+      ``energy``, ``area``, ``latency`` or ``edp`` (energy × latency): see :func:`_by_objective`;
+    - ``layer_config``: per-layer scheme, array size and replicas (a TOML file or a mapping,
+      :mod:`bnnc.choices`);
+    - ``append_passes``: a pipeline run after the default one (or after ``pipeline``), e.g. a
+      plugin's pass (``bnnc -p +my-pass``).
     """
     config = hardware(hw, array)
+    if objective not in OBJECTIVES:
+        raise BnncError(f"objective (--objective) must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    choices, origin = read_layer_config(layer_config) if layer_config is not None else ({}, "")
+    if pipeline is not None and (choices or objective != "arrays"):
+        raise BnncError("objective and layer_config tune the default pipeline; with a pipeline, set the pass options in it instead")
+    if objective != "arrays":
+        if scheme != "auto":
+            raise BnncError(f"objective (--objective {objective}) chooses the mappings of scheme auto; scheme {scheme} fixes them")
+        options = {"array": array, "hw": config, "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
+                   "input_shapes": input_shapes, "manager": manager, "debug": debug, "append_passes": append_passes}
+        return _by_objective(model, objective, choices, options)
     if scheme not in SCHEMES:
         raise BnncError(f"scheme must be one of {', '.join(SCHEMES)}, got '{scheme}'")
     if sign_zero not in SIGN_ZERO:
@@ -138,16 +173,20 @@ def compile(
         raise BnncError(f"target_fps (--target-fps) takes a finite number of inferences per second > 0, got {target_fps!r}")
     if pipeline is None:
         pipeline = default_pipeline(scheme, sign_zero, config.array.rows, config.array.cols, max_arrays or 0,
-                                    target_fps or 0.0, timing_of(config))
+                                    target_fps or 0.0, timing_of(config), choices)
     else:
         tuned = {"array": array, "scheme": None if scheme == "auto" else scheme, "sign_zero": None if sign_zero == "exact" else sign_zero,
                  "max_arrays": max_arrays, "target_fps": target_fps}
         given = [name for name, value in tuned.items() if value is not None]
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with a pipeline, set the pass options in it instead")
+    if append_passes:
+        pipeline = ",".join(p for p in (pipeline, append_passes) if p.strip())
     timings: dict[str, float] = {}
     start = time.perf_counter()
     module, graph = import_onnx(model, input_shapes)
+    if choices:
+        check_layers(choices, binary_layer_names(module), origin, str(model))
     source = clone_module(module)
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -157,7 +196,53 @@ def compile(
     _record(module, pipeline, config, context.remarks)
     compilation = Compilation(module, config, source=source, model=graph.model, timings=timings)
     compilation.pass_timings = passes.timing_report()
+    compilation.options = {"model": model, "array": (config.array.rows, config.array.cols), "scheme": scheme, "hw": config,
+                           "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
+                           "input_shapes": input_shapes, "layer_config": layer_config, "append_passes": append_passes}
     return compilation
+
+
+def binary_layer_names(module: Module) -> list[str]:
+    """The names of an imported module's binary layers (their first ONNX node), in order."""
+    return [layer_name(op) for function in module.functions for op in function.walk()
+            if isinstance(op, (bnn.Conv, bnn.Dense)) and op.parent is function]
+
+
+def _by_objective(model: str | Path, objective: str, choices: dict[str, LayerChoice], options: dict[str, Any]) -> Compilation:
+    """Compile with the per-layer mappings that make ``objective`` smallest among: every layer
+    under one scheme (refcol, xnor, diff), the fewest arrays per layer (``auto``), and per layer
+    the mapping with the least arrays, energy, area or busy time in those compilations (the
+    mappings ``choices`` fixes stay). Records the choice as a remark."""
+    candidates = {scheme: compile(model, scheme=scheme, layer_config=choices or None, **options)
+                  for scheme in ("refcol", "xnor", "diff")}
+    candidates["auto"] = compile(model, scheme="auto", layer_config=choices or None, **options)
+    reports = [c.report for c in candidates.values()]
+    for metric, assignment in per_layer_assignments(reports).items():
+        if all(assignment != _schemes_of(c.report) for c in candidates.values()):
+            candidates[f"least {metric} per layer"] = compile(model, scheme="auto", layer_config=_with_schemes(choices, assignment),
+                                                              **options)
+    values = {name: objective_value(c.totals, objective) for name, c in candidates.items()}
+    best = min(values, key=values.get)
+    chosen = candidates[best]
+    chosen.options.update(scheme="auto", layer_config=choices or None, objective=objective)
+    shown = ", ".join(f"{name} {value:.4g}" for name, value in values.items())
+    picked = ", ".join(f"{layer}: {scheme}" for layer, scheme in _schemes_of(chosen.report).items())
+    chosen.module.attributes["remarks"] = tuple(chosen.remarks) + (f"objective {objective}: candidates {shown}; chose {picked}",)
+    return chosen
+
+
+def _schemes_of(report: dict) -> dict[str, str]:
+    return {e["name"]: e["scheme"] for e in report["layers"] if e["target"] == "crossbar"}
+
+
+def _with_schemes(choices: dict[str, LayerChoice], assignment: Mapping[str, str]) -> dict[str, LayerChoice]:
+    """``choices`` with the schemes of ``assignment`` where ``choices`` fixes none."""
+    merged = dict(choices)
+    for layer, scheme in assignment.items():
+        old = merged.get(layer, LayerChoice())
+        if old.scheme is None:
+            merged[layer] = LayerChoice(scheme, old.array, old.replicas)
+    return merged
 
 
 def compare_schemes(model: str | Path, known: Mapping[str, dict] | None = None, **options: Any) -> dict[str, dict]:
@@ -215,6 +300,11 @@ class Compilation:
         self.timings = dict(timings or {})
         self.pass_timings: str | None = None
         """The pass manager's table of wall time per pass, when compiled here."""
+        self.options: dict[str, Any] = {}
+        """The :func:`compile` options this compilation was made with (empty for saved IR)."""
+        self.comparison: list[dict] | None = None
+        """``report["comparison"]``: after :meth:`compare`, the totals of the model under other
+        schemes and array sizes."""
 
     # ---- what the IR records ------------------------------------------------------------------
 
@@ -284,13 +374,36 @@ class Compilation:
             "layers": entries,
             "totals": totals(entries, schedule, layers),
             "schemes": None,
+            "comparison": self.comparison,
             "hardware": self.hw.to_json(),
-            "assumptions": assumptions(),
+            "assumptions": assumptions(self.hw),
+            "not_modelled": not_modelled(),
             "golden": self.golden,
             "remarks": self.remarks,
             "timings": timings,
         }
         return report, schedule
+
+    def compare(self, schemes: tuple[str, ...] = SCHEMES, arrays: list[tuple[int, int]] | None = None) -> list[dict]:
+        """Compile the source model again under every scheme of ``schemes`` on every array size
+        of ``arrays`` (default: this compilation's), with this compilation's other options;
+        ``[{"scheme", "array", "totals"}, ...]`` (array sizes outer, schemes inner), kept as
+        :attr:`comparison` (``report["comparison"]``). This compilation stands for its own
+        scheme and array size."""
+        if not self.options:
+            raise BnncError("comparing schemes or array sizes needs the source ONNX model; compile it with bnnc.compile")
+        options = {k: v for k, v in self.options.items() if k not in ("model", "array", "scheme", "objective")}
+        objective = self.options.get("objective", "arrays")
+        own = (self.options["scheme"], tuple(self.options["array"]))
+        entries = []
+        for array in arrays or [own[1]]:
+            for scheme in schemes:
+                totals = self.totals if (scheme, tuple(array)) == own else \
+                    compile(self.options["model"], array=tuple(array), scheme=scheme,
+                            objective=objective if scheme == "auto" else "arrays", **options).totals
+                entries.append(comparison_entry(scheme, tuple(array), totals))
+        self.comparison = entries
+        return entries
 
     # ---- running and checking ------------------------------------------------------------------
 

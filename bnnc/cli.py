@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from bnnc import api
-from bnnc.api import DEFAULT_PIPELINE
-from bnnc.backends.schedule import timing_of
+from bnnc.api import DEFAULT_PIPELINE, SCHEMES
+from bnnc.choices import OBJECTIVES
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
@@ -89,13 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--sign-zero", choices=("exact", "pos", "neg", "error"), default=None,
                             help="where an ONNX Sign can see exactly 0 after BatchNorm: exact (a second comparator, "
                             "default), pos/neg (send 0 to +1/-1; the golden check counts the events), error")
-    onnx_group.add_argument("--array", default=None, metavar="RxC", help="crossbar array size (default 128x128)")
+    onnx_group.add_argument("--array", default=None, metavar="RxC[,RxC...]",
+                            help="crossbar array size (default 128x128); a list compiles the first and compares them all")
+    onnx_group.add_argument("--objective", choices=OBJECTIVES, default=None,
+                            help="what --scheme auto minimizes: arrays (per layer, default), energy, area, latency, "
+                            "edp (energy x latency)")
+    onnx_group.add_argument("--layer-config", type=Path, default=None, metavar="LAYERS.toml",
+                            help="per-layer scheme, array and replicas: [LayerName] scheme = \"xnor\", "
+                            "array = \"256x256\", replicas = 4")
     onnx_group.add_argument("--max-arrays", type=int, default=None, metavar="N",
                             help="replicate bottleneck layers' arrays to minimize the pipeline period within N arrays")
     onnx_group.add_argument("--target-fps", type=float, default=None, metavar="F",
                             help="replicate until F inferences/s, with the fewest arrays")
-    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml",
-                            help="hardware configuration (see --print-default-hw)")
+    onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml|mnsim",
+                            help="hardware configuration (see --print-default-hw), or a built-in profile: "
+                            "mnsim (MNSIM-2.0's figures, docs/mnsim-comparison.md)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--no-figures", action="store_true",
                             help="skip the matplotlib figures (figures/*.svg, *.pdf, *.csv and the plots of report.html)")
@@ -147,18 +155,15 @@ def _pass_progress(progress: Progress):
     return on_pass
 
 
-def _pipeline(args: argparse.Namespace, default: str) -> str | None:
-    """The pipeline the command line asks for: ``-p`` as given, or ``default`` extended by
-    ``-p +PASSES`` and ``--append-pass`` (None: the default, unchanged)."""
-    appended = list(args.append_pass)
-    pipeline = args.pipeline
-    if pipeline is not None and pipeline.lstrip().startswith("+"):
-        appended.insert(0, pipeline.lstrip()[1:])
-        pipeline = None
-    if not appended:
-        return pipeline
-    base = pipeline if pipeline is not None else default
-    return ",".join(p for p in (base, *appended) if p.strip())
+def _appended_passes(args: argparse.Namespace) -> str:
+    """The passes ``-p +PASSES`` and ``--append-pass`` run after the default pipeline."""
+    plus = [args.pipeline.lstrip()[1:]] if args.pipeline is not None and args.pipeline.lstrip().startswith("+") else []
+    return ",".join(p for p in (*plus, *args.append_pass) if p.strip())
+
+
+def _given_pipeline(args: argparse.Namespace) -> str | None:
+    """``-p`` as given, unless it extends the default pipeline (``-p +PASSES``)."""
+    return None if args.pipeline is None or args.pipeline.lstrip().startswith("+") else args.pipeline
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -178,30 +183,34 @@ def parse_array(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def parse_arrays(text: str) -> list[tuple[int, int]]:
+    """``--array 64x64,128x128``: one array size or a comma-separated list."""
+    return [parse_array(part.strip()) for part in text.split(",")]
+
+
 def _tuning_flags(args: argparse.Namespace) -> list[str]:
     """The flags given that tune the default pipeline of an .onnx model."""
     tuned = {"--scheme": args.scheme, "--sign-zero": args.sign_zero, "--array": args.array,
-             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps}
+             "--max-arrays": args.max_arrays, "--target-fps": args.target_fps, "--objective": args.objective,
+             "--layer-config": args.layer_config}
     return [flag for flag, value in tuned.items() if value is not None]
 
 
 def _compile_options(args: argparse.Namespace, hw) -> dict:
     """The :func:`bnnc.compile` options the command line sets (``-p +PASSES`` and
     ``--append-pass``: the default pipeline, as the tuning flags make it, then those passes)."""
-    tuning = {
-        "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
-        "max_arrays": args.max_arrays, "target_fps": args.target_fps,
-    }
-    extends = args.append_pass or (args.pipeline is not None and args.pipeline.lstrip().startswith("+"))
-    if args.pipeline is not None and not extends:
+    shapes, appended = parse_input_shapes(args.input_shape), _appended_passes(args) or None
+    pipeline = _given_pipeline(args)
+    if pipeline is not None:
         given = _tuning_flags(args)
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
-    if args.pipeline is not None or extends:
-        default = api.default_pipeline(tuning["scheme"], tuning["sign_zero"], hw.array.rows, hw.array.cols,
-                                       tuning["max_arrays"] or 0, tuning["target_fps"] or 0.0, timing_of(hw))
-        return {"hw": hw, "pipeline": _pipeline(args, default), "input_shapes": parse_input_shapes(args.input_shape)}
-    return {"hw": hw, **tuning, "input_shapes": parse_input_shapes(args.input_shape)}
+        return {"hw": hw, "pipeline": pipeline, "append_passes": appended, "input_shapes": shapes}
+    return {
+        "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
+        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": shapes,
+        "objective": args.objective or "arrays", "layer_config": args.layer_config, "append_passes": appended,
+    }
 
 
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
@@ -234,7 +243,8 @@ def run_onnx(args: argparse.Namespace) -> int:
     _check_outputs(args, path, out_dir)
     if args.save_outputs is not None and args.inputs is None:
         raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
-    hw = api.hardware(args.hw, parse_array(args.array) if args.array else None)
+    arrays = parse_arrays(args.array) if args.array else None
+    hw = api.hardware(args.hw, arrays[0] if arrays else None)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
     options = _compile_options(args, hw)
@@ -244,7 +254,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         compilation = api.compile(path, **options, manager=_manager_options(args, progress), debug=args.debug)
         progress.advance()
         progress.finish()
-        files, golden = _compile_outputs(args, compilation, path, out_dir, options, progress)
+        files, golden = _compile_outputs(args, compilation, out_dir, arrays, progress)
         progress.run("write", lambda: _write_outputs(out_dir, files))
     finally:
         progress.close()
@@ -260,17 +270,21 @@ def run_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, path: Path, out_dir: Path, options: dict,
-                     progress: Progress) -> tuple[dict[Path, bytes], api.GoldenResult | None]:
-    """After compiling: remarks, pass timings, the scheme comparison, the golden check and the
+def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out_dir: Path,
+                     arrays: list[tuple[int, int]] | None, progress: Progress) -> tuple[dict[Path, bytes], api.GoldenResult | None]:
+    """After compiling: remarks, pass timings, the comparisons of schemes and array sizes
+    (``arrays``), the golden check and the
     output files (with ``--save-outputs``, the program's outputs on ``--inputs``: the golden
     check's own when it ran on them, so the simulator runs once)."""
     print_remarks(compilation.remarks)
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
-    comparison = None
-    if args.scheme == "all":
-        comparison = progress.run("compare schemes", lambda: api.compare_schemes(path, {"auto": compilation.totals}, **options))
+    schemes = None
+    if args.scheme == "all" or (arrays and len(arrays) > 1):
+        compared = SCHEMES if args.scheme == "all" else (compilation.options["scheme"],)
+        entries = progress.run("compare", lambda: compilation.compare(compared, arrays))
+        if args.scheme == "all":
+            schemes = {e["scheme"]: e["totals"] for e in entries if e["array"] == list(compilation.options["array"])}
     user_inputs = None
     if args.inputs is not None:
         user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
@@ -278,7 +292,7 @@ def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, pat
     if not args.no_check:
         golden = progress.run("golden check", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
     phase = "report" if args.no_figures else "report and figures"
-    files = progress.run(phase, lambda: compilation.files(out_dir, {"schemes": comparison}, figures=not args.no_figures))
+    files = progress.run(phase, lambda: compilation.files(out_dir, {"schemes": schemes}, figures=not args.no_figures))
     if args.save_outputs is not None:
         if args.save_outputs in files:
             raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
@@ -299,14 +313,15 @@ def run_bir(args: argparse.Namespace) -> int:
     path = Path(args.file)
     _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
-    manager = PassManager.from_pipeline(_pipeline(args, "") or "", **_manager_options(args))
+    pipeline = ",".join(p for p in (_given_pipeline(args) or "", _appended_passes(args)) if p)
+    manager = PassManager.from_pipeline(pipeline, **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
     print_remarks(context.remarks)
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
     report = None
     if args.output is not None or args.json:  # the report names every pass that made this IR
-        compilation.record_passes(_pipeline(args, "") or "", context.remarks)
+        compilation.record_passes(pipeline, context.remarks)
         report = compilation.write(args.output, figures=not args.no_figures) if args.output is not None else compilation.report
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
@@ -320,7 +335,8 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
     stdout carries the IR)."""
     if args.json:
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
-                   "golden": report["golden"], "schemes": report["schemes"], "timings": report["timings"]}
+                   "golden": report["golden"], "schemes": report["schemes"], "comparison": report.get("comparison"),
+                   "timings": report["timings"]}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None and not args.quiet:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)

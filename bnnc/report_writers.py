@@ -7,8 +7,8 @@ import html
 from pathlib import Path
 
 from bnnc.figures import RenderedFigure
-from bnnc.ir.diagnostics import plural
 from bnnc.figures.tables import Table, comparison_table
+from bnnc.ir.diagnostics import plural
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -31,6 +31,9 @@ def _layer_rows(report: dict) -> list[list[str]]:
         ])
     return rows
 
+
+COMPARED = ["arrays", "energy_nj", "area_mm2", "latency_ns", "throughput_ips"]
+"""The totals a comparison table shows."""
 
 LAYER_HEADER = ["layer", "scheme", "tiles", "arrays", "replicas", "sensing", "energy nJ", "busy µs"]
 
@@ -77,18 +80,27 @@ def _hardware_rows(report: dict) -> list[list[str]]:
 def markdown_report(report: dict) -> str:
     t = report["totals"]
     lines = [f"# bnnc report: {report['model']}", "", f"Pipeline: `{report['pipeline']}`", "", "## Totals", ""]
-    lines += _markdown_table(["figure", "value"], [[k, _fmt(v) if isinstance(v, float) else str(v)] for k, v in t.items()])
+    lines += _markdown_table(["figure", "value"], [[k, _fmt(v) if isinstance(v, float) else str(v)] for k, v in t.items()
+                                                   if not isinstance(v, dict)])
+    lines += ["", "## Energy and area by component", ""]
+    lines += _markdown_table(["component", "energy nJ", "area mm²"], [
+        [c, _fmt(e), _fmt(t["area_breakdown_mm2"][c])] for c, e in t["energy_breakdown_nj"].items()])
     lines += ["", "## Layers", ""]
     lines += _markdown_table(LAYER_HEADER, _layer_rows(report))
     if report.get("schemes"):
         lines += ["", "## Mapping schemes compared", ""]
         keys = ["arrays", "arrays_lower_bound", "energy_nj", "area_mm2", "latency_ns", "throughput_ips", "tops_per_w"]
         lines += _markdown_table(["scheme", *keys], [[s, *(_fmt(v[k]) if isinstance(v[k], float) else str(v[k]) for k in keys)] for s, v in report["schemes"].items()])
+    if report.get("comparison"):
+        lines += ["", "## Schemes and array sizes compared", ""]
+        lines += _markdown_table(["scheme", "array", *COMPARED], [
+            [e["scheme"], "×".join(map(str, e["array"])), *(_fmt(e["totals"][k]) for k in COMPARED)] for e in report["comparison"]])
     if report.get("golden"):
         lines += ["", "## Golden check", "", golden_text(report["golden"])]
     lines += ["", "## Hardware parameters", "", f"Digest `{report['hardware']['digest']}`.", ""]
     lines += _markdown_table(["parameter", "value", "source"], _hardware_rows(report))
     lines += ["", "## Assumptions", ""] + [f"- {k}: {v}" for k, v in report["assumptions"].items()]
+    lines += ["", "## Not modelled", ""] + [f"- {item}" for item in report.get("not_modelled", [])]
     if report.get("remarks"):
         lines += ["", "## Remarks", ""] + [f"- {r}" for r in report["remarks"]]
     return "\n".join(lines) + "\n"
@@ -120,7 +132,7 @@ def html_report(report: dict, figures: list[RenderedFigure]) -> str:
     layer; energy and area by component; the pipeline timeline; array utilization; the
     compared configurations), the layer table and every hardware parameter with its source."""
     t = report["totals"]
-    totals_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td></tr>" for k, v in t.items())
+    totals_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v) if isinstance(v, float) else str(v))}</td></tr>" for k, v in t.items() if not isinstance(v, dict))
     golden = golden_text(report["golden"]) if report.get("golden") else "not run"
     compared = comparison_table(report)
     comparison = f"<h2>Configurations compared</h2>{_html_table(compared.columns, _table_cells(compared))}" if compared else ""
@@ -139,5 +151,6 @@ figure{{margin:1.5em 0}}figure svg{{display:block;max-width:100%;height:auto}}fi
 <h2>Hardware parameters</h2><p>Digest <code>{html.escape(report['hardware']['digest'])}</code>. Every figure above is computed from these.</p>
 {_html_table(["parameter", "value", "source"], _hardware_rows(report))}
 <h2>Assumptions</h2><ul>{''.join(f'<li>{html.escape(k)}: {html.escape(str(v))}</li>' for k, v in report['assumptions'].items())}</ul>
+<h2>Not modelled</h2><ul>{''.join(f'<li>{html.escape(str(item))}</li>' for item in report.get('not_modelled', []))}</ul>
 </body></html>
 """

@@ -37,6 +37,10 @@ class Timing:
     clock_ns: float
     periphery_lanes: int = 4
     """Lanes of each unit in a digital block (the default hardware's)."""
+    buffer_ns: float = 0.0
+    """Time of one line-buffer access of ``buffer_bits`` bits on the window's critical path (0:
+    buffer reads overlap the array reads)."""
+    buffer_bits: int = 64
 
     def adc_conversion_ns(self, bits: int) -> float:
         return self.adc_ns[min(bits, len(self.adc_ns)) - 1]
@@ -113,6 +117,22 @@ class CrossbarLayer:
         return max(m.result.type.shape[2] for m in self.reads)
 
     @property
+    def input_bits(self) -> int:
+        """Bits of the layer input the line buffer takes in per inference (all planes)."""
+        ports = self.reads[0].operands[0]
+        source = ports.producer
+        while source is not None and source.name == "xbar.slice":
+            source = source.operands[0].producer
+        value = source.operands[0] if source is not None and source.name == "xbar.window" else ports
+        return math.prod(value.type.shape)
+
+    @property
+    def port_bits(self) -> int:
+        """Port bits driven per window: all planes and row tiles of one column tile."""
+        first_column = [op for op in self.reads if op.attr("tile")[1] == 0]
+        return sum(op.operands[0].type.shape[0] * op.operands[0].type.shape[2] for op in first_column)
+
+    @property
     def fan_in(self) -> int:
         """Weights per output (``C·kh·kw``)."""
         ports = self.window.result.type.shape[2] if self.window is not None else self.reads[0].operands[0].type.shape[2]
@@ -166,7 +186,15 @@ class CrossbarLayer:
     def window_ns(self, timing: Timing) -> float:
         """Time to serve one window group: per plane an array read and its sensing (a
         comparator decision, or ``min(share, columns)`` ADC conversions in sequence), then the
-        digital work (one clock; with ADCs, an adder tree over row tiles and planes)."""
+        digital work (one clock; with ADCs, an adder tree over row tiles and planes), after the
+        window's new input bits are written into the line buffer and its port bits read out of it
+        where that is not overlapped (``ceil(bits / buffer_bits)`` accesses of ``buffer_ns``
+        each way)."""
+        fetch = 0.0
+        if timing.buffer_ns:
+            written = math.ceil(self.input_bits / max(self.positions, 1))
+            accesses = math.ceil(written / timing.buffer_bits) + math.ceil(self.port_bits / timing.buffer_bits)
+            fetch = accesses * timing.buffer_ns
         if self.sensing_kind == "comparator":
             per_plane = timing.read_ns + timing.comparator_ns
             digital = timing.clock_ns
@@ -174,7 +202,7 @@ class CrossbarLayer:
             conversions = min(timing.adc_share, self.columns)
             per_plane = timing.read_ns + conversions * timing.adc_conversion_ns(self.adc_bits)
             digital = timing.clock_ns * (1 + math.ceil(math.log2(max(self.tiles[0], 1) * self.planes)))
-        return self.planes * per_plane + digital
+        return fetch + self.planes * per_plane + digital
 
     def window_groups(self) -> int:
         """Array reads per plane and inference: ``ceil(positions / replicas)``."""

@@ -138,3 +138,8 @@ def option_type(cls: type[Pass], option: dataclasses.Field) -> Any:
     """The resolved type annotation of a pass option."""
     hints = typing.get_type_hints(cls)
     return hints.get(option.name, str)
+
+
+def layer_names(text: str) -> set[str]:
+    """The layer names of a ``layers=`` pass option: comma-separated, blanks ignored."""
+    return {name.strip() for name in text.split(",") if name.strip()}

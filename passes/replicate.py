@@ -50,9 +50,14 @@ class Replicate(Pass):
     """Columns sharing one ADC."""
     clock_ns: float = 1.0
     """Period of the digital clock."""
+    buffer_ns: float = 0.0
+    """Time of one line-buffer access on a window's path (0: overlapped with the reads)."""
+    buffer_bits: int = 64
+    """Bits per line-buffer access."""
 
     def timing(self) -> Timing:
-        return Timing(self.read_ns, self.comparator_ns, parse_adc_ns(self.adc_ns), self.adc_share, self.clock_ns)
+        return Timing(self.read_ns, self.comparator_ns, parse_adc_ns(self.adc_ns), self.adc_share, self.clock_ns,
+                      buffer_ns=self.buffer_ns, buffer_bits=self.buffer_bits)
 
     def run(self, module: Module, context: PassContext) -> None:
         if self.max_arrays <= 0 and self.target_fps <= 0:

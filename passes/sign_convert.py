@@ -34,7 +34,7 @@ from bnnc.ir.analysis import layer_name
 from bnnc.ir.dialects import bnn, xbar
 from bnnc.ir.schemes import SCHEMES
 
-from .base import Pass, PassContext, register_pass
+from .base import Pass, PassContext, layer_names, register_pass
 from .geometry import geometry, tap_counts, weight_matrix
 
 WINDOW = ("strides", "pads", "dilations")
@@ -57,11 +57,15 @@ class SignConvert(Pass):
     scheme: Literal["refcol", "xnor", "diff", "auto"] = "auto"
     rows: int = 128
     cols: int = 128
+    layers: str = ""
+    """Comma-separated names of the layers to convert (empty: every layer not converted yet),
+    so that layers can have mappings of their own."""
 
     def run(self, module: Module, context: PassContext) -> None:
+        chosen = layer_names(self.layers)
         for function in module.functions:
             for op in function.walk():
-                if isinstance(op, (bnn.Conv, bnn.Dense)) and op.parent is function:
+                if isinstance(op, (bnn.Conv, bnn.Dense)) and op.parent is function and (not chosen or layer_name(op) in chosen):
                     self._convert(module, op, context)
 
     def _convert(self, module: Module, layer: Operation, context: PassContext) -> None:

@@ -21,7 +21,7 @@ from bnnc.ir.dialects import xbar
 from bnnc.ir.dialects.bnn import FUSION_FACTS
 from bnnc.ir.schemes import SCHEMES
 
-from .base import Pass, PassContext, register_pass
+from .base import Pass, PassContext, layer_names, register_pass
 
 SENSING = (xbar.Compare, xbar.Readout)
 FACTS = {a.name for a in FUSION_FACTS}
@@ -46,7 +46,7 @@ class Tile(Pass):
     def run(self, module: Module, context: PassContext) -> None:
         if self.rows < 2 or self.cols < 2:
             raise ValueError(f"arrays need at least 2 rows and 2 columns, got {self.rows}x{self.cols}")
-        chosen = {n.strip() for n in self.layers.split(",") if n.strip()}
+        chosen = layer_names(self.layers)
         for function in module.functions:
             for op in function.walk():
                 if isinstance(op, SENSING) and op.parent is function and isinstance(op.operands[0].producer, xbar.Mvm) \

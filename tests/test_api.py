@@ -99,7 +99,7 @@ def test_a_layer_on_its_own_array_size_is_costed_at_that_size(zoo_dir: Path) -> 
     assert all(layer["array"] == [128, 128] for name, layer in layers.items() if name != big)
     assert all(0 < layer["cell_utilization"] <= 1 for layer in layers.values())
     hw = compilation.hw
-    assert layers[big]["area_breakdown_mm2"]["arrays"] == pytest.approx(layers[big]["arrays"] * 512 * 512 * hw.cell.area_um2 / 1e6)
+    assert layers[big]["area_breakdown_mm2"]["cells"] == pytest.approx(layers[big]["arrays"] * 512 * 512 * hw.cell.area_um2 / 1e6)
     assert compilation.check(sample_inputs(ZOO["cnn_pad1_stride1"], 16, seed=2)).exact
 
 

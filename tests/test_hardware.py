@@ -83,10 +83,12 @@ def test_default_group_attributes():
 
 
 def test_every_key_has_unit_in_name_and_a_source():
-    suffixes = ("_ns", "_uw", "_mw", "_um2", "_ohm", "_v", "_gsps", "_ghz", "_pj", "_pj_per_bit", "_um2_per_bit", "_lanes")
-    unitless = {"array.rows", "array.cols", "array.cell", "adc.scaling", "adc.share", "dac.kind"}
+    suffixes = ("_ns", "_uw", "_mw", "_um2", "_ohm", "_v", "_gsps", "_ghz", "_pj", "_pj_per_bit", "_um2_per_bit", "_lanes",
+                "_nw_per_bit", "_pj_per_bit_mm", "_um")
+    unitless = {"array.rows", "array.cols", "array.cell", "adc.scaling", "adc.share", "dac.kind", "read.port_activity",
+                "buffer.bits_per_array", "buffer.access_bits", "interconnect.bus_bits"}
     keys = HardwareConfig.keys()
-    assert len(keys) == len(set(keys)) == 35
+    assert len(keys) == len(set(keys)) == 48
     for key in keys:
         assert HardwareConfig.source_of(key).strip(), key
         if key not in unitless:
@@ -332,7 +334,7 @@ def _changed(value):
         return _CHANGED[value]
     if isinstance(value, int):
         return value + 1
-    return value * 1.5
+    return value * 1.5 if value else 1.0
 
 
 @pytest.mark.parametrize("key", [k for k in HardwareConfig.keys() if k != "dac.kind"])  # dac.kind: one legal value
@@ -356,7 +358,9 @@ def test_digest_stable_otherwise(tmp_path):
     assert load_hardware(_write(tmp_path, default_hardware_toml())).digest() == base.digest()
     # a change and its undo: back to the same digest
     assert base.with_values({"array.rows": 64}).with_values({"array.rows": 128}).digest() == base.digest()
-    assert base.digest() == "2ce599c93f525943"  # changes only when a default (or the schema) changes
+    # changes only when a default (or the schema) changes; the periphery, interconnect, buffer
+    # leakage, access time and per-array registers and the port activity joined the defaults in issue 14
+    assert base.digest() == "4e0bdc90b439aff7"
 
 
 def test_to_json_has_values_units_sources_and_derived():
@@ -364,7 +368,8 @@ def test_to_json_has_values_units_sources_and_derived():
     assert data["digest"] == HardwareConfig().digest()
     entry = data["parameters"]["adc"]["power_6bit_mw"]
     assert entry == {"value": 1.26, "unit": "mW", "source": "MNSIM ADC option 4", "note": entry["note"]}
-    assert set(data["parameters"]) == {"array", "cell", "read", "comparator", "adc", "dac", "digital", "buffer"}
+    assert set(data["parameters"]) == {"array", "cell", "read", "comparator", "adc", "dac", "digital", "buffer",
+                                       "periphery", "interconnect"}
     assert sum(len(v) for v in data["parameters"].values()) == len(HardwareConfig.keys())
     assert data["parameters"]["array"]["rows"] == {
         "value": 128, "unit": "rows", "source": HardwareConfig.source_of("array.rows")
@@ -395,3 +400,8 @@ def test_a_non_finite_report_figure_fails_loudly_instead_of_writing_infinity():
 
     with pytest.raises(ValueError, match="not JSON compliant"):
         _json_bytes({"totals": {"area_mm2": math.inf}})
+
+
+def test_a_fraction_above_one_is_refused(tmp_path):
+    with pytest.raises(HardwareConfigError, match=r"\[read\] port_activity: expected a number >= 0 and <= 1, got 1.5"):
+        load_hardware(_write(tmp_path, "[read]\nport_activity = 1.5\n"))

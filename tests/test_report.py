@@ -51,28 +51,56 @@ def test_totals_are_sums_of_the_layers(tmp_path: Path) -> None:
     assert totals["ips_per_mm2"] == pytest.approx(totals["throughput_ips"] / totals["area_mm2"])
     for layer in layers:
         assert layer["energy_nj"] == pytest.approx(sum(layer["energy_breakdown_nj"].values()))
+        assert layer["area_mm2"] == pytest.approx(sum(layer["area_breakdown_mm2"].values()))
+    for component, value in totals["energy_breakdown_nj"].items():
+        assert value == pytest.approx(sum(layer["energy_breakdown_nj"][component] for layer in layers))
+    assert sum(totals["energy_breakdown_nj"].values()) == pytest.approx(totals["energy_nj"])
+    assert sum(totals["area_breakdown_mm2"].values()) == pytest.approx(totals["area_mm2"])
+    assert report["not_modelled"] and "## Not modelled" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_energy_and_area_of_a_small_layer_from_the_configuration(tmp_path: Path) -> None:
+    """Every component of one small layer, from the cited figures of DESIGN.md §6 and
+    backends/hardware.py worked out by hand (not read back from the configuration)."""
     w = small_model(tmp_path / "small.onnx")
     report = compile_report(tmp_path, tmp_path / "small.onnx", "--scheme", "refcol")
     (layer,) = report["layers"]
-    hw = default_hardware()
+    energy, area = layer["energy_breakdown_nj"], layer["area_breakdown_mm2"]
+    assert set(energy) == set(area) == {"cells", "drivers", "sensing", "adc", "digital", "buffers", "interconnect", "leakage"}
     # refcol on one 128x128 array: cells w̃ (3 x 2) plus a reference column of 3 mid cells,
-    # read once per inference with each port driven half the time
+    # read once per inference with each port driven half the time (0.15 V, 10 ns, 10 kΩ / 1 MΩ)
     on = int((w > 0).sum())
     off = w.size - on
-    v, t = hw.read.voltage_v, hw.read.time_ns * 1e-9
-    g_on, g_off = 1 / hw.cell.r_on_ohm, 1 / hw.cell.r_off_ohm
+    v, t, g_on, g_off = 0.15, 10e-9, 1e-4, 1e-6
     array_j = 0.5 * v * v * t * (on * g_on + off * g_off + 3 * (g_on + g_off) / 2)
-    assert layer["energy_breakdown_nj"]["arrays"] == pytest.approx(array_j * 1e9)
-    # one comparator decision per output (2), one per read; 1.63 µW at 1 GS/s
-    comparator_j = 2 * 1.63e-6 / 1e9
-    assert layer["energy_breakdown_nj"]["sensing"] == pytest.approx(comparator_j * 1e9)
+    assert energy["cells"] == pytest.approx(array_j * 1e9)
+    # three word lines, each high half the time: 3.9 µW at 1 GS/s (ISAAC 1-bit DAC) per drive
+    assert energy["drivers"] == pytest.approx(0.5 * 3 * 3.9e-6 / 1e9 * 1e9)
+    # one comparator decision per output (2), one per read; 1.63 µW at 1 GS/s; no ADC
+    assert energy["sensing"] == pytest.approx(2 * 1.63e-6 / 1e9 * 1e9) and energy["adc"] == 0
+    # two output register bits at 0.009 pJ (Aladdin)
+    assert energy["digital"] == pytest.approx(2 * 0.009e-3)
+    # three input bits written into the buffer and read once onto the ports, 0.15625 pJ/bit each
+    assert energy["buffers"] == pytest.approx(6 * 0.15625e-3)
+    # buffer bits (the line buffer and ISAAC's 2304 register bits per array) leak 187.28 nW each
+    # for the latency of the inference
+    bits = layer["line_buffer_bits"] + 2304
+    assert energy["leakage"] == pytest.approx(bits * 187.28e-9 * report["totals"]["latency_ns"] * 1e-9 * 1e9)
     assert layer["sensing"] == "comparator" and layer["comparators"] == 2 and layer["arrays"] == 1
-    # area: one 128x128 array of 1.44 µm² cells and two comparators
-    assert layer["area_breakdown_mm2"]["arrays"] == pytest.approx(128 * 128 * 1.44e-6)
-    assert layer["area_breakdown_mm2"]["comparators"] == pytest.approx(2 * hw.comparator.area_um2 * 1e-6)
+    # area: one 128x128 array of 1.44 µm² cells; a 55.81 µm² driver per row and per column and a
+    # 127-stage decoder of 8 transistors of 0.04225 µm² each; two 1 µm² comparators; two 5.98 µm²
+    # register bits; the buffer bits at 0.2392578125 µm² (PUMA)
+    cells, drivers = 128 * 128 * 1.44, 256 * 55.81 + 8 * 127 * 0.04225
+    assert area["cells"] == pytest.approx(cells * 1e-6) and area["drivers"] == pytest.approx(drivers * 1e-6)
+    assert area["sensing"] == pytest.approx(2e-6) and area["adc"] == 0
+    assert area["digital"] == pytest.approx(2 * 5.98e-6)
+    assert area["buffers"] == pytest.approx(bits * 0.2392578125e-6)
+    # interconnect: 3 port bits and 2 output bits over the side of the block at 0.0404 pJ/(bit·mm);
+    # two 64-wire buses of 0.14 µm pitch over that side
+    side_um = math.sqrt(cells + drivers + 2 + 2 * 5.98 + bits * 0.2392578125)
+    assert energy["interconnect"] == pytest.approx(5 * 0.0404e-3 * side_um / 1000)
+    assert area["interconnect"] == pytest.approx(2 * 64 * 0.14 * side_um * 1e-6)
+    assert layer["energy_nj"] == pytest.approx(sum(energy.values()))
 
 
 def test_every_hardware_figure_is_reported_with_its_source(tmp_path: Path) -> None:
@@ -88,8 +116,8 @@ def test_a_hardware_file_changes_the_figures(tmp_path: Path) -> None:
     base = compile_report(tmp_path, tmp_path / "small.onnx")
     (tmp_path / "hw.toml").write_text("[read]\ntime_ns = 20\n[array]\nrows = 64\ncols = 64\n")
     changed = compile_report(tmp_path, tmp_path / "small.onnx", "--hw", str(tmp_path / "hw.toml"))
-    assert changed["layers"][0]["energy_breakdown_nj"]["arrays"] == pytest.approx(2 * base["layers"][0]["energy_breakdown_nj"]["arrays"])
-    assert changed["layers"][0]["area_breakdown_mm2"]["arrays"] == pytest.approx(base["layers"][0]["area_breakdown_mm2"]["arrays"] / 4)
+    assert changed["layers"][0]["energy_breakdown_nj"]["cells"] == pytest.approx(2 * base["layers"][0]["energy_breakdown_nj"]["cells"])
+    assert changed["layers"][0]["area_breakdown_mm2"]["cells"] == pytest.approx(base["layers"][0]["area_breakdown_mm2"]["cells"] / 4)
     assert changed["hardware"]["digest"] != base["hardware"]["digest"]
 
 

@@ -80,8 +80,8 @@ brevitas 0.13.4 and scikit-learn 1.9.1. None of them is a dependency of bnnc: th
 files and ``MANIFEST.json`` are committed, and this script is run by hand::
 
     pip install torch==2.13.0 onnxscript scikit-learn brevitas onnxoptimizer
-    python tests/models/arch_export.py            # rewrites tests/models/arch/
-    python tests/models/arch_export.py --check    # exports again, compares with the files
+    python -m tests.models.arch_export            # rewrites tests/models/arch/
+    python -m tests.models.arch_export --check    # exports again, compares with the files
 
 Every file is checked: onnxruntime (graph optimizations disabled, as bnnc's golden reference
 runs) agrees with PyTorch within 1e-4 on 10 inputs, of which at most 2 may be skipped where they
@@ -106,7 +106,6 @@ import contextlib
 import functools
 import hashlib
 import io
-import json
 import logging
 import os
 import sys
@@ -122,6 +121,8 @@ import torch
 from onnx import helper, numpy_helper
 from torch import nn
 from torch.nn import functional as F
+
+from tests.models.fixture_files import write_or_check
 
 OUT = Path(__file__).resolve().parent / "arch"
 TORCH_VERSION = "2.13.0"
@@ -1911,23 +1912,7 @@ def main(argv: list[str] | None = None) -> int:
         versions.update(brevitas=brevitas.__version__, sklearn=sklearn.__version__)
     except ImportError:
         pass
-    manifest = {**versions, "fixtures": {k: e for k, (_, e) in sorted(files.items())}}
-    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    if args.check:
-        stale = [n for n, (data, _) in files.items() if not (args.out / n).exists() or (args.out / n).read_bytes() != data]
-        if not (args.out / "MANIFEST.json").exists() or (args.out / "MANIFEST.json").read_text() != manifest_text:
-            stale.append("MANIFEST.json")
-        print("up to date" if not stale else f"differ: {', '.join(sorted(stale))}")
-        return 1 if stale else 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob("*.onnx"):
-        if old.name not in files:
-            old.unlink()
-    for name, (data, _) in files.items():
-        (args.out / name).write_bytes(data)
-    (args.out / "MANIFEST.json").write_text(manifest_text)
-    print(f"wrote {len(files)} files ({sum(len(d) for d, _ in files.values())} bytes) to {args.out}")
-    return 0
+    return write_or_check(args.out, files, versions, args.check)
 
 
 if __name__ == "__main__":

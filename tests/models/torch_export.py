@@ -38,7 +38,6 @@ import collections
 import contextlib
 import hashlib
 import io
-import json
 import logging
 import re
 import sys
@@ -52,6 +51,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from tests.models.fixture_files import write_or_check
 
 OUT = Path(__file__).resolve().parent / "torch"
 TORCH_VERSION = "2.13.0"
@@ -566,23 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare a fresh export with the files instead of writing")
     args = parser.parse_args(argv)
     files = generate(args.out)
-    manifest = {"torch": torch.__version__, "onnx": onnx.__version__, "fixtures": {k: e for k, (_, e) in sorted(files.items())}}
-    manifest_text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
-    if args.check:
-        stale = [n for n, (data, _) in files.items() if not (args.out / n).exists() or (args.out / n).read_bytes() != data]
-        if (args.out / "MANIFEST.json").read_text() != manifest_text:
-            stale.append("MANIFEST.json")
-        print("up to date" if not stale else f"differ: {', '.join(sorted(stale))}")
-        return 1 if stale else 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob("*.onnx"):
-        if old.name not in files:
-            old.unlink()
-    for name, (data, _) in files.items():
-        (args.out / name).write_bytes(data)
-    (args.out / "MANIFEST.json").write_text(manifest_text)
-    print(f"wrote {len(files)} files to {args.out}")
-    return 0
+    return write_or_check(args.out, files, {"torch": torch.__version__, "onnx": onnx.__version__}, args.check)
 
 
 if __name__ == "__main__":
