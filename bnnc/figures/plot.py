@@ -70,10 +70,10 @@ def _horizontal_bars(ax, labels: list[str], values: list[float], xlabel: str, co
     positions = range(len(labels))
     ax.barh(positions, values, color=color, height=0.7)
     ax.set_yticks(list(positions), labels)
-    ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     ax.margins(x=0.12)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     top = max(values, default=0.0)
     for y, value in zip(positions, values):
         ax.annotate(f"{value:.3g}", (value, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
@@ -89,7 +89,8 @@ def draw_layers(fig: Figure, table: Table, title: str) -> None:
     for ax, (column, xlabel), color in zip(axes, (("arrays", "arrays"), ("energy_nj", "energy per inference (nJ)"),
                                                   ("area_mm2", "area (mm²)")), COLORS):
         _horizontal_bars(ax, labels, [float(v) for v in table.column(column)], xlabel, color)
-    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    axes[0].invert_yaxis()  # shared: once for all, first layer on top
     axes[0].set_ylabel("layer")
     fig.suptitle(title)
 
@@ -117,9 +118,13 @@ def draw_components(fig: Figure, table: Table, title: str) -> None:
             left = [a + b for a, b in zip(left, values)]
         ax.set_yticks(list(range(len(labels))), labels)
         ax.grid(axis="y", visible=False)
+        ax.set_xlim(left=0)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.set_xlabel("energy per inference (nJ)" if quantity == "energy" else "area (mm²)")
         ax.set_title(f"{quantity} by component")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=7, frameon=False)
+    handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}
+    fig.legend([handles[n] for n in names if n in handles], [n for n in names if n in handles], loc="outside lower center",
+               ncol=min(len(names), 8), fontsize=8, frameon=False)
     axes[0].invert_yaxis()
     axes[0].set_ylabel("layer")
     fig.suptitle(title)
@@ -168,18 +173,16 @@ def draw_utilization(fig: Figure, table: Table, title: str) -> None:
 
 
 def draw_comparison(fig: Figure, table: Table, title: str) -> None:
-    """Arrays, energy, area and latency of every compared configuration."""
-    labels = [wrap_label(c, 14) for c in table.column("configuration")]
-    fig.set_size_inches(WIDTH_IN + 1.5, 2.2 + 0.12 * max((len(c) for c in table.column("configuration")), default=0))
-    axes = fig.subplots(1, len(COMPARISON_FIGURES))
-    for i, (ax, (column, ylabel)) in enumerate(zip(axes, COMPARISON_FIGURES)):
-        values = [float(v) for v in table.column(column)]
-        ax.bar(range(len(labels)), values, color=[COLORS[j % len(COLORS)] for j in range(len(labels))])
-        ax.set_xticks(list(range(len(labels))), labels, rotation=45, ha="right", rotation_mode="anchor")
-        ax.set_ylabel(ylabel)
-        ax.grid(axis="x", visible=False)
-        if column == "arrays":
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    """Arrays, energy, area and latency of every compared configuration, side by side (one
+    row per configuration, named once on the left)."""
+    labels = [wrap_label(c) for c in table.column("configuration")]
+    fig.set_size_inches(WIDTH_IN + 2.5, _rows_height(labels))
+    axes = fig.subplots(1, len(COMPARISON_FIGURES), sharey=True)
+    for ax, (column, xlabel), color in zip(axes, COMPARISON_FIGURES, COLORS):
+        _horizontal_bars(ax, labels, [float(v) for v in table.column(column)], xlabel, color)
+    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    axes[0].invert_yaxis()
+    axes[0].set_ylabel("scheme and array size")
     fig.suptitle(title)
 
 
