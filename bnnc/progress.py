@@ -2,8 +2,8 @@
 
 On a terminal a rich progress display (a bar where a phase knows its steps, e.g. the passes;
 a spinner otherwise, each with its elapsed time); elsewhere one plain line per finished phase
-that took :data:`PLAIN_MIN_SECONDS` or more (``bnnc: golden check done in 41.3 s``: a log of
-a long run, while a quick run that fails still says one line, its error); nothing when
+that took :data:`PLAIN_MIN_SECONDS` or more (``bnnc: golden check done in 41.3 s``): the log
+of a long run, while a quick run that fails still says one line, its error; nothing when
 quiet. A phase that fails prints nothing.
 """
 
@@ -18,7 +18,14 @@ from bnnc.ir.diagnostics import plural
 
 T = TypeVar("T")
 PLAIN_MIN_SECONDS = 1.0
+"""Plain lines are for the phases worth waiting for (a ResNet-18-sized golden check takes a
+minute); the rest of a run, a fraction of a second, goes unsaid."""
 Mode = Literal["rich", "plain", "off"]
+
+
+def clock() -> float:
+    """Seconds, for the phases' durations."""
+    return time.perf_counter()
 
 
 class Progress:
@@ -43,7 +50,7 @@ class Progress:
     def start(self, phase: str, total: int | None = None) -> None:
         """End the current phase (if any) and begin ``phase`` of ``total`` steps (None: unknown)."""
         self.finish()
-        self._phase, self._total, self._done, self._started = phase, total, 0, time.perf_counter()
+        self._phase, self._total, self._done, self._started = phase, total, 0, clock()
         if self.mode == "rich":
             if self._display is None:
                 self._display = _rich_display(self.stream)
@@ -61,7 +68,7 @@ class Progress:
         """End the current phase: its plain line, or its bar completed."""
         if self._phase is None:
             return
-        seconds = time.perf_counter() - self._started
+        seconds = clock() - self._started
         if self.mode == "plain" and seconds >= PLAIN_MIN_SECONDS:
             steps = f" ({self._done} of {plural(self._total, 'step')})" if self._total else ""
             print(f"bnnc: {self._phase}{steps} done in {seconds:.2f} s", file=self.stream, flush=True)

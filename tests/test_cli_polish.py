@@ -24,9 +24,20 @@ EXAMPLE = ROOT / "examples" / "bnn_cnn.onnx"
 FAST = ["--no-figures", "--golden-inputs", "2"]
 
 
-def test_one_plain_line_per_long_phase_off_a_terminal(monkeypatch) -> None:
+def test_one_plain_line_per_long_phase_off_a_terminal(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Every phase of this run takes 2 s by the progress clock: each says one line."""
+    ticks = iter(range(0, 10_000, 2))
+    monkeypatch.setattr("bnnc.progress.clock", lambda: float(next(ticks)))
+    assert main([str(EXAMPLE), "-o", str(tmp_path / "a"), *FAST]) == 0
+    err = capsys.readouterr().err.splitlines()
+    phases = [line for line in err if line.startswith("bnnc: ") and " done in " in line]
+    assert phases == ["bnnc: load done in 2.00 s", "bnnc: passes (8 of 8 steps) done in 2.00 s",
+                      "bnnc: golden check done in 2.00 s", "bnnc: report done in 2.00 s", "bnnc: write done in 2.00 s"]
+
+
+def test_short_phases_say_nothing_so_an_error_stays_one_line(monkeypatch) -> None:
     clock = iter([0.0, 0.4, 0.4, 2.9, 2.9, 3.0])  # load 0.4 s, passes 2.5 s, report 0.1 s
-    monkeypatch.setattr("bnnc.progress.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("bnnc.progress.clock", lambda: next(clock))
     stream = io.StringIO()
     progress = Progress.for_run(False, stream)
     assert progress.mode == "plain"
