@@ -50,6 +50,7 @@ from .choices import (
 )
 from .figures import render_figures
 from .golden import GoldenResult, golden_check
+from .spice import DeviceModel, export_spice
 from .program import random_inputs, run_program
 from .report_writers import html_report, markdown_report
 
@@ -430,6 +431,15 @@ class Compilation:
         for key, value in result.to_json().items():
             self.module.attributes[f"golden_{key}"] = value
         return result
+
+    def export_spice(self, out_dir: str | Path, inputs: Mapping[str, np.ndarray] | None = None,
+                     device: DeviceModel | None = None, arrays: int | None = None) -> list[str]:
+        """Write into ``out_dir`` one ngspice netlist per array (all, or the first ``arrays``)
+        of its first read on the first sample of ``inputs`` (ONNX-named; a random sample if
+        None), on ``device`` (default: this hardware's cells and read voltage, no wire
+        resistance), each with ``NAME.expected.json`` (see
+        :func:`bnnc.backends.simulator.spice_export.spice_netlists`); returns the file names."""
+        return export_spice(self.module, self.hw, out_dir, inputs, device, arrays)
 
     # ---- output ---------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
+from bnnc.spice import check_spice_options, hardware_device
 from bnnc.version import __version__
 
 
@@ -109,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
                             help="skip the matplotlib figures (figures/*.svg, *.pdf, *.csv and the plots of report.html)")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
+    onnx_group.add_argument("--export-spice", type=Path, default=None, metavar="DIR",
+                            help="write one ngspice netlist per array (its first read on the first input) and the "
+                            "column currents bnnc expects of it (NAME.expected.json) into DIR")
+    onnx_group.add_argument("--spice-arrays", type=int, default=None, metavar="K",
+                            help="with --export-spice: only the first K arrays")
+    onnx_group.add_argument("--wire-ohm", type=float, default=0.0, metavar="OHMS",
+                            help="with --export-spice: wire resistance per segment between cells (default 0)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
     return parser
@@ -216,6 +224,10 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
     inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    if args.export_spice is not None:
+        check_spice_options(args.export_spice, args.spice_arrays, args.wire_ohm)
+    elif args.spice_arrays is not None or args.wire_ohm:
+        raise BnncError("--spice-arrays and --wire-ohm set up --export-spice DIR; give it too")
     for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
         if target is None:
             continue
@@ -254,8 +266,10 @@ def run_onnx(args: argparse.Namespace) -> int:
         compilation = api.compile(path, **options, manager=_manager_options(args, progress), debug=args.debug)
         progress.advance()
         progress.finish()
-        files, golden = _compile_outputs(args, compilation, out_dir, arrays, progress)
+        files, golden, user_inputs = _compile_outputs(args, compilation, out_dir, arrays, progress)
         progress.run("write", lambda: _write_outputs(out_dir, files))
+        if args.export_spice is not None:
+            progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
     finally:
         progress.close()
     if args.emit == "ir":
@@ -271,11 +285,12 @@ def run_onnx(args: argparse.Namespace) -> int:
 
 
 def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out_dir: Path,
-                     arrays: list[tuple[int, int]] | None, progress: Progress) -> tuple[dict[Path, bytes], api.GoldenResult | None]:
+                     arrays: list[tuple[int, int]] | None, progress: Progress,
+                     ) -> tuple[dict[Path, bytes], api.GoldenResult | None, dict[str, np.ndarray] | None]:
     """After compiling: remarks, pass timings, the comparisons of schemes and array sizes
-    (``arrays``), the golden check and the
-    output files (with ``--save-outputs``, the program's outputs on ``--inputs``: the golden
-    check's own when it ran on them, so the simulator runs once)."""
+    (``arrays``), the golden check and the output files (with ``--save-outputs``, the
+    program's outputs on ``--inputs``: the golden check's own when it ran on them, so the
+    simulator runs once); returns them with the check and ``--inputs`` as the program reads them."""
     print_remarks(compilation.remarks)
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
@@ -300,7 +315,13 @@ def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out
         if outputs is None:
             outputs = progress.run("simulate", lambda: compilation.simulate(user_inputs))
         files[args.save_outputs] = npz_bytes(outputs)
-    return files, golden
+    return files, golden, user_inputs
+
+
+def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
+    """``--export-spice DIR``: the arrays' netlists on the hardware's cells with ``--wire-ohm``."""
+    device = hardware_device(compilation.hw, args.wire_ohm)
+    compilation.export_spice(args.export_spice, inputs, device, args.spice_arrays)
 
 
 def run_bir(args: argparse.Namespace) -> int:
@@ -323,6 +344,8 @@ def run_bir(args: argparse.Namespace) -> int:
     if args.output is not None or args.json:  # the report names every pass that made this IR
         compilation.record_passes(pipeline, context.remarks)
         report = compilation.write(args.output, figures=not args.no_figures) if args.output is not None else compilation.report
+    if args.export_spice is not None:
+        _export_spice(args, compilation, None)
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:

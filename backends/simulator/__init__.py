@@ -39,7 +39,12 @@ Every array read is kept as column currents (amperes)::
 
 with ``G`` the array's per-cell conductances (siemens): ideally ``g_off`` for an off cell,
 ``g_on`` for an on cell and ``g_mid = (g_on + g_off) / 2`` for an on cell of a refcol reference
-column (the array's last column); :attr:`DeviceModel.conductance` may replace them per array.
+column (the array's last column); :attr:`DeviceModel.conductance` may replace them per array. With
+:attr:`DeviceModel.wire_ohm` > 0 the currents are the array mesh's instead (IR drop,
+:mod:`bnnc.backends.circuit`): ``I = v_read · ports @ T`` with the mesh's transfer matrix ``T``,
+built once per array per call (exact nodal solve, or the series where its bound is under 1e-3
+LSB); the worst ``|I − I_ideal|`` of each array, in LSB, is kept in
+``DeviceSession.ir_drop_error_lsb``.
 With ``d`` the number of driven rows of a read (ports at V_read), ``I_base = d · g_off · v_read``
 is its all-off current and ``ΔG = g_on − g_off`` the ideal on/off step.
 

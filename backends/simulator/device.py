@@ -13,6 +13,7 @@ import numpy as np
 from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, Scheme, plane_weights
 
+from ..circuit import IRDropModel, ir_drop_model
 from .errors import SimulatorError
 
 
@@ -33,6 +34,9 @@ class DeviceModel:
     - ``comparator_offset(op)``: the input-referred offset (amperes) of each comparator of the
       ``xbar.compare`` op ``op`` — shape ``[M]`` (one per output column) or ``[L, M]`` (one per
       level); added to the threshold current. Only analog comparators have one.
+    - ``wire_ohm``: the resistance (ohms) of one wire segment between adjacent cells, rows and
+      columns (IR drop; :mod:`bnnc.backends.circuit` gives the mesh). 0, the default, is the
+      ideal ``v_read · ports @ G``; above 0 the column currents come from the mesh.
     """
 
     g_on: float = 1 / 10e3
@@ -40,6 +44,7 @@ class DeviceModel:
     v_read: float = 0.15
     conductance: ConductanceHook | None = None
     comparator_offset: OffsetHook | None = None
+    wire_ohm: float = 0.0
 
     @property
     def delta_g(self) -> float:
@@ -110,6 +115,10 @@ class DeviceSession:
         self.device = device
         self._conductances: dict[Operation, np.ndarray] = {}
         self._offsets: dict[Operation, np.ndarray] = {}
+        self._ir_drop: dict[Operation, IRDropModel] = {}
+        self.ir_drop_error_lsb: dict[Operation, float] = {}
+        """Per ``xbar.mvm`` op read with ``wire_ohm > 0``: the worst ``|I_mesh − I_ideal|`` over
+        every read run, in LSB (``v_read · ΔG``, one on-cell's current step)."""
 
     def conductances(self, op: Operation, reference: bool) -> np.ndarray:
         """The per-cell conductances of the array ``xbar.mvm`` op ``op`` reads: ideal (the last
@@ -123,6 +132,16 @@ class DeviceSession:
                                             f"of shape {list(ideal.shape)} expected)")
             self._conductances[op] = g
         return self._conductances[op]
+
+    def ir_drop(self, op: Operation, reference: bool) -> IRDropModel:
+        """The IR-drop model of the array ``xbar.mvm`` op ``op`` reads (its actual
+        conductances, the device's ``wire_ohm``), built once per op: the exact nodal solve or
+        the fast series where its bound allows (:func:`~bnnc.backends.circuit.ir_drop_model`)."""
+        if op not in self._ir_drop:
+            device = self.device
+            self._ir_drop[op] = ir_drop_model(self.conductances(op, reference), device.wire_ohm, device.v_read,
+                                              device.v_read * device.delta_g)
+        return self._ir_drop[op]
 
     def comparator_offsets(self, op: Operation, columns: int, levels: int) -> np.ndarray:
         """``[M, L]`` offsets (amperes) of ``xbar.compare`` op ``op`` from the device's hook
@@ -145,14 +164,21 @@ class DeviceSession:
 
 def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) -> ColumnCurrents:
     """``I = v_read · ports @ G`` (float64) with the actual conductances of the array that
-    ``xbar.mvm`` op ``op`` reads."""
+    ``xbar.mvm`` op ``op`` reads; with ``wire_ohm > 0``, ``I = v_read · ports @ T`` with the
+    mesh's transfer matrix ``T`` (:meth:`DeviceSession.ir_drop`), recording the worst error
+    against the ideal currents in :attr:`DeviceSession.ir_drop_error_lsb`."""
     device = session.device
     assert device is not None
-    scheme = _sensing_scheme(op)
+    scheme = sensing_scheme(op)
     reference = scheme is not None and scheme.reference_column
     g = session.conductances(op, reference)
     n, planes, positions, rows = ports.shape
-    currents = device.v_read * (ports.reshape(-1, rows).astype(np.float64) @ g)
+    drives = ports.reshape(-1, rows).astype(np.float64)
+    currents = device.v_read * (drives @ g)
+    if device.wire_ohm > 0:
+        ideal, currents = currents, device.v_read * (drives @ session.ir_drop(op, reference).transfer)
+        worst = float(np.abs(currents - ideal).max(initial=0.0)) / (device.v_read * device.delta_g)
+        session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
     return ColumnCurrents(
         currents.reshape(n, planes, positions, g.shape[1]),
         ports.sum(axis=-1, dtype=np.int64),
@@ -161,7 +187,7 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     )
 
 
-def _sensing_scheme(mvm: Operation) -> Scheme | None:
+def sensing_scheme(mvm: Operation) -> Scheme | None:
     """The mapping scheme of the sensing op that reads ``mvm``'s columns (through ADCs and
     accumulations), or None when nothing senses them."""
     value = mvm.result

@@ -1,0 +1,62 @@
+"""``--export-spice``: a compilation's arrays as ngspice netlists in a directory, written as a
+whole (:func:`export_spice`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+import numpy as np
+
+from bnnc.backends.hardware import HardwareConfig
+from bnnc.backends.simulator import DeviceModel
+from bnnc.backends.simulator.spice_export import spice_netlists
+from bnnc.ir import BnncError, Module
+from bnnc.ir.atomic import replace_directory_atomically
+
+from .program import random_inputs, run_program
+
+__all__ = ["DeviceModel", "check_spice_options", "export_spice", "hardware_device"]
+
+SPICE_SUFFIXES = (".cir", ".expected.json")
+"""What an export writes: an earlier export's files with these endings are dropped on a
+rerun; anything else in the directory is the user's and is kept."""
+
+
+def hardware_device(hw: HardwareConfig, wire_ohm: float = 0.0) -> DeviceModel:
+    """The device model of the hardware ``hw``: its cells and read voltage, ``wire_ohm`` per
+    wire segment."""
+    return DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v, wire_ohm=wire_ohm)
+
+
+def check_spice_options(out_dir: str | Path, arrays: int | None, wire_ohm: float) -> None:
+    """Refuse, before any work, an export directory that is a file, a count of arrays below 1
+    or a wire resistance that is negative or not finite."""
+    if arrays is not None and (isinstance(arrays, bool) or not isinstance(arrays, int) or arrays < 1):
+        raise BnncError(f"--spice-arrays takes a whole number of arrays >= 1, got {arrays!r}")
+    if not (isinstance(wire_ohm, int | float) and np.isfinite(wire_ohm) and wire_ohm >= 0):
+        raise BnncError(f"--wire-ohm takes a finite resistance >= 0 ohms per wire segment, got {wire_ohm!r}")
+    target = Path(out_dir)
+    if str(out_dir) in ("", ".") or (target.exists() and not target.is_dir()):
+        raise BnncError(f"--export-spice {out_dir}: needs a directory of its own (its netlists are replaced as a whole)")
+
+
+def export_spice(module: Module, hw: HardwareConfig, out_dir: str | Path, inputs: Mapping[str, np.ndarray] | None = None,
+                 device: DeviceModel | None = None, arrays: int | None = None) -> list[str]:
+    """Replace the netlists in ``out_dir`` by those of the arrays of the compiled ``module``
+    (see :meth:`bnnc.api.Compilation.export_spice`; ``device`` defaults to ``hw``'s cells);
+    returns the file names written, sorted."""
+    device = device or hardware_device(hw)
+    check_spice_options(out_dir, arrays, device.wire_ohm)
+    target = Path(out_dir)
+    samples = random_inputs(module, 1) if inputs is None else inputs
+    files: dict[str, bytes] = {}
+
+    def netlists(module, stacked):  # run_program's input checks and stacking, then the export
+        files.update(spice_netlists(module, stacked, device, arrays))
+        return []
+
+    run_program(module, samples, netlists)
+    earlier = frozenset(n for n in (os.listdir(target) if target.is_dir() else ()) if n.endswith(SPICE_SUFFIXES))
+    replace_directory_atomically(target, files, earlier)
+    return sorted(files)
