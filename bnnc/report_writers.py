@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 from bnnc.figures import RenderedFigure
-from bnnc.figures.tables import Table, comparison_table
+from bnnc.figures.tables import COMPARED, Table, comparison_table
 from bnnc.ir.diagnostics import plural
 
 
@@ -31,9 +31,6 @@ def _layer_rows(report: dict) -> list[list[str]]:
         ])
     return rows
 
-
-COMPARED = ["arrays", "energy_nj", "area_mm2", "latency_ns", "throughput_ips"]
-"""The totals a comparison table shows."""
 
 LAYER_HEADER = ["layer", "scheme", "tiles", "arrays", "replicas", "sensing", "energy nJ", "busy µs"]
 

@@ -105,6 +105,9 @@ def utilization_table(schedule: Schedule) -> Table:
                  tuple((round(float(t), 3), round(float(t) + width, 3), round(100 * float(b), 6)) for t, b in zip(times, busy)))
 
 
+COMPARED = ("arrays", "energy_nj", "area_mm2", "latency_ns", "throughput_ips")
+"""The totals a comparison shows (report.md's and report.html's tables, comparison.csv)."""
+
 COMPARISON_FIGURES = (("arrays", "arrays"), ("energy_nj", "energy (nJ)"), ("area_mm2", "area (mm²)"), ("latency_ns", "latency (ns)"))
 """(totals key, axis label) of each panel of the comparison chart."""
 
@@ -130,5 +133,5 @@ def comparison_table(report: dict) -> Table | None:
     entries = comparison_entries(report)
     if not entries:
         return None
-    keys = [key for key, _ in COMPARISON_FIGURES] + ["throughput_ips"]
-    return Table(("configuration", *keys), tuple((configuration_label(e), *(e["totals"].get(k, 0) for k in keys)) for e in entries))
+    return Table(("configuration", *COMPARED),
+                 tuple((configuration_label(e), *(e["totals"].get(k, 0) for k in COMPARED)) for e in entries))
