@@ -49,6 +49,7 @@ __all__ = [
     "CellConfig",
     "ComparatorConfig",
     "DacConfig",
+    "DeviceConfig",
     "DigitalConfig",
     "HardwareConfig",
     "HardwareConfigError",
@@ -110,8 +111,9 @@ class _Spec:
         if self.minimum is None:
             return noun
         op = ">" if self.exclusive else ">="
-        bound = f" and <= {_fmt(self.maximum)}" if self.maximum is not None else ""
-        return f"{noun} {op} {_fmt(self.minimum)}{bound}"
+        if self.maximum is not None:
+            return f"{noun} in {'(' if self.exclusive else '['}{_fmt(self.minimum)}, {_fmt(self.maximum)}]"
+        return f"{noun} {op} {_fmt(self.minimum)}"
 
     def check(self, value: Any) -> Any:
         """The value, coerced (an integer where a number is expected becomes a float), or
@@ -549,13 +551,95 @@ class InterconnectConfig(_Group):
     bus_bits: int = _param(64, "wires", "MNSIM-2.0 SimConfig.ini Buffer_Bitwidth = 64", minimum=1, exclusive=False)
 
 
+_MNSIM_SAF = "MNSIM-2.0 Device_SAF: 0.1 % stuck off + 0.1 % stuck on"
+_SPARES = "bnnc: redundancy for fault-aware compilation (NeuroSim/MNSIM have none)"
+
+
+@dataclass(frozen=True)
+class DeviceConfig(_Group):
+    """Device non-idealities (DESIGN.md §10), all zero by default: the ideal device, on which
+    the compiled program stays bit-exact. They apply per physical cell after sign conversion
+    and tiling (replicas are separate cells); chip-static draws happen once per chip, read
+    noise once per array read (CrossSim's timing). A Monte Carlo over chips
+    (``bnnc --chips N``, :meth:`bnnc.Compilation.robustness`) samples them."""
+
+    TABLE: ClassVar[str] = "device"
+    DESCRIPTION: ClassVar[str] = "device non-idealities (all 0: the ideal device)"
+
+    program_sigma: float = _param(
+        0.0, "relative", "MNSIM-2.0 Device_Variation 1 %; CrossSim sweeps 2-40 %",
+        minimum=0, exclusive=False,
+        note="log-normal programming error drawn once per chip and cell: G = G0 · exp(σ·ε), ε ~ N(0, 1) "
+        "(median G0, relative spread ≈ σ for small σ, never negative); stuck cells are not programmed",
+    )
+    read_sigma: float = _param(
+        0.0, "relative", "CrossSim read noise; aihwkit read noise (both relative to G, per read)",
+        minimum=0, exclusive=False,
+        note="Gaussian per cell and array read: G · (1 + σ·ε); a column then gets a current N(0, σ²·Σ_k "
+        "(V_k·G_kj)²) added, which is that sum's exact distribution",
+    )
+    stuck_hrs: float = _param(
+        0.0, "fraction of cells", _MNSIM_SAF, minimum=0, exclusive=False, maximum=1,
+        note="cells stuck in the high-resistance (off) state, drawn once per chip; named by the state "
+        "because MNSIM's and PytorX's SA0/SA1 mean opposite things",
+    )
+    stuck_lrs: float = _param(
+        0.0, "fraction of cells", _MNSIM_SAF, minimum=0, exclusive=False, maximum=1,
+        note="cells stuck in the low-resistance (on) state, drawn once per chip; a cell is stuck off with "
+        "probability stuck_hrs and on with probability stuck_lrs (their sum must not exceed 1)",
+    )
+    wire_ohm: float = _param(
+        0.0, "Ω", "MNSIM-2.0 wire resistance 2.82 Ω per segment; aihwkit 0.15 Ω",
+        minimum=0, exclusive=False,
+        note="one wire segment between adjacent cells along rows and columns (IR drop, nodal analysis)",
+    )
+    comparator_offset_sigma: float = _param(
+        0.0, "A", "XNOR-RRAM (Sun et al., DATE 2018) studies the sense amplifier's input offset",
+        minimum=0, exclusive=False,
+        note="input-referred offset of each analog comparator, Gaussian, drawn once per chip and comparator",
+    )
+    drift_nu: float = _param(
+        0.0, "", "aihwkit drift G(t) = G(t0) · (t / t0)^-ν",
+        minimum=0, exclusive=False, note="mean drift exponent of every cell",
+    )
+    drift_nu_sigma: float = _param(
+        0.0, "", "bnnc: per-cell spread of ν (aihwkit draws ν per device)", minimum=0, exclusive=False,
+        note="ν drawn once per chip and cell from N(drift_nu, drift_nu_sigma²), clipped at 0",
+    )
+    drift_t_seconds: float = _param(
+        0.0, "s", "bnnc: time of the read after programming; 0 (or up to t0): no drift",
+        minimum=0, exclusive=False,
+    )
+    drift_t0_seconds: float = _param(20.0, "s", "aihwkit t0 = 20 s (drift reference time)", minimum=0)
+    spare_rows: int = _param(
+        0, "rows per array", _SPARES, minimum=0, exclusive=False,
+        note="with --fault-aware, the rows with the most wrong stuck cells move to spare rows",
+    )
+    spare_cols: int = _param(
+        0, "columns per array", _SPARES, minimum=0, exclusive=False,
+        note="with --fault-aware, the columns with the most wrong stuck cells move to spare columns",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.stuck_hrs + self.stuck_lrs > 1:
+            raise HardwareConfigError(
+                f"DeviceConfig: [device] stuck_lrs: expected stuck_hrs + stuck_lrs <= 1, got "
+                f"{_fmt(self.stuck_hrs)} + {_fmt(self.stuck_lrs)}", key="device.stuck_lrs")
+
+    @property
+    def ideal(self) -> bool:
+        """Whether every non-ideality is off (the default)."""
+        return self == DeviceConfig()
+
+
 # --------------------------------------------------------------------------------------------
 # The whole configuration
 
 _GROUPS: dict[str, type[_Group]] = {
     g.TABLE: g
     for g in (ArrayConfig, CellConfig, ReadConfig, ComparatorConfig, AdcConfig, DacConfig, DigitalConfig, BufferConfig,
-              PeripheryConfig, InterconnectConfig)
+              PeripheryConfig, InterconnectConfig, DeviceConfig)
 }
 
 _SCHEMA = 1  # bump when the meaning of an existing key changes
@@ -588,6 +672,7 @@ class HardwareConfig:
     buffer: BufferConfig = field(default_factory=BufferConfig)
     periphery: PeripheryConfig = field(default_factory=PeripheryConfig)
     interconnect: InterconnectConfig = field(default_factory=InterconnectConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     """``(dotted key, origin)`` for every key whose value differs from the default; the origin
     is the file (or other place) that set it."""
@@ -741,7 +826,10 @@ class HardwareConfig:
     def digest(self) -> str:
         """A short stable hash (16 hex digits of SHA-256) of every value: equal configurations
         give equal digests, whatever file they came from."""
-        text = json.dumps({"schema": _SCHEMA, "values": self.values()}, sort_keys=True, separators=(",", ":"))
+        values = self.values()
+        if self.device.ideal:  # the ideal device leaves the digest as it was before [device] existed
+            del values["device"]
+        text = json.dumps({"schema": _SCHEMA, "values": values}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def to_json(self) -> dict[str, Any]:
@@ -918,7 +1006,10 @@ def _build(tables: Mapping[str, Mapping[str, Any]], origin: str, base: HardwareC
                 origins.pop(dotted, None)
             else:
                 origins[dotted] = origin
-        groups[table] = group(**values)
+        try:
+            groups[table] = group(**values)
+        except HardwareConfigError as e:  # a rule across keys of the table: name the file
+            raise HardwareConfigError(f"{origin}: {str(e).removeprefix(group.__name__ + ': ')}", path=origin, key=e.key) from None
     for table in tables:
         if table not in _GROUPS:
             raise HardwareConfigError(

@@ -90,15 +90,27 @@ class _Builder:
         return model
 
 
-def tfc() -> onnx.ModelProto:
-    b = _Builder(1)
+def _mlp(name: str, seed: int, width: int) -> onnx.ModelProto:
+    """FINN's MLP topology on 28×28 images: ``Sign(2x − 1)``, three binary dense layers of
+    ``width`` with BatchNorm + Sign, a binary dense layer of 10."""
+    b = _Builder(seed)
     x = b.op("Sign", b.op("Sub", b.op("Mul", b.op("Flatten", "image"), b.const(2.0)), b.const(1.0)))
     fan_in = 784
-    for width in (64, 64, 64):
+    for _ in range(3):
         x = b.bn_sign(b.dense(x, fan_in, width), width, fan_in)
         fan_in = width
-    b.dense(x, 64, 10)
-    return b.model("tfc", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])], "logits", [1, 10])
+    b.dense(x, width, 10)
+    return b.model(name, [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 28, 28])], "logits", [1, 10])
+
+
+def tfc() -> onnx.ModelProto:
+    return _mlp("tfc", 1, 64)
+
+
+def sfc() -> onnx.ModelProto:
+    """FINN's SFC (784-256-256-256-10), for the device Monte Carlo bench (``bench/robustness.py``);
+    not in :data:`MODELS`."""
+    return _mlp("sfc", 5, 256)
 
 
 def cnv() -> onnx.ModelProto:

@@ -32,8 +32,9 @@ import numpy as np
 import onnx
 
 from bnnc.version import __version__
-from bnnc.backends.hardware import HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
+from bnnc.backends.hardware import DeviceConfig, HardwareConfig, default_hardware, hardware_from_overrides, load_hardware
 from bnnc.backends.profiles import PROFILES, builtin_profile
+from bnnc.backends.simulator.chips import check_fault_map, read_fault_map
 from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, not_modelled, totals
 from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events, trace_json
 from bnnc.frontend import import_onnx
@@ -53,6 +54,8 @@ from .golden import GoldenResult, golden_check
 from .spice import DeviceModel, export_spice
 from .program import random_inputs, run_program
 from .report_writers import html_report, markdown_report
+from .robustness import Robustness, device_config, sweep_values
+from .robustness import robustness as monte_carlo
 
 SCHEMES = ("refcol", "xnor", "diff", "auto")
 SIGN_ZERO = ("exact", "pos", "neg", "error")
@@ -306,6 +309,8 @@ class Compilation:
         self.comparison: list[dict] | None = None
         """``report["comparison"]``: after :meth:`compare`, the totals of the model under other
         schemes and array sizes."""
+        self.last_robustness: Robustness | None = None
+        """The last :meth:`robustness` run's outcome (``report.json``'s ``robustness``), if any."""
 
     # ---- what the IR records ------------------------------------------------------------------
 
@@ -441,6 +446,34 @@ class Compilation:
         :func:`bnnc.backends.simulator.spice_export.spice_netlists`); returns the file names."""
         return export_spice(self.module, self.hw, out_dir, inputs, device, arrays)
 
+    def robustness(self, device: DeviceConfig | str | Path | Mapping[str, Any] | None = None, *, chips: int = 16,
+                   inputs: int | Mapping[str, np.ndarray] = 16, labels: Any = None, seed: int = 0,
+                   fault_aware: bool = False, fault_map: str | Path | Mapping[str, np.ndarray] | None = None,
+                   sweep: tuple[str, list[float]] | str | None = None, labels_name: str = "labels") -> Robustness:
+        """Monte Carlo over ``chips`` chip instances of the ``[device]`` configuration
+        ``device`` (a :class:`DeviceConfig`, a TOML file with a ``[device]`` table, ``{key:
+        value}``, or None for :attr:`hw`'s) on ``inputs`` (ONNX-named arrays or that many
+        random inputs), with optional integer ``labels`` (one per sample); ``fault_aware``
+        also runs every chip with its stuck cells folded (``fault_map``: a tested chip's
+        stuck cells, a ``.npz`` or ``{array constant: codes}``, instead of sampled ones);
+        ``sweep``: ``(key, values)`` or ``"key=v1,v2"``; ``labels_name`` names the labels in
+        errors. See :mod:`bnnc.robustness`; the
+        outcome goes into the next :meth:`files` / :meth:`write` (``report.json``
+        ``robustness``, ``robustness.csv``, plots in ``report.html``)."""
+        config = device_config(device, self.hw)
+        samples = self.random_inputs(inputs, seed) if isinstance(inputs, int) else dict(inputs)
+        if isinstance(fault_map, (str, Path)):
+            fault_map = read_fault_map(fault_map, self.module)
+        elif fault_map is not None:
+            fault_map = check_fault_map(fault_map, self.module)
+        if isinstance(sweep, str):
+            sweep = sweep_values(sweep)
+        start = time.perf_counter()
+        self.last_robustness = monte_carlo(self.module, self.hw, config, chips, samples, labels, seed, fault_aware,
+                                           fault_map, sweep, labels_name)
+        self.timings["robustness"] = time.perf_counter() - start
+        return self.last_robustness
+
     # ---- output ---------------------------------------------------------------------------------
 
     def files(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None, figures: bool = True) -> dict[Path, bytes]:
@@ -452,6 +485,10 @@ class Compilation:
         report, schedule = self._report()
         report.update(extra or {})
         drawn = render_figures(report, schedule) if figures else []
+        robustness_files = {}
+        if self.last_robustness is not None:
+            report["robustness"] = self.last_robustness.to_json()
+            robustness_files[out / "robustness.csv"] = self.last_robustness.csv().encode()
         files = {
             out / "report.json": _json_bytes(report),
             out / "report.md": markdown_report(report).encode(),
@@ -459,6 +496,7 @@ class Compilation:
             out / "schedule.json": _json_bytes(schedule.to_json()),
             out / "trace.json": trace_json(trace_events(schedule)),
         }
+        files.update(robustness_files)
         files.update(bir_files(self.module, out / "model.bir"))
         files.update({out / name: data for figure in drawn for name, data in figure.files().items()})
         return files
@@ -475,7 +513,7 @@ class Compilation:
 # Every name bnnc writes (or wrote) at the top of an output directory: an earlier run's are
 # dropped on a rerun, any other entry is the user's and is kept.
 OUTPUT_NAMES = frozenset({"model.bir", "model.npz", "report.json", "report.md", "report.html", "schedule.json",
-                          "trace.json", "figures"})
+                          "trace.json", "figures", "robustness.csv"})
 
 
 def write_output_directory(out_dir: Path, files: Mapping[Path, bytes]) -> None:

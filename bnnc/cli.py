@@ -8,6 +8,7 @@ with code 2 (3 for a golden-check mismatch); ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import traceback
@@ -30,7 +31,8 @@ from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
 from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
-from bnnc.spice import check_spice_options, hardware_device
+from bnnc.spice import check_spice_options, chip_device
+from bnnc.robustness import check_chips, device_config, sweep_values
 from bnnc.version import __version__
 
 
@@ -105,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml|mnsim",
                             help="hardware configuration (see --print-default-hw), or a built-in profile: "
                             "mnsim (MNSIM-2.0's figures, docs/mnsim-comparison.md)")
+    device_group = parser.add_argument_group("device non-idealities (Monte Carlo over chips)")
+    device_group.add_argument("--device", type=Path, default=None, metavar="DEV.toml",
+                              help="a [device] table (see --print-default-hw); default: --hw's [device]")
+    device_group.add_argument("--chips", type=int, default=None, metavar="N",
+                              help="simulate N chip instances on --inputs (labels optional under the key 'labels')")
+    device_group.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the chips (default 0)")
+    device_group.add_argument("--device-sweep", default=None, metavar="KEY=v1,v2,...",
+                              help="repeat the Monte Carlo over one [device] key's values (the curve in report.html)")
+    device_group.add_argument("--fault-aware", action="store_true",
+                              help="also fold each chip's stuck cells into its thresholds and use its spare rows/cols")
+    device_group.add_argument("--fault-map", type=Path, default=None, metavar="CHIP.npz",
+                              help="a tested chip's stuck cells (per array constant: 0 works, 1 stuck off, 2 stuck on)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     onnx_group.add_argument("--no-figures", action="store_true",
                             help="skip the matplotlib figures (figures/*.svg, *.pdf, *.csv and the plots of report.html)")
@@ -115,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "column currents bnnc expects of it (NAME.expected.json) into DIR")
     onnx_group.add_argument("--spice-arrays", type=int, default=None, metavar="K",
                             help="with --export-spice: only the first K arrays")
-    onnx_group.add_argument("--wire-ohm", type=float, default=0.0, metavar="OHMS",
-                            help="with --export-spice: wire resistance per segment between cells (default 0)")
+    onnx_group.add_argument("--wire-ohm", type=float, default=None, metavar="OHMS",
+                            help="with --export-spice: wire resistance per segment between cells (default: the "
+                            "[device] table's wire_ohm)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and pattern-match remarks")
     parser.add_argument("--version", action="version", version=f"bnnc {__version__}")
     return parser
@@ -223,10 +238,10 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
 
 def _check_outputs(args: argparse.Namespace, path: Path, out_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would overwrite an input or cannot be written."""
-    inputs = tuple(p for p in (path, args.inputs, args.hw) if p is not None)
+    inputs = tuple(p for p in (path, args.inputs, args.hw, args.device, args.fault_map) if p is not None)
     if args.export_spice is not None:
         check_spice_options(args.export_spice, args.spice_arrays, args.wire_ohm)
-    elif args.spice_arrays is not None or args.wire_ohm:
+    elif args.spice_arrays is not None or args.wire_ohm is not None:
         raise BnncError("--spice-arrays and --wire-ohm set up --export-spice DIR; give it too")
     for flag, target in (("--save-outputs", args.save_outputs), ("--export-standard-onnx", args.export_standard_onnx)):
         if target is None:
@@ -257,6 +272,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
     arrays = parse_arrays(args.array) if args.array else None
     hw = api.hardware(args.hw, arrays[0] if arrays else None)
+    chips = robustness_options(args, hw)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
     options = _compile_options(args, hw)
@@ -266,7 +282,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         compilation = api.compile(path, **options, manager=_manager_options(args, progress), debug=args.debug)
         progress.advance()
         progress.finish()
-        files, golden, user_inputs = _compile_outputs(args, compilation, out_dir, arrays, progress)
+        files, golden, user_inputs = _compile_outputs(args, compilation, out_dir, arrays, chips, progress)
         progress.run("write", lambda: _write_outputs(out_dir, files))
         if args.export_spice is not None:
             progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
@@ -285,10 +301,10 @@ def run_onnx(args: argparse.Namespace) -> int:
 
 
 def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out_dir: Path,
-                     arrays: list[tuple[int, int]] | None, progress: Progress,
+                     arrays: list[tuple[int, int]] | None, chips: dict | None, progress: Progress,
                      ) -> tuple[dict[Path, bytes], api.GoldenResult | None, dict[str, np.ndarray] | None]:
     """After compiling: remarks, pass timings, the comparisons of schemes and array sizes
-    (``arrays``), the golden check and the output files (with ``--save-outputs``, the
+    (``arrays``), the golden check, the Monte Carlo over ``chips`` and the output files (with ``--save-outputs``, the
     program's outputs on ``--inputs``: the golden check's own when it ran on them, so the
     simulator runs once); returns them with the check and ``--inputs`` as the program reads them."""
     print_remarks(compilation.remarks)
@@ -300,12 +316,12 @@ def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out
         entries = progress.run("compare", lambda: compilation.compare(compared, arrays))
         if args.scheme == "all":
             schemes = {e["scheme"]: e["totals"] for e in entries if e["array"] == list(compilation.options["array"])}
-    user_inputs = None
-    if args.inputs is not None:
-        user_inputs = onnx_inputs_to_domain(compilation.module, _load_npz(args.inputs))
+    user_inputs, labels = _user_inputs(args, compilation)
     golden = None
     if not args.no_check:
         golden = progress.run("golden check", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
+    if chips is not None:
+        progress.run("robustness", lambda: run_robustness(args, compilation, chips, user_inputs, labels))
     phase = "report" if args.no_figures else "report and figures"
     files = progress.run(phase, lambda: compilation.files(out_dir, {"schemes": schemes}, figures=not args.no_figures))
     if args.save_outputs is not None:
@@ -319,9 +335,45 @@ def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out
 
 
 def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
-    """``--export-spice DIR``: the arrays' netlists on the hardware's cells with ``--wire-ohm``."""
-    device = hardware_device(compilation.hw, args.wire_ohm)
+    """``--export-spice DIR``: the arrays' netlists on chip 0 (seed ``--seed``) of the
+    ``[device]`` table (``--device``, else ``--hw``'s), with ``--wire-ohm`` where given."""
+    config = device_config(args.device, compilation.hw)
+    if args.wire_ohm is not None:
+        config = dataclasses.replace(config, wire_ohm=args.wire_ohm)
+    device = chip_device(compilation.module, compilation.hw, config, args.seed, args.fault_map)
     compilation.export_spice(args.export_spice, inputs, device, args.spice_arrays)
+
+
+def _user_inputs(args: argparse.Namespace, compilation) -> tuple[dict | None, np.ndarray | None]:
+    """``--inputs`` cast to the model's input dtypes, and the labels under ``labels`` (unless
+    the model has an input of that name); None for what is not given."""
+    if args.inputs is None:
+        return None, None
+    arrays = _load_npz(args.inputs)
+    labels = arrays.pop("labels", None) if "labels" not in compilation.inputs else None
+    return onnx_inputs_to_domain(compilation.module, arrays), labels
+
+
+def robustness_options(args: argparse.Namespace, hw) -> dict | None:
+    """The Monte Carlo's options from the command line, checked before any work (None without
+    ``--chips``): the device configuration, the chip count and the sweep."""
+    flags = {"--device": None if args.export_spice else args.device, "--device-sweep": args.device_sweep, "--fault-aware": args.fault_aware or None,
+             "--fault-map": args.fault_map}
+    if args.chips is None:
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given:
+            raise BnncError(f"{', '.join(given)} need --chips N (the number of chip instances to simulate)")
+        return None
+    return {"device": device_config(args.device, hw), "chips": check_chips(args.chips),
+            "sweep": sweep_values(args.device_sweep) if args.device_sweep else None}
+
+
+def run_robustness(args: argparse.Namespace, compilation, options: dict, inputs: dict | None, labels) -> None:
+    """``--chips``: the Monte Carlo on ``--inputs`` (with its labels) or random inputs."""
+    compilation.robustness(options["device"], chips=options["chips"],
+                           inputs=inputs if inputs is not None else args.golden_inputs, labels=labels, seed=args.seed,
+                           fault_aware=args.fault_aware, fault_map=args.fault_map, sweep=options["sweep"],
+                           labels_name=f"{args.inputs}: labels")
 
 
 def run_bir(args: argparse.Namespace) -> int:
@@ -334,12 +386,17 @@ def run_bir(args: argparse.Namespace) -> int:
     path = Path(args.file)
     _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
+    chips = robustness_options(args, compilation.hw)
     pipeline = ",".join(p for p in (_given_pipeline(args) or "", _appended_passes(args)) if p)
     manager = PassManager.from_pipeline(pipeline, **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
     print_remarks(context.remarks)
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
+    if chips is not None:
+        if args.output is None:
+            raise BnncError("--chips on saved IR writes its figures into an output directory; give -o DIR")
+        run_robustness(args, compilation, chips, *_user_inputs(args, compilation))
     report = None
     if args.output is not None or args.json:  # the report names every pass that made this IR
         compilation.record_passes(pipeline, context.remarks)
@@ -360,6 +417,9 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
         summary = {"model": report["model"], "output": str(out_dir) if out_dir else None, "totals": report["totals"],
                    "golden": report["golden"], "schemes": report["schemes"], "comparison": report.get("comparison"),
                    "timings": report["timings"]}
+        if report.get("robustness"):
+            summary["robustness"] = {k: v for k, v in report["robustness"].items()
+                                     if k in ("chips", "samples", "seed", "agreement", "accuracy", "fault_aware")}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     elif out_dir is not None and not args.quiet:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)

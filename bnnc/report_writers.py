@@ -10,6 +10,8 @@ from bnnc.figures import RenderedFigure
 from bnnc.figures.tables import COMPARED, Table, comparison_table
 from bnnc.ir.diagnostics import plural
 
+from . import robustness_report
+
 
 def _fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
@@ -58,6 +60,8 @@ def console_summary(report: dict, out_dir: Path) -> str:
     ]
     if report.get("golden"):
         lines.append(f"golden check: {golden_text(report['golden'])}")
+    if report.get("robustness"):
+        lines.append(robustness_report.summary_line(report["robustness"]))
     lines.append(f"wrote {out_dir}/ (report.html, report.md, report.json, schedule.json, trace.json, model.bir)")
     return "\n".join(lines)
 
@@ -94,6 +98,8 @@ def markdown_report(report: dict) -> str:
             [e["scheme"], "×".join(map(str, e["array"])), *(_fmt(e["totals"][k]) for k in COMPARED)] for e in report["comparison"]])
     if report.get("golden"):
         lines += ["", "## Golden check", "", golden_text(report["golden"])]
+    if report.get("robustness"):
+        lines += robustness_report.markdown_section(report["robustness"])
     lines += ["", "## Hardware parameters", "", f"Digest `{report['hardware']['digest']}`.", ""]
     lines += _markdown_table(["parameter", "value", "source"], _hardware_rows(report))
     lines += ["", "## Assumptions", ""] + [f"- {k}: {v}" for k, v in report["assumptions"].items()]
@@ -144,6 +150,7 @@ figure{{margin:1.5em 0}}figure svg{{display:block;max-width:100%;height:auto}}fi
 <p>Model <code>{html.escape(report['model'])}</code>. Pipeline <code>{html.escape(report['pipeline'])}</code>. Golden check: {html.escape(golden)}.</p>
 <h2>Totals</h2><table>{totals_rows}</table>
 <h2>Figures</h2>{_figures_html(figures)}{comparison}
+{robustness_report.html_section(report["robustness"]) if report.get("robustness") else ""}
 <h2>Layers</h2>{_html_table(LAYER_HEADER, _layer_rows(report))}
 <h2>Hardware parameters</h2><p>Digest <code>{html.escape(report['hardware']['digest'])}</code>. Every figure above is computed from these.</p>
 {_html_table(["parameter", "value", "source"], _hardware_rows(report))}

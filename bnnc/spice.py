@@ -8,15 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 import numpy as np
 
-from bnnc.backends.hardware import HardwareConfig
+from bnnc.backends.hardware import DeviceConfig, HardwareConfig
 from bnnc.backends.simulator import DeviceModel
+from bnnc.backends.simulator.chips import ChipSampler, read_fault_map
 from bnnc.backends.simulator.spice_export import spice_netlists
 from bnnc.ir import BnncError, Module
 from bnnc.ir.atomic import replace_directory_atomically
 
 from .program import random_inputs, run_program
 
-__all__ = ["DeviceModel", "check_spice_options", "export_spice", "hardware_device"]
+__all__ = ["DeviceModel", "check_spice_options", "chip_device", "export_spice", "hardware_device"]
 
 SPICE_SUFFIXES = (".cir", ".expected.json")
 """What an export writes: an earlier export's files with these endings are dropped on a
@@ -29,12 +30,21 @@ def hardware_device(hw: HardwareConfig, wire_ohm: float = 0.0) -> DeviceModel:
     return DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v, wire_ohm=wire_ohm)
 
 
-def check_spice_options(out_dir: str | Path, arrays: int | None, wire_ohm: float) -> None:
+def chip_device(module: Module, hw: HardwareConfig, config: DeviceConfig, seed: int = 0,
+                fault_map: str | Path | None = None) -> DeviceModel:
+    """Chip 0 (of seed ``seed``) of the ``[device]`` configuration ``config`` as a device model
+    of ``module``'s arrays on ``hw``'s cells: its variation, stuck cells (``fault_map``'s where
+    given) and wire resistance — the cells an exported netlist holds."""
+    faults = read_fault_map(fault_map, module) if fault_map is not None else None
+    return ChipSampler(module, config, hardware_device(hw), seed, faults).chip(0).device()
+
+
+def check_spice_options(out_dir: str | Path, arrays: int | None, wire_ohm: float | None) -> None:
     """Refuse, before any work, an export directory that is a file, a count of arrays below 1
     or a wire resistance that is negative or not finite."""
     if arrays is not None and (isinstance(arrays, bool) or not isinstance(arrays, int) or arrays < 1):
         raise BnncError(f"--spice-arrays takes a whole number of arrays >= 1, got {arrays!r}")
-    if not (isinstance(wire_ohm, int | float) and np.isfinite(wire_ohm) and wire_ohm >= 0):
+    if wire_ohm is not None and not (isinstance(wire_ohm, int | float) and np.isfinite(wire_ohm) and wire_ohm >= 0):
         raise BnncError(f"--wire-ohm takes a finite resistance >= 0 ohms per wire segment, got {wire_ohm!r}")
     target = Path(out_dir)
     if str(out_dir) in ("", ".") or (target.exists() and not target.is_dir()):

@@ -234,9 +234,10 @@ def test_simulator_reads_currents_through_the_mesh() -> None:
     g = np.where(bits.astype(bool), device.g_on, device.g_off)
     drives = device.v_read * ports[:, 0, 0].astype(np.float64)
     exact = NodalMesh(g, device.wire_ohm).column_currents(drives)
-    assert np.allclose(currents.currents[:, 0, 0], exact, rtol=1e-10)
+    # the simulator's column currents are float32 (backends/simulator/device.py)
+    assert np.allclose(currents.currents[:, 0, 0], exact, rtol=1e-6, atol=0)
     worst = np.abs(exact - drives @ g).max() / (device.v_read * device.delta_g)
-    assert session.ir_drop_error_lsb[op] == pytest.approx(worst, rel=1e-8) and worst > 0.5
+    assert session.ir_drop_error_lsb[op] == pytest.approx(worst, rel=1e-5) and worst > 0.5
     counts = simulate(module, [ports], device=device)[0]
     expected = np.rint((exact - ports[:, 0, 0].sum(1, keepdims=True) * device.g_off * device.v_read)
                        / (device.v_read * device.delta_g))

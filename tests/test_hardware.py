@@ -84,11 +84,15 @@ def test_default_group_attributes():
 
 def test_every_key_has_unit_in_name_and_a_source():
     suffixes = ("_ns", "_uw", "_mw", "_um2", "_ohm", "_v", "_gsps", "_ghz", "_pj", "_pj_per_bit", "_um2_per_bit", "_lanes",
-                "_nw_per_bit", "_pj_per_bit_mm", "_um")
+                "_nw_per_bit", "_pj_per_bit_mm", "_um", "_seconds")
     unitless = {"array.rows", "array.cols", "array.cell", "adc.scaling", "adc.share", "dac.kind", "read.port_activity",
                 "buffer.bits_per_array", "buffer.access_bits", "interconnect.bus_bits"}
+    # the device's relative spreads, fractions, exponents and counts have no unit; the comparator
+    # offset keeps the name (its unit, A, is in its spec)
+    unitless |= {f"device.{k}" for k in ("program_sigma", "read_sigma", "stuck_hrs", "stuck_lrs", "drift_nu",
+                                         "drift_nu_sigma", "spare_rows", "spare_cols", "comparator_offset_sigma")}
     keys = HardwareConfig.keys()
-    assert len(keys) == len(set(keys)) == 48
+    assert len(keys) == len(set(keys)) == 60
     for key in keys:
         assert HardwareConfig.source_of(key).strip(), key
         if key not in unitless:
@@ -334,7 +338,7 @@ def _changed(value):
         return _CHANGED[value]
     if isinstance(value, int):
         return value + 1
-    return value * 1.5 if value else 1.0
+    return value * 1.5 or 0.25  # the device's defaults are 0
 
 
 @pytest.mark.parametrize("key", [k for k in HardwareConfig.keys() if k != "dac.kind"])  # dac.kind: one legal value
@@ -369,7 +373,7 @@ def test_to_json_has_values_units_sources_and_derived():
     entry = data["parameters"]["adc"]["power_6bit_mw"]
     assert entry == {"value": 1.26, "unit": "mW", "source": "MNSIM ADC option 4", "note": entry["note"]}
     assert set(data["parameters"]) == {"array", "cell", "read", "comparator", "adc", "dac", "digital", "buffer",
-                                       "periphery", "interconnect"}
+                                       "periphery", "interconnect", "device"}
     assert sum(len(v) for v in data["parameters"].values()) == len(HardwareConfig.keys())
     assert data["parameters"]["array"]["rows"] == {
         "value": 128, "unit": "rows", "source": HardwareConfig.source_of("array.rows")
@@ -403,5 +407,5 @@ def test_a_non_finite_report_figure_fails_loudly_instead_of_writing_infinity():
 
 
 def test_a_fraction_above_one_is_refused(tmp_path):
-    with pytest.raises(HardwareConfigError, match=r"\[read\] port_activity: expected a number >= 0 and <= 1, got 1.5"):
+    with pytest.raises(HardwareConfigError, match=r"\[read\] port_activity: expected a number in \[0, 1\], got 1.5"):
         load_hardware(_write(tmp_path, "[read]\nport_activity = 1.5\n"))

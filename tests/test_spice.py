@@ -124,3 +124,24 @@ def test_export_into_a_file_is_refused(tmp_path: Path, zoo_dir: Path, capsys) ->
     target.write_text("x")
     assert main([str(zoo_dir / "cnn_pad1_stride1.onnx"), "-o", str(tmp_path / "out"), "--export-spice", str(target)]) == 2
     assert "needs a directory" in capsys.readouterr().err and target.read_text() == "x"
+
+
+def test_cli_export_holds_the_device_chip_cells(tmp_path: Path, zoo_dir: Path) -> None:
+    """``--device``: the netlists hold chip 0's cells (a fifth stuck on, 5 % variation) and the
+    table's wire resistance; ngspice still reproduces the expected currents."""
+    device = tmp_path / "dev.toml"
+    device.write_text("[device]\nstuck_lrs = 0.2\nprogram_sigma = 0.05\nwire_ohm = 2.82\n")
+    model = zoo_dir / "cnn_pad1_stride1.onnx"
+    spice = tmp_path / "spice"
+    assert main([str(model), "-o", str(tmp_path / "out"), "--array", "32x32", "--no-check", "--device", str(device),
+                 "--export-spice", str(spice), "--spice-arrays", "1"]) == 0
+    circuit = sorted(spice.glob("*.cir"))[0]
+    text = circuit.read_text()
+    wires = {float(line.split()[-1]) for line in text.splitlines() if line.startswith(("Rr", "Rc"))}
+    cells = np.array([float(line.split()[-1]) for line in text.splitlines() if line.startswith("Rg")])
+    assert wires == {2.82}
+    r_on, r_off = 10e3, 1e6
+    assert len(np.unique(np.round(cells))) > 2  # variation: not just R_on and R_off
+    near_on = np.abs(np.log(cells / r_on)) < 0.3
+    assert 0.2 <= near_on.mean() <= 1.0 and (np.abs(np.log(cells / r_off)) < 0.3).any()
+    assert_agrees(circuit, json.loads(circuit.with_name(circuit.stem + ".expected.json").read_text())["probes"])

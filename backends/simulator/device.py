@@ -19,6 +19,7 @@ from .errors import SimulatorError
 
 ConductanceHook = Callable[[Operation, np.ndarray], np.ndarray]
 OffsetHook = Callable[[Operation], np.ndarray]
+ShiftHook = Callable[[Operation], np.ndarray]
 
 
 @dataclass
@@ -27,13 +28,25 @@ class DeviceModel:
 
     - ``g_on``, ``g_off``: cell conductances (siemens) of the on and off states (R_on 10 kΩ,
       R_off 1 MΩ by default); ``v_read``: the port voltage (volts) of a driven row.
-    - ``conductance(op, ideal)``: the actual per-cell conductances (siemens, shape ``[K, M]``)
-      of the array read by ``xbar.mvm`` op ``op``, given its ideal ones (``g_off``/``g_on``,
-      ``g_mid`` for on cells of a refcol reference column); called once per array per
-      :func:`simulate` call; replicas of an array share its conductances.
+    - ``conductance(op, ideal)``: the actual per-cell conductances (siemens) of the array read
+      by ``xbar.mvm`` op ``op``, given its ideal ones ``[K, M]`` (``g_off``/``g_on``, ``g_mid``
+      for on cells of a refcol reference column); called once per array per :func:`simulate`
+      call. Shape ``[K, M]`` (every replica of the array has these cells) or ``[R, K, M]`` for
+      the op's ``R = replicas`` copies, replica ``r`` reading the window positions ``p`` with
+      ``p mod R = r`` (the schedule's groups of ``R`` consecutive windows).
     - ``comparator_offset(op)``: the input-referred offset (amperes) of each comparator of the
-      ``xbar.compare`` op ``op`` — shape ``[M]`` (one per output column) or ``[L, M]`` (one per
-      level); added to the threshold current. Only analog comparators have one.
+      ``xbar.compare`` op ``op`` — shape ``[M]`` (one per output column), ``[L, M]`` (one per
+      level) or ``[R, L, M]`` (one per replica of the array it senses); added to the threshold
+      current. Only analog comparators have one.
+    - ``threshold_shift(op)``: ``[M, P, L]`` shifts (in units of the sensed value ``v``,
+      fractional allowed) of every comparator threshold of ``xbar.compare`` op ``op`` at every
+      window position, or None for none: an analog comparator's threshold current moves by ``shift · u / ω``, a
+      digital one decides ``v ≥ ceil(T + shift)``. Fault-aware compilation folds a chip's known
+      stuck cells into its thresholds this way.
+    - ``read_sigma``: relative read noise of every cell, drawn per array read from ``rng``:
+      ``G · (1 + read_sigma · ε)``, ε ~ N(0, 1) per cell and read. A column's current then has
+      ``N(0, read_sigma² · v_read² · Σ_k ports_k · G_kj²)`` added — that sum's exact
+      distribution, drawn once per column and read.
     - ``wire_ohm``: the resistance (ohms) of one wire segment between adjacent cells, rows and
       columns (IR drop; :mod:`bnnc.backends.circuit` gives the mesh). 0, the default, is the
       ideal ``v_read · ports @ G``; above 0 the column currents come from the mesh.
@@ -45,6 +58,9 @@ class DeviceModel:
     conductance: ConductanceHook | None = None
     comparator_offset: OffsetHook | None = None
     wire_ohm: float = 0.0
+    threshold_shift: ShiftHook | None = None
+    read_sigma: float = 0.0
+    rng: np.random.Generator | None = None
 
     @property
     def delta_g(self) -> float:
@@ -75,25 +91,28 @@ class DeviceModel:
 
 @dataclass(frozen=True)
 class ColumnCurrents:
-    """One ``xbar.mvm``'s reads in the analog path: ``currents`` ``[N, B, P, M]`` (amperes),
+    """One ``xbar.mvm``'s reads in the analog path: ``currents`` ``[N, B, P, M]`` (amperes; float32 from the ohmic model),
     ``driven`` ``[N, B, P]`` rows at V_read per read, ``steps`` ``[M]`` the ADC step of each
-    column (siemens, see :meth:`DeviceModel.column_steps`)."""
+    column (siemens, see :meth:`DeviceModel.column_steps`), ``replicas`` the copies of the
+    array that read the positions (``p mod replicas``)."""
 
     currents: np.ndarray
     driven: np.ndarray
     steps: np.ndarray
     device: DeviceModel
+    replicas: int = 1
 
     @property
     def baseline(self) -> np.ndarray:
         """``I_base = d · g_off · v_read``, ``[N, B, P, 1]``: the current of the driven rows
         were every cell off."""
-        return (self.driven * (self.device.g_off * self.device.v_read))[..., None]
+        return (self.driven * self.currents.dtype.type(self.device.g_off * self.device.v_read))[..., None]
 
     def counts(self, bits: int | None = None) -> np.ndarray:
         """ADC conversion: ``round((I − I_base) / (v_read · s_j))`` as int32, saturating at
         ``[0, 2**bits − 1]`` for a ``bits``-bit ADC (unbounded for ``None``)."""
-        counts = np.rint((self.currents - self.baseline) / (self.device.v_read * self.steps))
+        scale = (1 / (self.device.v_read * self.steps)).astype(self.currents.dtype)
+        counts = np.rint((self.currents - self.baseline) * scale)
         if bits is not None:
             counts = np.clip(counts, 0, (1 << bits) - 1)
         return counts.astype(np.int32)
@@ -119,72 +138,120 @@ class DeviceSession:
         self.ir_drop_error_lsb: dict[Operation, float] = {}
         """Per ``xbar.mvm`` op read with ``wire_ohm > 0``: the worst ``|I_mesh − I_ideal|`` over
         every read run, in LSB (``v_read · ΔG``, one on-cell's current step)."""
+        self._shifts: dict[Operation, np.ndarray | None] = {}
+        self._single: dict[Operation, np.ndarray] = {}
 
     def conductances(self, op: Operation, reference: bool) -> np.ndarray:
-        """The per-cell conductances of the array ``xbar.mvm`` op ``op`` reads: ideal (the last
-        column a reference column where ``reference``), or what the device's hook makes of them."""
+        """The per-cell conductances ``[R, K, M]`` of the ``R`` copies (``R = 1`` where the
+        replicas share cells) of the array ``xbar.mvm`` op ``op`` reads: ideal (the last column
+        a reference column where ``reference``), or what the device's hook makes of them."""
         device = self.device
         if op not in self._conductances:
             ideal = device.ideal_cells(op.const_array("conductance"), reference)
             g = ideal if device.conductance is None else np.asarray(device.conductance(op, ideal.copy()), np.float64)
-            if g.shape != ideal.shape or not np.isfinite(g).all():
+            replicas = op.attr("replicas")
+            if g.shape == ideal.shape:
+                g = g[None]
+            if g.shape not in ((1,) + ideal.shape, (replicas,) + ideal.shape) or not np.isfinite(g).all():
                 raise SimulatorError.at(op, f"the conductance hook returned {g.dtype}{list(g.shape)} (finite values "
-                                            f"of shape {list(ideal.shape)} expected)")
+                                            f"of shape {list(ideal.shape)} or {[replicas, *ideal.shape]} expected)")
             self._conductances[op] = g
         return self._conductances[op]
 
-    def ir_drop(self, op: Operation, reference: bool) -> IRDropModel:
-        """The IR-drop model of the array ``xbar.mvm`` op ``op`` reads (its actual
-        conductances, the device's ``wire_ohm``), built once per op: the exact nodal solve or
-        the fast series where its bound allows (:func:`~bnnc.backends.circuit.ir_drop_model`)."""
+    def ir_drop(self, op: Operation, reference: bool) -> list[IRDropModel]:
+        """The IR-drop models of the ``R`` copies of the array ``xbar.mvm`` op ``op`` reads
+        (their actual conductances, the device's ``wire_ohm``), built once per op: the exact
+        nodal solve or the fast series where its bound allows
+        (:func:`~bnnc.backends.circuit.ir_drop_model`)."""
         if op not in self._ir_drop:
             device = self.device
-            self._ir_drop[op] = ir_drop_model(self.conductances(op, reference), device.wire_ohm, device.v_read,
-                                              device.v_read * device.delta_g)
+            self._ir_drop[op] = [ir_drop_model(g, device.wire_ohm, device.v_read, device.v_read * device.delta_g)
+                                 for g in self.conductances(op, reference)]
         return self._ir_drop[op]
 
-    def comparator_offsets(self, op: Operation, columns: int, levels: int) -> np.ndarray:
-        """``[M, L]`` offsets (amperes) of ``xbar.compare`` op ``op`` from the device's hook
-        (zeros without one)."""
+    def single_precision(self, op: Operation, g: np.ndarray, reference: bool) -> np.ndarray:
+        """``[G, G², T]`` of ``op``'s conductances ``g`` in float32, for the column currents
+        (``T`` the mesh's transfer matrices with ``wire_ohm > 0``, else ``G`` again): a current
+        (and its ADC count) over ``K`` rows then errs by about ``K · 6e-8`` of one on-cell's
+        current, far below the half step (0.5 LSB) that every comparator and ADC decision keeps."""
+        if op not in self._single:
+            transfer = np.stack([m.transfer for m in self.ir_drop(op, reference)]) if self.device.wire_ohm > 0 else g
+            self._single[op] = np.stack([g, g * g, transfer]).astype(np.float32)
+        return self._single[op]
+    def comparator_offsets(self, op: Operation, columns: int, levels: int, replicas: int = 1) -> np.ndarray:
+        """``[R, M, L]`` offsets (amperes) of ``xbar.compare`` op ``op`` from the device's hook
+        (zeros without one; ``R`` is 1 where the replicas' comparators share them)."""
         device = self.device
         if op not in self._offsets:
-            offset = np.zeros((columns, levels))
+            offset = np.zeros((1, columns, levels))
             if device is not None and device.comparator_offset is not None:
                 given = np.asarray(device.comparator_offset(op), np.float64)
                 if given.shape == (columns,):
-                    offset = np.repeat(given[:, None], levels, axis=1)
+                    offset = np.repeat(given[None, :, None], levels, axis=2)
                 elif given.shape == (levels, columns):
-                    offset = given.T.copy()
+                    offset = given.T[None].copy()
+                elif given.shape == (replicas, levels, columns):
+                    offset = given.transpose(0, 2, 1).copy()
                 else:
                     raise SimulatorError.at(op, f"the comparator offset hook returned shape {list(given.shape)}, "
-                                                f"expected [{columns}] or [{levels}, {columns}]")
+                                                f"expected [{columns}], [{levels}, {columns}] or "
+                                                f"[{replicas}, {levels}, {columns}]")
             self._offsets[op] = offset
         return self._offsets[op]
 
+    def threshold_shifts(self, op: Operation, shape: tuple[int, int, int]) -> np.ndarray | None:
+        """The ``[M, P, L]`` threshold shifts of ``xbar.compare`` op ``op`` from the device's
+        hook, or None without one."""
+        device = self.device
+        if device is None or device.threshold_shift is None:
+            return None
+        if op not in self._shifts:
+            given = device.threshold_shift(op)
+            if given is None:
+                self._shifts[op] = None
+                return None
+            given = np.asarray(given, np.float64)
+            if given.shape != shape or not np.isfinite(given).all():
+                raise SimulatorError.at(op, f"the threshold shift hook returned {given.dtype}{list(given.shape)} "
+                                            f"(finite values of shape {list(shape)} expected)")
+            self._shifts[op] = given
+        return self._shifts[op]
+
 
 def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) -> ColumnCurrents:
-    """``I = v_read · ports @ G`` (float64) with the actual conductances of the array that
-    ``xbar.mvm`` op ``op`` reads; with ``wire_ohm > 0``, ``I = v_read · ports @ T`` with the
-    mesh's transfer matrix ``T`` (:meth:`DeviceSession.ir_drop`), recording the worst error
+    """``I = v_read · ports @ G`` (float32) with the actual conductances of the array that
+    ``xbar.mvm`` op ``op`` reads (replica ``r`` reading positions ``p mod R = r``), plus the
+    read noise where the device has some; with ``wire_ohm > 0``, ``I = v_read · ports @ T`` with
+    the mesh's transfer matrix ``T`` (:meth:`DeviceSession.ir_drop`), recording the worst error
     against the ideal currents in :attr:`DeviceSession.ir_drop_error_lsb`."""
     device = session.device
     assert device is not None
     scheme = sensing_scheme(op)
     reference = scheme is not None and scheme.reference_column
     g = session.conductances(op, reference)
-    n, planes, positions, rows = ports.shape
-    drives = ports.reshape(-1, rows).astype(np.float64)
-    currents = device.v_read * (drives @ g)
-    if device.wire_ohm > 0:
-        ideal, currents = currents, device.v_read * (drives @ session.ir_drop(op, reference).transfer)
-        worst = float(np.abs(currents - ideal).max(initial=0.0)) / (device.v_read * device.delta_g)
-        session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
-    return ColumnCurrents(
-        currents.reshape(n, planes, positions, g.shape[1]),
-        ports.sum(axis=-1, dtype=np.int64),
-        device.column_steps(g.shape[1], reference),
-        device,
-    )
+    replicas, rows, columns = g.shape
+    g32 = session.single_precision(op, g, reference)
+    lsb = device.v_read * device.delta_g
+    v_read = np.float32(device.v_read)
+    currents = np.empty(ports.shape[:3] + (columns,), np.float32)
+    driven = np.empty(ports.shape[:3], np.float32)
+    for r in range(replicas):
+        part = ports[:, :, r::replicas]
+        flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)  # one sgemm per replica
+        current = flat @ g32[0, r]
+        if device.wire_ohm > 0:
+            ideal, current = current, flat @ g32[2, r]
+            worst = float(np.abs(current - ideal).max(initial=0.0)) * device.v_read / lsb
+            session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
+        current *= v_read
+        if device.read_sigma > 0:
+            if device.rng is None:
+                raise SimulatorError.at(op, "a device with read noise needs a random generator (DeviceModel.rng)")
+            spread = np.sqrt(flat @ g32[1, r]) * np.float32(device.read_sigma * device.v_read)
+            current += spread * device.rng.standard_normal(spread.shape, dtype=np.float32)
+        currents[:, :, r::replicas] = current.reshape(part.shape[:3] + (columns,))
+        driven[:, :, r::replicas] = flat.sum(axis=1).reshape(part.shape[:3])  # exact below 2**24 rows
+    return ColumnCurrents(currents, driven, device.column_steps(columns, reference), device, replicas)
 
 
 def sensing_scheme(mvm: Operation) -> Scheme | None:
@@ -207,6 +274,24 @@ def analog_fires(session: DeviceSession, op: Operation, x: ColumnCurrents, thres
     """The comparators of ``xbar.compare`` op ``op`` in current units, ``S ≥ I_T + offset``
     (see :mod:`bnnc.backends.simulator`): one ``[N, M, P]`` mask per level, for one read's
     currents ``x`` and the thresholds ``[M, P, L]`` at every window position."""
+    margins = analog_margins(session, op, x, thresholds)
+    if len(margins) == 1:
+        return [margins[0] >= 0]
+    return [margins[1] >= 0, margins[0] < 0]
+
+
+def shifted_thresholds(session: DeviceSession, op: Operation, thresholds: np.ndarray) -> np.ndarray:
+    """The integer thresholds ``[M, P, L]`` of ``xbar.compare`` op ``op`` moved by the device's
+    threshold shifts: ``v ≥ T + shift ⇔ v ≥ ceil(T + shift)`` for the integer ``v`` the ideal
+    program senses, so a moved threshold still lies half a step from every ideal value."""
+    shift = session.threshold_shifts(op, thresholds.shape)
+    return thresholds if shift is None else np.ceil(thresholds + shift).astype(np.int64)
+
+
+def analog_margins(session: DeviceSession, op: Operation, x: ColumnCurrents, thresholds: np.ndarray) -> list[np.ndarray]:
+    """``S − (I_T + offset)`` (amperes) of every comparator of ``xbar.compare`` op ``op``: one
+    ``[N, M, P]`` array per level (see :func:`analog_fires`), the threshold currents moved by
+    the device's threshold shifts."""
     device = x.device
     scheme = SCHEMES[op.attr("scheme")]
     currents = np.ascontiguousarray(x.currents[:, 0].transpose(0, 2, 1))  # [N, M', P]
@@ -218,9 +303,9 @@ def analog_fires(session: DeviceSession, op: Operation, x: ColumnCurrents, thres
     else:  # S = the scheme's combination of the currents (I⁺ − I⁻: the baselines cancel)
         sensed = scheme.combine(currents, axis=1)
     omega = plane_weights(op.attr("encoding"))[0]
-    steps = -((-thresholds) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
+    steps = -((-shifted_thresholds(session, op, thresholds)) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
     threshold_current = (steps - 0.5) * unit  # [M, P, L]
-    limit = threshold_current + session.comparator_offsets(op, thresholds.shape[0], thresholds.shape[2])[:, None, :]
-    if limit.shape[2] == 1:
-        return [sensed >= limit[..., 0]]
-    return [sensed >= limit[..., 1], sensed < limit[..., 0]]
+    offsets = session.comparator_offsets(op, thresholds.shape[0], thresholds.shape[2], x.replicas)  # [R, M, L]
+    positions = thresholds.shape[1]
+    limit = threshold_current + offsets[np.arange(positions) % len(offsets)].transpose(1, 0, 2)
+    return [sensed - limit[..., level] for level in range(limit.shape[2])]

@@ -28,6 +28,10 @@ that resolves to it."""
 Kernel = Callable[["Run", Operation, list[Datum]], list[Datum]]
 """An op's batched kernel: ``(run, op, operands) -> results``."""
 
+Observer = Callable[[DeviceSession, Operation, list[Datum], list[Datum]], None]
+"""Called after every op of a chunk with ``(session, op, operands, results)`` (values as the
+kernels see them, deferred forms included); must not modify them."""
+
 _KERNELS: dict[str, Kernel] = {}
 _ACCEPTS: dict[str, tuple[type, ...]] = {}
 
@@ -58,6 +62,7 @@ def simulate(
     device: DeviceModel | None = None,
     *,
     chunk: int | None = None,
+    observe: Observer | None = None,
 ) -> list[np.ndarray]:
     """Run ``function`` of ``module`` on a batch: every input has a leading sample axis ``N`` and
     otherwise its argument's declared shape; returns each result stacked along ``N``, in its
@@ -65,7 +70,8 @@ def simulate(
     With ``device`` the arrays run through the analog model (see :mod:`bnnc.backends.simulator`),
     else on integer counts. Samples run in chunks of at most ``chunk`` (by default as many as keep
     the largest intermediate value near :data:`CHUNK_BYTES`), which bounds memory and keeps
-    the working set in cache; results do not depend on it."""
+    the working set in cache; results do not depend on it. ``observe`` sees every op's operands
+    and results, chunk by chunk in sample order."""
     try:
         func = module.function(function)
     except KeyError:
@@ -78,7 +84,7 @@ def simulate(
         step = max(1, int(chunk))
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
         step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
-    parts = [Run(func, session, [a[s : s + step] for a in arrays]).execute() for s in range(0, samples, step)]
+    parts = [Run(func, session, [a[s : s + step] for a in arrays], observe).execute() for s in range(0, samples, step)]
     if len(parts) == 1:
         return parts[0]
     return [np.concatenate(outs) for outs in zip(*parts)]
@@ -200,8 +206,9 @@ class Run:
     :class:`~.deferred.PortMatrix` / :class:`~.deferred.PendingReads` /
     :class:`~.device.ColumnCurrents` between windows, array reads and sensing), by slot."""
 
-    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray]):
+    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray], observe: Observer | None = None):
         self.func = func
+        self.observe = observe
         self.session = session
         self.device = session.device
         self.samples = int(arrays[0].shape[0]) if arrays else 1
@@ -224,6 +231,8 @@ class Run:
                 raise
             except Exception as e:  # numpy, onnxruntime or interpreter failures still name the op
                 raise SimulatorError.wrap(op, e) from e
+            if self.observe is not None:
+                self.observe(self.session, op, args, outputs)
             if op.name == "return":
                 return [self._final(a) for a in outputs]
             if len(outputs) != len(step.results):

@@ -11,7 +11,7 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from .caches import prepared, thresholds_per_position
 from .deferred import PendingReads, PortMatrix, fused_value
-from .device import ColumnCurrents, analog_fires, column_currents
+from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
 from .driver import Datum, Run, kernel
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS
@@ -236,6 +236,8 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
         if x.currents.shape[1] == 1 and plane_weights(op.attr("encoding"))[0] > 0:
             return [_comparator_planes(run, op, analog_fires(run.session, op, x, thresholds))]
         x = x.counts()
+    if run.device is not None:
+        thresholds = shifted_thresholds(run.session, op, thresholds)
     if isinstance(x, PendingReads):
         v, bound = fused_value(op, x)  # [N, P, M]
         t = prepared(op, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
