@@ -161,6 +161,7 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
     window_reads = layer.planes * layer.positions  # reads of each array tile per inference
     array_pj = sensing_pj = adc_pj = driver_pj = 0.0
     comparators = adcs = columns_total = 0
+    adc_read_pj = hw.adc(layer.adc_bits).energy_pj if layer.sensing_kind == "adc" else 0.0  # once: adc_bits scans every ADC
     for op in layer.reads:
         cells = op.const_array("conductance")
         on = int(cells.sum())
@@ -174,7 +175,7 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         columns_total += columns
         if layer.sensing_kind == "adc":
             adcs += hw.adcs_for(columns) * replicas
-            adc_pj += window_reads * columns * hw.adc(layer.adc_bits).energy_pj
+            adc_pj += window_reads * columns * adc_read_pj
         else:
             comparators += outputs * levels * replicas
             sensing_pj += window_reads * outputs * levels * hw.comparator.energy_pj

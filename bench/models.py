@@ -3,7 +3,8 @@
 - ``tfc``: FINN's TFC, 784-64-64-64-10 binary MLP (input binarized by Sign(2x − 1));
 - ``cnv``: FINN's CNV topology on 3×32×32 8-bit pixels (first layer bit-serial on uint8
   codes), six 3×3 convs 64-64-128-128-256-256 with two max-pools, FCs 512-512-10 (1.5 M
-  binary weights);
+  binary weights), and ``cnv_padded``, the same with every conv zero-padded (pad 1, a third
+  max-pool before the 256×4×4 flatten);
 - ``vgg_small``: binarized VGG-small for CIFAR-10, 2×128, 2×256, 2×512 3×3 convs (pad 1) with
   max-pools, FC 10 (4.6 M binary weights);
 - ``resnet18``: a ResNet-18-shaped network at 224×224: a float 7×7 stem and max-pool (a host
@@ -113,22 +114,29 @@ def sfc() -> onnx.ModelProto:
     return _mlp("sfc", 5, 256)
 
 
-def cnv() -> onnx.ModelProto:
+def cnv(pad: int = 0, name: str = "cnv") -> onnx.ModelProto:
+    """FINN's CNV; with ``pad=1`` every conv is zero-padded (``cnv_padded``: 32×32 maps until
+    the first pool, a 256×4×4 flatten after a third pool)."""
     b = _Builder(2)
     x = b.op("Cast", "image", to=TensorProto.FLOAT)
     cin = 3
+    pools = (1, 3, 5) if pad else (1, 3)
     for index, cout in enumerate((64, 64, 128, 128, 256, 256)):
-        x = b.bn_sign(b.conv(x, cin, cout, pad=0), cout, 9 * cin)
-        if index in (1, 3):
+        x = b.bn_sign(b.conv(x, cin, cout, pad=pad), cout, 9 * cin)
+        if index in pools:
             x = b.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
         cin = cout
     x = b.op("Flatten", x)
-    fan_in = 256
+    fan_in = 256 * 16 if pad else 256
     for width in (512, 512):
         x = b.bn_sign(b.dense(x, fan_in, width), width, fan_in)
         fan_in = width
     b.dense(x, 512, 10)
-    return b.model("cnv", [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 3, 32, 32])], "logits", [1, 10])
+    return b.model(name, [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 3, 32, 32])], "logits", [1, 10])
+
+
+def cnv_padded() -> onnx.ModelProto:
+    return cnv(pad=1, name="cnv_padded")
 
 
 def vgg_small() -> onnx.ModelProto:
@@ -249,8 +257,8 @@ def _bireal18_variant(width: float, resolution: int) -> Callable[[], onnx.ModelP
     return build
 
 
-MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "vgg_small": vgg_small, "resnet18": resnet18,
-                                                    "bireal18": bireal18}
+MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"tfc": tfc, "cnv": cnv, "cnv_padded": cnv_padded, "vgg_small": vgg_small,
+                                                    "resnet18": resnet18, "bireal18": bireal18}
 # Smaller Bi-Real Nets for a quick run and for the growth of compile cost with the number of
 # weights at a fixed 224×224 input (binary weights scale with width²).
 VARIANTS: dict[str, Callable[[], onnx.ModelProto]] = {

@@ -15,17 +15,17 @@ import os
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from importlib import import_module  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bnnc.errors import BnncError, GoldenMismatch  # noqa: E402
-from bnnc.version import __version__  # noqa: E402
 
 _API = ("compile", "load", "Compilation", "compare_schemes", "hardware", "default_pipeline", "DEFAULT_PIPELINE")
+_LAZY = {"BnncError": "bnnc.errors", "GoldenMismatch": "bnnc.errors", "__version__": "bnnc.version",
+         **{name: "bnnc.api" for name in _API}}
 
 __all__ = ["BnncError", "GoldenMismatch", "__version__", *_API]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(import_module("bnnc.api"), name)
+def __getattr__(name: str) -> object:
+    """Every public name loads on first use: ``import bnnc`` itself imports nothing heavy, so
+    the ``bnnc`` command (:mod:`bnnc.entry`) is in control before numpy or onnx load."""
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bnnc' has no attribute {name!r}")

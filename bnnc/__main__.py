@@ -2,6 +2,6 @@
 
 import sys
 
-from bnnc.cli import main
+from bnnc.entry import main
 
 sys.exit(main())

@@ -127,6 +127,7 @@ def compile(
     sign_zero: str = "exact",
     pipeline: str | None = None,
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    max_tensor_mb: float | None = None,
     manager: Mapping[str, Any] | None = None,
     debug: bool = False,
     objective: str = "arrays",
@@ -146,6 +147,8 @@ def compile(
     - ``pipeline``: a pass pipeline instead of the default one (then the four tuning options
       above must be left alone: set them as pass options);
     - ``input_shapes``: static shapes for inputs with dynamic dimensions;
+    - ``max_tensor_mb``: the largest tensor (MiB) the model may compute (default 1024); only
+      what the graph outputs need is evaluated;
     - ``manager``: :class:`~bnnc.passes.PassManager` options (IR printing, timing, numerical
       checks); ``debug``: pattern-match remarks;
     - ``objective``: what ``scheme="auto"`` minimizes, ``arrays`` (per layer, the default),
@@ -165,7 +168,8 @@ def compile(
         if scheme != "auto":
             raise BnncError(f"objective (--objective {objective}) chooses the mappings of scheme auto; scheme {scheme} fixes them")
         options = {"array": array, "hw": config, "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
-                   "input_shapes": input_shapes, "manager": manager, "debug": debug, "append_passes": append_passes}
+                   "input_shapes": input_shapes, "max_tensor_mb": max_tensor_mb, "manager": manager, "debug": debug,
+                   "append_passes": append_passes}
         return _by_objective(model, objective, choices, options)
     if scheme not in SCHEMES:
         raise BnncError(f"scheme must be one of {', '.join(SCHEMES)}, got '{scheme}'")
@@ -188,17 +192,18 @@ def compile(
         pipeline = ",".join(p for p in (pipeline, append_passes) if p.strip())
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    module, graph = import_onnx(model, input_shapes)
+    module, graph = import_onnx(model, input_shapes, max_tensor_mb)
     if choices:
         check_layers(choices, binary_layer_names(module), origin, str(model))
-    source = clone_module(module)
+    source, model_proto = clone_module(module), graph.model
+    del graph  # its decoded weights are the module's constants now; the passes need not hold them
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
     passes = PassManager.from_pipeline(pipeline, **dict(manager or {}))
     context = passes.run(module, PassContext(debug=debug))
     timings["passes"] = time.perf_counter() - start
     _record(module, pipeline, config, context.remarks)
-    compilation = Compilation(module, config, source=source, model=graph.model, timings=timings)
+    compilation = Compilation(module, config, source=source, model=model_proto, timings=timings)
     compilation.pass_timings = passes.timing_report()
     compilation.options = {"model": model, "array": (config.array.rows, config.array.cols), "scheme": scheme, "hw": config,
                            "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,

@@ -14,12 +14,14 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from bnnc import api
 from bnnc.api import DEFAULT_PIPELINE, SCHEMES
 from bnnc.choices import OBJECTIVES
+from bnnc.interrupt import interrupted
 from bnnc.errors import BnncError, GoldenMismatch
 from bnnc.frontend.loader import parse_input_shapes, read_model
 from bnnc.frontend.standardize import standardize
@@ -40,8 +42,15 @@ def _name_list(text: str) -> set[str]:
     return {n.strip() for n in text.split(",") if n.strip()}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit 2): the message and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"bnnc: error: {printable(message, 1000)} (see bnnc --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bnnc",
         description="Compile a binarized neural network (ONNX) onto memristor crossbar arrays, "
         "or run a pass pipeline on textual IR (.bir).",
@@ -107,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_group.add_argument("--hw", type=Path, default=None, metavar="FILE.toml|mnsim",
                             help="hardware configuration (see --print-default-hw), or a built-in profile: "
                             "mnsim (MNSIM-2.0's figures, docs/mnsim-comparison.md)")
+    onnx_group.add_argument("--max-tensor-mb", type=float, default=None, metavar="MB",
+                            help="the largest tensor the model may compute, in MiB (default 1024)")
     device_group = parser.add_argument_group("device non-idealities (Monte Carlo over chips)")
     device_group.add_argument("--device", type=Path, default=None, metavar="DEV.toml",
                               help="a [device] table (see --print-default-hw); default: --hw's [device]")
@@ -228,10 +239,11 @@ def _compile_options(args: argparse.Namespace, hw) -> dict:
         given = _tuning_flags(args)
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
-        return {"hw": hw, "pipeline": pipeline, "append_passes": appended, "input_shapes": shapes}
+        return {"hw": hw, "pipeline": pipeline, "append_passes": appended, "input_shapes": shapes,
+                "max_tensor_mb": args.max_tensor_mb}
     return {
         "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
-        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": shapes,
+        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": shapes, "max_tensor_mb": args.max_tensor_mb,
         "objective": args.objective or "arrays", "layer_config": args.layer_config, "append_passes": appended,
     }
 
@@ -427,7 +439,7 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
 
 def print_remarks(remarks: list[str]) -> None:
     for remark in remarks:
-        print(f"bnnc: remark: {remark}", file=sys.stderr)
+        print(f"bnnc: remark: {printable(remark, 1000)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -442,8 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             code = _run(parser, args)
         except KeyboardInterrupt:
-            print("bnnc: interrupted", file=sys.stderr)
-            return 130
+            return interrupted()
         except (BnncError, OSError, ImportError) as e:
             if args.debug:
                 traceback.print_exc()

@@ -103,6 +103,6 @@ def random_inputs(module: Module, count: int, seed: int = 0) -> dict[str, np.nda
     samples = {}
     for (name, dtype), arg, data in zip(onnx_dtypes(module).items(), function.args, random_arguments(function, count, seed)):
         shape = arg.type.shape
-        stacked = data.reshape((count * shape[0],) + shape[1:]) if shape and shape[0] == 1 else data[0]
+        stacked = data.reshape((count * shape[0],) + shape[1:]) if shape and shape[0] == 1 else data[0, ...]
         samples[name] = stacked.astype(dtype)
     return samples

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bnnc.figures import RenderedFigure
 from bnnc.figures.tables import COMPARED, Table, comparison_table
-from bnnc.ir.diagnostics import plural
+from bnnc.ir.diagnostics import plural, printable
 
 from . import robustness_report
 
@@ -18,8 +18,10 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 
 def _layer_rows(report: dict) -> list[list[str]]:
+    """The layer table; names (the model's own strings) escaped and capped (:func:`printable`)."""
     rows = []
     for layer in report["layers"]:
+        layer = {**layer, "name": printable(layer["name"], 120)}
         if layer["target"] == "host":
             rows.append([layer["name"], "host", "-", "0", "-", "-", "-", "-"])
             continue
@@ -56,7 +58,7 @@ def console_summary(report: dict, out_dir: Path) -> str:
         f"{plural(t['arrays'], 'array')} (lower bound {t['arrays_lower_bound']}, MNSIM-style {t['arrays_mnsim_style']}), "
         f"area {_fmt(t['area_mm2'])} mm², energy {_fmt(t['energy_nj'])} nJ/inference, {_fmt(t['tops_per_w'])} TOPS/W",
         f"latency {_fmt(t['latency_ns'] / 1000)} µs, throughput {_fmt(t['throughput_ips'])} inferences/s "
-        f"({_fmt(t['ips_per_mm2'])}/mm²), bottleneck {t['bottleneck_layer']}",
+        f"({_fmt(t['ips_per_mm2'])}/mm²), bottleneck {printable(str(t['bottleneck_layer']), 120)}",
     ]
     if report.get("golden"):
         lines.append(f"golden check: {golden_text(report['golden'])}")
@@ -67,7 +69,9 @@ def console_summary(report: dict, out_dir: Path) -> str:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    """A markdown table; cells escaped: control characters (:func:`printable`) and ``|``."""
+    cells = [[printable(c, 1000).replace("|", "\\|") for c in r] for r in rows]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in cells]
 
 
 def _hardware_rows(report: dict) -> list[list[str]]:
@@ -80,7 +84,7 @@ def _hardware_rows(report: dict) -> list[list[str]]:
 
 def markdown_report(report: dict) -> str:
     t = report["totals"]
-    lines = [f"# bnnc report: {report['model']}", "", f"Pipeline: `{report['pipeline']}`", "", "## Totals", ""]
+    lines = [f"# bnnc report: {printable(report['model'], 1000)}", "", f"Pipeline: `{printable(report['pipeline'], 10000)}`", "", "## Totals", ""]
     lines += _markdown_table(["figure", "value"], [[k, _fmt(v) if isinstance(v, float) else str(v)] for k, v in t.items()
                                                    if not isinstance(v, dict)])
     lines += ["", "## Energy and area by component", ""]
@@ -105,7 +109,7 @@ def markdown_report(report: dict) -> str:
     lines += ["", "## Assumptions", ""] + [f"- {k}: {v}" for k, v in report["assumptions"].items()]
     lines += ["", "## Not modelled", ""] + [f"- {item}" for item in report.get("not_modelled", [])]
     if report.get("remarks"):
-        lines += ["", "## Remarks", ""] + [f"- {r}" for r in report["remarks"]]
+        lines += ["", "## Remarks", ""] + [f"- {printable(r, 1000)}" for r in report["remarks"]]
     return "\n".join(lines) + "\n"
 
 

@@ -344,7 +344,7 @@ class _Watch:
             return
         if op.name != "xbar.compare":
             return
-        fired = outputs[0]
+        fired = outputs[0] if isinstance(outputs[0], np.ndarray) else outputs[0].resolve()  # packed words → bits
         if self.record:
             self.parts.setdefault(op, []).append(fired)
             return

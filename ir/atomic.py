@@ -11,28 +11,55 @@ import tempfile
 from pathlib import Path
 
 from .diagnostics import BnncError
+from .staging import hold, remove_stale_siblings
 
 # renameat2(2) flag: exchange two paths atomically (Linux >= 3.15, most local filesystems).
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    """Write ``data`` to the new file ``path`` (mode from the umask) and fsync it."""
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``data`` to the new file ``path`` (mode from the umask), not yet synced."""
     _write_fd(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), data)
 
 
 def _write_fd(fd: int, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_written(paths: list[Path]) -> None:
+    """Make the new files ``paths`` and their directory entries durable: one ``syncfs(2)`` of
+    their filesystem (Linux) where every path is on the same one, else an fsync of each file
+    and each directory."""
+    directories = {path.parent for path in paths}
+    devices = {os.stat(d).st_dev for d in directories}
+    if len(devices) == 1 and _syncfs(next(iter(directories))):
+        return
+    for path in paths:
+        _fsync_path(path)
+    for directory in directories:
+        _fsync_path(directory)
+
+
+def _syncfs(directory: Path) -> bool:
+    """Flush the filesystem holding ``directory`` (Linux ``syncfs``); False where the system
+    has no such call or it fails."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return False
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return syncfs(fd) == 0
     finally:
         os.close(fd)
 
@@ -54,6 +81,7 @@ def write_files_atomically(files: dict[Path, bytes]) -> None:
             staged.append((Path(name), path))
             os.fchmod(fd, _umask_mode(0o666))
             _write_fd(fd, data)
+        _sync_written([tmp for tmp, _ in staged])
         for tmp, path in staged:
             os.replace(tmp, path)
     except OSError as e:
@@ -65,7 +93,7 @@ def write_files_atomically(files: dict[Path, bytes]) -> None:
             tmp.unlink(missing_ok=True)
         raise
     for parent in {path.parent for path in files}:
-        _fsync_directory(parent)
+        _fsync_path(parent)
 
 
 def _is_output_directory(path: Path) -> bool:
@@ -92,8 +120,18 @@ def check_output_directory(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None
     ancestor = target.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
         raise BnncError(f"{out_dir}: cannot create the output directory ({ancestor} is not a writable directory)")
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a directory can really be created in ``directory`` (``os.access`` says yes to
+    root for /proc and some special filesystems); the trial directory is removed at once."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".bnnc-check.", dir=directory))
+    except OSError:
+        return False
+    return True
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -142,12 +180,16 @@ def _swap(staging: Path, target: Path) -> Path | None:
     if _exchange(staging, target):
         return staging
     previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.rename(target, previous)
+    lock = hold(target)  # the old directory, locked before it takes the .old name
     try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(previous, target)
-        raise
+        os.rename(target, previous)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(previous, target)
+            raise
+    finally:
+        os.close(lock)
     return previous
 
 
@@ -157,8 +199,8 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     named in ``owned`` (the names the writer ever writes) are dropped, the others (the
     user's) carried over by hard links.
 
-    The files are written and fsynced into a fresh hidden sibling ``.NAME.*.new`` (same parent,
-    so renames are atomic), then swapped in. Where the kernel can exchange two paths
+    The files are written into a fresh hidden sibling ``.NAME.*.new`` (same parent,
+    so renames are atomic), made durable at once (:func:`_sync_written`), then swapped in. Where the kernel can exchange two paths
     atomically (Linux ``renameat2``), a reader sees the old directory or the new one at every
     instant; otherwise the old directory is renamed aside to ``.NAME.*.old`` and the new one
     renamed in, and a reader between those two renames finds no directory. A failure while
@@ -167,21 +209,26 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     removed (best effort), the new directory and the old one in a hidden sibling (``.new``
     after an exchange, ``.old`` after renaming aside); without ``renameat2``, a kill between
     the two renames leaves no directory and the old one as ``.old``. The hidden siblings are
-    never read and can be deleted. :func:`check_output_directory` should have been called
-    first."""
+    never read and can be deleted; the next run into ``out_dir`` removes them
+    (:mod:`.staging`: each is locked while its run lives). :func:`check_output_directory`
+    should have been called first."""
     target = Path(os.path.abspath(out_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    remove_stale_siblings(target)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    except OSError as e:
+        raise BnncError(f"{out_dir}: cannot write the output directory ({e.strerror or e}); it is left as it was") from e
+    lock = hold(staging)
     try:
         os.chmod(staging, _umask_mode(0o777))
         for name, data in files.items():
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_synced(path, data)
+            _write_new(path, data)
         if target.is_dir():
             _carry_over(target, staging, owned | {name.split("/", 1)[0] for name in files})
-        for directory in {(staging / name).parent for name in files} | {staging}:
-            _fsync_directory(directory)
+        _sync_written([staging / name for name in files] + [staging])
         previous = _swap(staging, target)
     except OSError as e:
         shutil.rmtree(staging, ignore_errors=True)
@@ -189,6 +236,8 @@ def replace_directory_atomically(out_dir: Path, files: dict[str, bytes], owned: 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _fsync_directory(target.parent)
+    finally:
+        os.close(lock)
+    _fsync_path(target.parent)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)

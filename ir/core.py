@@ -8,6 +8,7 @@ module constants, written ``@name``), results and attributes, and verifies itsel
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ class Operation:
         self.results: list[Value] = [Value(t, self, i) for i, t in enumerate(result_types)]
         self.location = location
         self.parent: Function | None = None
+        self._order = 0  # the op's sort key in its function's op list (see Function._position)
         for value in operands:
             self._append_operand(value)
 
@@ -380,6 +382,14 @@ class Constant:
             )
 
 
+_KEY_SPACING = 1 << 32
+"""The gap between the sort keys of ops appended in turn (integers: exact at any size)."""
+
+
+def _order_of(op: Operation) -> int:
+    return op._order
+
+
 class Function:
     """A function: typed arguments, an ordered body of ops in SSA form ending in ``return``."""
 
@@ -393,19 +403,13 @@ class Function:
     # -- editing --------------------------------------------------------------------------
 
     def append(self, op: Operation) -> Operation:
-        op.parent = self
-        self.ops.append(op)
-        return op
+        return self._insert(len(self.ops), op)
 
     def insert_before(self, anchor: Operation, op: Operation) -> Operation:
-        op.parent = self
-        self.ops.insert(self._position(anchor), op)
-        return op
+        return self._insert(self._position(anchor), op)
 
     def insert_after(self, anchor: Operation, op: Operation) -> Operation:
-        op.parent = self
-        self.ops.insert(self._position(anchor) + 1, op)
-        return op
+        return self._insert(self._position(anchor) + 1, op)
 
     def erase(self, op: Operation) -> None:
         """Remove an op whose results are no longer used."""
@@ -416,13 +420,53 @@ class Function:
         del self.ops[self._position(op)]
         op.parent = None
 
+    def _insert(self, index: int, op: Operation) -> Operation:
+        """Insert ``op`` at ``index`` with a sort key between its neighbours' (see :meth:`_position`)."""
+        op.parent = self
+        self.ops.insert(index, op)
+        below = self.ops[index - 1]._order if index > 0 else None
+        above = self.ops[index + 1]._order if index + 1 < len(self.ops) else None
+        if below is not None and above is not None and above - below < 2:
+            self._relabel(index)
+        else:
+            op._order = (0 if above is None else above - _KEY_SPACING) if below is None else \
+                below + _KEY_SPACING if above is None else (below + above) // 2
+        return op
+
+    def _relabel(self, index: int) -> None:
+        """Spread the keys of a window around ``index`` evenly, doubling the window until its
+        bounds leave ample room (list labelling: amortized O(log n) per insertion, also when
+        thousands of ops are inserted at one place, as tiling does)."""
+        width = 8
+        while True:
+            lo, hi = max(0, index - width), min(len(self.ops), index + width + 1)
+            count = hi - lo
+            low = self.ops[lo - 1]._order if lo > 0 else None
+            high = self.ops[hi]._order if hi < len(self.ops) else None
+            if low is None or high is None or high - low >= 64 * (count + 1):
+                break
+            width *= 2
+        if low is None:
+            low = (high if high is not None else 0) - _KEY_SPACING * (count + 1)
+        if high is None:
+            high = low + _KEY_SPACING * (count + 1)
+        step = (high - low) // (count + 1)
+        for offset, op in enumerate(self.ops[lo:hi], 1):
+            op._order = low + offset * step
+
     def _position(self, op: Operation) -> int:
-        """The index of ``op`` (ops compare by identity, so ``list.index`` scans in C: tiling
-        thousands of ops stays fast)."""
-        try:
-            return self.ops.index(op)
-        except ValueError:
-            raise ValueError(f"{op.name} is not in function @{self.name}") from None
+        """The index of ``op``: a binary search on the ops' sort keys, which the editing
+        methods keep increasing along the list (O(log n), so tiling thousands of arrays stays
+        linear); a list edited from outside is found by a scan and renumbered."""
+        index = bisect.bisect_left(self.ops, op._order, key=_order_of)
+        if index < len(self.ops) and self.ops[index] is op:
+            return index
+        for index, candidate in enumerate(self.ops):
+            if candidate is op:
+                for i, each in enumerate(self.ops):
+                    each._order = i * _KEY_SPACING
+                return index
+        raise ValueError(f"{op.name} is not in function @{self.name}")
 
     # -- queries --------------------------------------------------------------------------
 
@@ -445,6 +489,7 @@ class Function:
     def verify(self) -> None:
         """SSA dominance, use lists, a single trailing return, and each op's own checks."""
         defined: set[int] = {id(a) for a in self.args}
+        uses: dict[int, set[tuple[int, int]]] = {}  # per value read: its uses as (op id, operand index)
         if not self.ops or not isinstance(self.ops[-1], Return):
             raise VerifyError(f"function @{self.name} must end in 'return'")
         for op in self.ops:
@@ -455,7 +500,9 @@ class Function:
             for i, value in enumerate(op.operands):
                 if id(value) not in defined:
                     raise op.fail(f"operand {i} is used before it is defined")
-                if not any(u.op is op and u.index == i for u in value.uses):
+                if id(value) not in uses:
+                    uses[id(value)] = {(id(u.op), u.index) for u in value.uses}
+                if (id(op), i) not in uses[id(value)]:
                     raise op.fail(f"operand {i} is missing from its value's use list")
             op.verify()
             defined.update(id(r) for r in op.results)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from collections.abc import Mapping
 from functools import cache
@@ -347,16 +348,32 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         for name in archive.namelist():
             if not name.endswith(".npy"):
                 raise ValueError(f"member {name!r} is not a .npy array")
+            _check_member_size(archive, name)
             with archive.open(name) as member:
                 arrays[name[: -len(".npy")]] = np.lib.format.read_array(member, allow_pickle=False)
     return arrays
+
+
+def _check_member_size(archive: zipfile.ZipFile, name: str) -> None:
+    """Refuse a member whose header declares more (or less) data than it holds, before numpy
+    allocates what the header says (a 1 KB file can declare terabytes)."""
+    with archive.open(name) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+        held = archive.getinfo(name).file_size - member.tell()
+    if dtype.hasobject:
+        return  # read_array refuses pickled objects itself
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != held:
+        raise ValueError(f"member {name!r} declares {dtype}{list(shape)} ({declared} bytes) but holds {held} bytes")
 
 
 def load_bir(path: str | Path) -> Module:
     """Read a ``.bir`` file and, if present, the ``.npz`` of constants beside it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors write one) is not text
     except UnicodeDecodeError as e:
         raise ParseError(f"not UTF-8 text (byte {e.start}); textual IR is UTF-8", str(path), 1, 1) from None
     constants: dict[str, np.ndarray] = {}

@@ -13,6 +13,7 @@ from dataclasses import MISSING
 from typing import Any, Literal
 
 from bnnc.ir import BnncError
+from bnnc.ir.diagnostics import caret_excerpt, printable
 
 from .base import Pass, lookup_pass, option_type, registered_passes
 
@@ -24,7 +25,7 @@ class PipelineError(BnncError, ValueError):
         self.message = message
         self.text = text
         self.column = column
-        super().__init__(f"pipeline:1:{column}: error: {message}\n{text}\n{' ' * (column - 1)}^")
+        super().__init__(f"pipeline:1:{column}: error: {printable(message, 1000)}\n{caret_excerpt(text, column)}")
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)|(?P<punct>[{},=])|(?P<quoted>\"(?:[^\"\\]|\\.)*\")|(?P<bare>[^\s{},=]+))")

@@ -85,3 +85,32 @@ def test_saved_outputs_keep_names_that_savez_would_take_for_its_own(tmp_path: Pa
     (tmp_path / "o.npz").write_bytes(npz_bytes({"file": np.arange(3), "x.npy": np.ones(2)}))
     arrays = read_npz(tmp_path / "o.npz")
     assert sorted(arrays) == ["file", "x.npy"] and arrays["file"].tolist() == [0, 1, 2]
+
+
+def test_huge_input_shapes_are_refused(models: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """A dimension protobuf cannot hold, and an input whose zeros the loader would allocate
+    (40 GB, over the tensor size limit) on a model that takes any image size (found by fuzzing)."""
+    from tests.models.zoo import BAD
+
+    onnx.save(BAD["dynamic_shape"].build(), tmp_path / "dynamic.onnx")
+    for model, dims, message in ((models["mlp_sign_w_graph"], "1x" + "9" * 30, "below 2^63"),
+                                 (tmp_path / "dynamic.onnx", "1x1x100000x100000", "--max-tensor-mb 38147")):
+        assert main([str(model), "--input-shape", f"input={dims}", "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "internal error" not in err, err
+
+
+def test_an_npz_member_declaring_more_data_than_it_holds_is_refused_unread(models: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """A 200-byte member whose header declares 2^40 float32 (4 TiB): refused from its size,
+    before numpy allocates what the header says (found by the shared bir_fuzz probe)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros(1, np.float32))
+    member = buffer.getvalue().replace(b"(1,)", b"(1099511627776,)")
+    with zipfile.ZipFile(tmp_path / "in.npz", "w") as archive:
+        archive.writestr(f"{_input(models['mlp_sign_w_graph'])[0]}.npy", member)
+    assert main([str(models["mlp_sign_w_graph"]), "--inputs", str(tmp_path / "in.npz"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "declares float32[1099511627776]" in err and "allocate" not in err and err.count("\n") == 1

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bnnc.frontend import FrontendError, import_onnx
+from tests.fuzz_cases import swap_nodes
 from tests.models.zoo import ZOO
 
 SEEDS = ["cnn_pad1_stride1", "qonnx_bipolar_cnn", "finn_multithreshold_input", "mlp_gemm_prebinarized", "cnn_pad_value", "cnn_pad_value_attributes"]
@@ -53,12 +54,7 @@ def _mutate(model: onnx.ModelProto, data) -> onnx.ModelProto:
     elif kind == "drop_init" and graph.initializer:
         del graph.initializer[data.draw(st.integers(0, len(graph.initializer) - 1))]
     elif kind == "swap_nodes" and len(graph.node) > 1:
-        i = data.draw(st.integers(0, len(graph.node) - 2))
-        a, b = onnx.NodeProto(), onnx.NodeProto()
-        a.CopyFrom(graph.node[i])
-        b.CopyFrom(graph.node[i + 1])
-        graph.node[i].CopyFrom(b)
-        graph.node[i + 1].CopyFrom(a)
+        swap_nodes(graph, data.draw(st.integers(0, len(graph.node) - 2)))
     return model
 
 

@@ -45,3 +45,18 @@ def test_different_sample_counts_are_refused_naming_each_input(tmp_path: Path) -
     with pytest.raises(BnncError, match="'x' 3, 'b' 2"):
         compilation.simulate({"x": np.zeros((3, 16), np.float32), "b": np.zeros((2, 16), np.float32)})
     assert compilation.check({"x": np.ones((3, 16), np.float32), "b": np.zeros((1, 16), np.float32)}).exact
+
+
+@pytest.mark.parametrize("host", [False, True], ids=["digital", "host-partition"])
+def test_a_scalar_graph_input_is_golden_checked(tmp_path: Path, host: bool) -> None:
+    """A rank-0 input (e.g. a quantizer scale left as a graph input) stays a 0-d array in the
+    random inputs and in per-sample runs (it was a numpy scalar onnxruntime refuses)."""
+    path = _two_input_model(tmp_path / "m.onnx", b_shape=())
+    if host:  # a Softmax of the sum: a host partition reads the scalar
+        model = onnx.load(path)
+        model.graph.node[0].CopyFrom(helper.make_node("Softmax", ["x"], ["xs"]))
+        model.graph.node.insert(1, helper.make_node("Add", ["xs", "b"], ["t"]))
+        onnx.save(model, path)
+    compilation = bnnc.compile(path)
+    assert compilation.random_inputs(3)["b"].shape == ()
+    assert compilation.check(3).exact

@@ -72,7 +72,7 @@ def test_a_failed_write_leaves_the_old_directory_untouched(tmp_path: Path, monke
         written.append(path)
         path.write_bytes(data)
 
-    monkeypatch.setattr(atomic, "_write_synced", failing_write)
+    monkeypatch.setattr(atomic, "_write_new", failing_write)
     assert _run("-o", out, "--quiet") == 2  # no progress lines: the error is the one line
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0 and ".new" not in message and ".tmp" not in message and "No space left" in message
@@ -183,3 +183,34 @@ def test_a_directory_another_run_creates_meanwhile_is_exchanged(tmp_path: Path, 
     monkeypatch.undo()
     assert _tree(out) == {"report.json": b"this run"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_next_run_removes_what_a_killed_run_left_beside_the_directory(tmp_path: Path) -> None:
+    """Hidden siblings of killed runs (unlocked, unchanged for a while) go; a live run's
+    (locked) and a fresh one stay, and so does anything not named like a staging directory."""
+    from bnnc.ir import staging
+
+    out = tmp_path / "out"
+    dead_new, dead_old, live, fresh = (tmp_path / f".out.{tag}.{kind}" for tag, kind in
+                                       (("dead_123", "new"), ("dead_456", "old"), ("live_123", "new"), ("fresh_12", "new")))
+    mine = tmp_path / ".out.mine.old"
+    for directory in (dead_new, dead_old, live, fresh, mine):
+        (directory / "sub").mkdir(parents=True)
+        (directory / "sub" / "f").write_text("x")
+        if directory is not fresh:
+            os.utime(directory, (0, 0))
+    lock = staging.hold(live)
+    try:
+        atomic.replace_directory_atomically(out, {"report.json": b"new"})
+    finally:
+        os.close(lock)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", live.name, fresh.name, mine.name])
+
+
+def test_a_parent_where_no_directory_can_be_created_is_refused_before_the_compile(capsys, monkeypatch) -> None:
+    """/proc: os.access says root may write there, creating a directory fails (the message named
+    the internal staging directory, after the whole compile)."""
+    if not Path("/proc/self").exists():
+        pytest.skip("no /proc")
+    message = _refused(capsys, monkeypatch, "-o", "/proc/bnnc-out")
+    assert "not a writable directory" in message and ".new" not in message

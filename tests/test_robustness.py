@@ -258,7 +258,8 @@ def test_api_report_csv_and_html(tmp_path: Path, digits) -> None:
     assert set(r["agreement"]) == set(r["accuracy"]) == {"mean", "min", "p5", "max"}
     assert r["device"]["stuck_hrs"]["value"] == 0.01 and r["device"]["stuck_hrs"]["source"]
     assert {layer["name"] for layer in r["layers"]} and all(0 <= layer["flip_rate"] <= 1 for layer in r["layers"])
-    assert r["ir_drop"] == {"max_error_lsb": 0.0, "arrays_over_half_lsb": 0}
+    assert r["ir_drop"] == {"max_error_lsb": 0.0, "arrays_over_half_lsb": 0, "flagged": [],
+                            "largest_square_under_half_lsb": None}
     assert [p["value"] for p in r["sweep"]["points"]] == [0.0, 0.02] and r["sweep"]["key"] == "stuck_lrs"
     rows = (tmp_path / "out" / "robustness.csv").read_text().splitlines()
     assert len(rows) == 1 + 3 * 3
@@ -350,3 +351,17 @@ def test_the_digits_fixture_is_what_its_generator_describes() -> None:
     logits = run_program(c.module, {"bits": data["bits"]})["logits"]
     assert np.mean(np.argmax(logits, axis=1) == data["labels"]) > 0.9
     assert c.check({"bits": data["bits"]}).exact
+
+
+def test_wire_resistance_is_reported_per_array(digits) -> None:
+    """With MNSIM's 2.82 Ω wires the digits BNN's 128-row arrays are far over half an LSB: the
+    arrays whose reads drive rows are flagged, worst first (a read with no row driven has no
+    IR drop), and the largest square array under 0.5 LSB is named."""
+    c = bnnc.compile(MODEL)
+    r = c.robustness({"wire_ohm": 2.82}, chips=1, inputs={"bits": digits["bits"][:8]}).to_json()["ir_drop"]
+    arrays = [op for op in c.module.function("main").ops if op.name == "xbar.mvm"]
+    assert 1 <= r["arrays_over_half_lsb"] == len(r["flagged"]) <= len(arrays)
+    assert {a["array"] for a in r["flagged"]} <= {op.const("conductance") for op in arrays}
+    errors = [a["error_lsb"] for a in r["flagged"]]
+    assert errors == sorted(errors, reverse=True) and r["max_error_lsb"] == errors[0] > 0.5
+    assert 1 <= r["largest_square_under_half_lsb"] < max(a["rows"] for a in r["flagged"])

@@ -28,7 +28,7 @@ class InterpreterError(BnncError, OpDiagnostic):
         if self.source is not None:
             filename, line, column = self.source
             where = f"{filename}:{line}:{column}: {where}"
-        return f"{where}: {self.message}"
+        return self.where(f"{where}: {self.message}")
 
 
 def _name_of(op: type[Operation] | str) -> str:

@@ -26,8 +26,20 @@ linear and exact, which the simulator exploits without changing any result:
   sensing op evaluates ``v = (Σ_b ω_b · bits_b) @ (Σ_tiles G · S)`` — bit-planes, row tiles
   and the scheme's column combination ``S`` folded — as one GEMM per window, the planes'
   weighted sum being one im2col of their weighted image;
-- GEMMs run as onnxruntime ``MatMulInteger`` (uint8 × int8 → int32, exact) where large and
-  safe, else float32 ``sgemm`` (exact below 2**24; see :class:`~.gemm.IntegerGemm`).
+- bits stay packed end to end (:mod:`.packed`): a comparator over pending reads writes its
+  result as channel-last uint64 words (:class:`~.packed.PackedBits`) straight from the
+  compiled AND-popcount kernel (:mod:`.popcount`), which sums each row's
+  ``x · W[:, j] = lo_j·|x| + scale_j·Σ_t 2^t·|x & B_t[:, j]|`` over the weights' bit-planes
+  ``B_t`` and applies the thresholds (less the complement constant) to the sums; a window
+  gathers whole words (pads carrying each plane's pad-bit word), pooling ORs/ANDs words,
+  channel concatenations and layout-preserving reshapes keep the words; bit-serial input
+  planes add up with their weights in the same kernel;
+- a read runs packed where its planes' words hold at most four bits per port
+  (:data:`~.packed.POPCOUNT_ADVANTAGE`; an 8-plane RGB first layer stays in bytes) and once
+  the kernels are loaded or its work repays loading them (:data:`~.packed.PACKED_MIN_MACS`);
+  otherwise GEMMs run as onnxruntime ``MatMulInteger`` (uint8 × int8 → int32, exact) once a
+  read has done enough work to repay a session, else float32 ``sgemm`` (exact below 2**24;
+  see :class:`~.gemm.IntegerGemm`). Every engine gives the same integers.
 
 Any other consumer of a deferred value gets exactly the array the interpreter holds.
 
@@ -81,7 +93,9 @@ Modules
 - :mod:`.driver`: :func:`simulate`, chunks, the cached execution plan, the kernel registry;
 - :mod:`.device`: the device model, column currents, the hooks' results, analog comparators;
 - :mod:`.deferred`: port matrices, pending reads and their fusion into one GEMM per window;
-- :mod:`.gemm`: the exact GEMM engines;
+- :mod:`.gemm`: the exact byte GEMM engines;
+- :mod:`.packed`: packed bits, packed windows and weights, the packed engine's choice;
+- :mod:`.popcount`: the compiled AND-popcount kernels (numba, cached on disk);
 - :mod:`.windows`: batched im2col, valid ports, pooling reductions;
 - :mod:`.caches`: what is derived from constants, keyed by symbol and version;
 - :mod:`.bnn`, :mod:`.xbar`, :mod:`.host`: the kernels of each dialect;

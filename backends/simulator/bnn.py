@@ -9,7 +9,8 @@ import numpy as np
 from bnnc.ir import Operation
 
 from ..semantics import semantics_of
-from .driver import Run, kernel
+from .driver import Datum, Run, kernel
+from .packed import PackedBits
 
 
 @kernel("bnn.add", "bnn.sub", "bnn.mul", "bnn.div", "bnn.sign", "bnn.convert", "bnn.input_quant", "bnn.prelu")
@@ -47,9 +48,15 @@ def _concat(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
     return [np.concatenate(args, axis=op.attr("axis") + 1)]
 
 
-@kernel("bnn.reshape")
-def _reshape(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
-    return [args[0].reshape((run.samples,) + tuple(op.attr("shape")))]
+@kernel("bnn.reshape", accepts=(PackedBits,))
+def _reshape(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
+    """A reshape; packed bits stay packed where their layout is unchanged (a dense layer's
+    ``[L, 1, C]`` as ``[L, 1, C, 1, 1]``)."""
+    shape = (run.samples,) + tuple(op.attr("shape"))
+    if isinstance(args[0], PackedBits):
+        same = args[0].reshaped(shape)
+        return [same if same is not None else args[0].resolve().reshape(shape)]
+    return [args[0].reshape(shape)]
 
 
 @kernel("bnn.transpose")

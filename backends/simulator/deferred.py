@@ -6,6 +6,7 @@ sensing op, layout of the reads and versions of their cells."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -15,21 +16,23 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 from .caches import constant_key, prepared
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
+from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable, worthwhile
 from .windows import im2col, plane_ports, window_geometry
 
 
 @dataclass(frozen=True)
 class PortMatrix:
     """The integer path's form of an ``xbar.window`` result (or of a row-tile slice of it)
-    that only array reads consume, kept as the window's input: ``planes`` ``[N, B, C, H, W]``
-    (uint8) and the ``window`` op; ``valid`` ``[P, K]`` (uint8) where the window also drives
+    that only array reads consume, kept as the window's input: ``image``, its planes
+    ``[N, B, C, H, W]`` (uint8, or :class:`~.packed.PackedBits` as a comparator wrote them)
+    and the ``window`` op; ``valid`` ``[P, K]`` (uint8) where the window also drives
     the complementary rows ``valid − bit``; the range ``[start, stop)`` of the op's port axis
     (``2K`` ports with complement) this value holds. im2col happens on demand, once per window
     (``cache`` is shared by its slices): :attr:`bits` per plane, or :meth:`plane_sum` of
     the planes' weighted sum in one go (im2col is linear: the pads of the sum hold the
     weighted sum of the planes' pad bits)."""
 
-    planes: np.ndarray
+    image: np.ndarray | PackedBits
     window: Operation
     valid: np.ndarray | None
     start: int
@@ -40,21 +43,36 @@ class PortMatrix:
     def key(self) -> tuple:
         """What a read of this range computes from besides the cells: the window's geometry
         over the planes' image, whether it has complement rows, and the range."""
-        return (window_geometry(self.window, *self.planes.shape[2:]), self.valid is not None, self.start, self.stop)
+        return (window_geometry(self.window, *self.image_shape[2:]), self.valid is not None, self.start, self.stop)
 
     def narrowed(self, start: int, size: int) -> PortMatrix:
         """Ports ``[start, start + size)`` of this range (a row tile)."""
-        return PortMatrix(self.planes, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
+        return PortMatrix(self.image, self.window, self.valid, self.start + start, self.start + start + size, self.cache)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The planes' shape ``(N, B, C, H, W)``."""
+        shape = self.image.shape
+        return shape if isinstance(self.image, np.ndarray) else shape[:2] + shape[3:]
+
+    @property
+    def planes(self) -> np.ndarray:
+        """The window's input planes, uint8 ``[N, B, C, H, W]``."""
+        if isinstance(self.image, np.ndarray):
+            return self.image
+        if "planes" not in self.cache:
+            self.cache["planes"] = self.image.resolve().reshape(self.image_shape)
+        return self.cache["planes"]
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.planes.shape[:2] + (self.window.result.type.shape[1], self.stop - self.start)
+        return self.image_shape[:2] + (self.window.result.type.shape[1], self.stop - self.start)
 
     @property
     def width(self) -> int:
         """Direct ports per window, ``K = C·kh·kw``."""
         kh, kw = self.window.attr("kernel")
-        return self.planes.shape[2] * kh * kw
+        return self.image_shape[2] * kh * kw
 
     @property
     def bits(self) -> np.ndarray:
@@ -79,6 +97,13 @@ class PortMatrix:
             dtype = np.uint8 if sum(abs(w) for w in weights) <= 255 else np.int16
             pad = sum(w * bit for w, bit in zip(weights, self.window.pad_plane_bits())) - shift
             self.cache[key] = (im2col((total - shift).astype(dtype), self.window, pad=pad), shift)
+        return self.cache[key]
+
+    def packed(self, how: Layout) -> np.ndarray:
+        """The direct ports of every plane packed in layout ``how``: uint64 ``[N·P, B, Kw]``."""
+        key = ("packed", how.order)
+        if key not in self.cache:
+            self.cache[key] = packed_ports(self.image, self.window, how)
         return self.cache[key]
 
     def resolve(self) -> np.ndarray:
@@ -158,14 +183,29 @@ def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[lis
 class _FusedGroup:
     """One window's share of a fused sensing: ``v += X[..., lo:hi] @ weights + constant``
     where ``X = Σ_b ω_b · bits_b`` (plane weights folded into the weights for one plane),
-    ``gemm`` holding the weights; ``shifted`` the constant terms made so far
-    (:meth:`shifted_constant`)."""
+    ``gemm`` holding the weights; ``how`` the packing of the window's ports where the
+    AND-popcount GEMM over packed ports is cheaper (:mod:`.packed`), else None; ``shifted``
+    the constant terms made so far (:meth:`shifted_constant`)."""
 
     lo: int
     hi: int
+    width: int
     gemm: IntegerGemm
     constant: np.ndarray | None
+    how: Layout | None
     shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
+    macs: int = 0
+    """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
+    comparator: np.ndarray | None = None
+    """The packed comparison's ``[P, M, L]`` thresholds on the GEMM's sums (int64: the
+    comparator's thresholds less the complement constant), made once: a plan lives as long as
+    its op's constants (thresholds included) are the same."""
+
+    @cached_property
+    def packed(self) -> PackedWeights | None:
+        """The weights packed for the popcount GEMM (made when first needed), or None where
+        that GEMM is not cheaper or not exact here."""
+        return None if self.how is None else pack_weights(self.gemm.weights, self.width, self.lo, self.how)
 
     def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
         """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``
@@ -183,22 +223,72 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     ``op`` over pending reads, and a bound of ``|v|``. ``v`` is linear in the counts, so
     ``v = Σ_b ω_b · S(Σ_reads bits_b @ G)`` — with ``S`` the scheme's column combination — is
     one GEMM per window: ``(Σ_b ω_b · bits_b) @ (Σ_reads G · S)``, complement rows folded as in
-    :func:`_counts_of_ports` (see :class:`~.gemm.IntegerGemm` for the engine)."""
+    :func:`_counts_of_ports` (see :class:`~.gemm.IntegerGemm` and :mod:`.packed` for the
+    engines)."""
+    groups, bound, windows = _fused_plan(op, pending)
+    n, planes, positions = pending.shape[:3]
+    value = None
+    for group, ports in zip(groups, windows):
+        packed = _runs_packed(group, ports, pending)
+        group.macs += _macs(ports, pending, group)
+        if packed:
+            dtype = np.int32 if bound < 2**31 else np.int64
+            part = group.packed(ports.packed(group.how), _omega(op, planes), dtype).reshape(n, positions, -1)
+            shift = 0
+        else:
+            x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
+            x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
+            part = group.gemm(x, bound).reshape(n, positions, -1)
+        if group.constant is not None or shift:
+            part = part + group.shifted_constant(shift, part.dtype)
+        value = part if value is None else value + part
+    return value, bound
+
+
+def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
+    """The comparator ``op``'s result as packed bits straight from the popcount kernel —
+    thresholds ``[M, P, L]`` (less the complement constant) applied per row, no ``v`` array —
+    where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
+    groups, _, windows = _fused_plan(op, pending)
+    if len(groups) != 1 or not _runs_packed(groups[0], windows[0], pending):
+        return None
+    group, ports = groups[0], windows[0]
+    group.macs += _macs(ports, pending, group)
+    if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
+        per_position = thresholds.transpose(1, 0, 2).astype(np.int64)  # [P, M, L]
+        if group.constant is not None:
+            per_position = per_position - np.asarray(group.constant).astype(np.int64)[..., None]
+        group.comparator = np.ascontiguousarray(per_position)
+    words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), group.comparator, pending.shape[0])
+    return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
+
+
+def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup], int, list[PortMatrix]]:
+    """The fusion plan of sensing op ``op`` (made once per layout of its reads and versions of
+    their cells), its bound of ``|v|``, and the windows its groups read."""
     windows = _windows_read(pending)
     layout = tuple((constant_key(mvm, "conductance"), ports.key, _window_index(windows, ports))
                    for mvm, ports in pending.reads)
     key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
     groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
+    return groups, bound, windows
+
+
+def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
+    """Multiply-adds of ``group``'s GEMM over ``ports`` for the samples ``pending`` holds."""
     n, planes, positions = pending.shape[:3]
-    value = None
-    for group, ports in zip(groups, windows):
-        x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
-        x = x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo)
-        part = group.gemm(x, bound).reshape(n, positions, -1)
-        if group.constant is not None or shift:
-            part = part + group.shifted_constant(shift, part.dtype)
-        value = part if value is None else value + part
-    return value, bound
+    return n * positions * planes * ports.width * group.gemm.weights.shape[1]
+
+
+def _runs_packed(group: _FusedGroup, ports: PortMatrix, pending: PendingReads) -> bool:
+    """Whether ``group``'s GEMM over ``ports`` runs on packed words this time (see
+    :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's)."""
+    return group.how is not None and worthwhile(group.macs + _macs(ports, pending, group)) and group.packed is not None
+
+
+def _omega(op: Operation, planes: int) -> np.ndarray:
+    """The input planes' weights in the packed kernel (one plane: 1, its weight is in the cells)."""
+    return np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
 
 
 def _windows_read(pending: PendingReads) -> list[PortMatrix]:
@@ -225,7 +315,8 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
     planes = pending.shape[1]
     scale = weights[0] if planes == 1 else 1
     total = sum(abs(w) for w in weights)
-    combine = SCHEMES[op.attr("scheme")].column_matrix(pending.shape[3])
+    combine = SCHEMES[op.attr("scheme")].combine  # linear in the columns: ``x @ column_matrix``
+    outputs = SCHEMES[op.attr("scheme")].outputs_in(pending.shape[3])
     groups, bound = [], 0.0
     for window in windows:
         reads = [(mvm, ports) for mvm, ports in pending.reads if ports.cache is window.cache]
@@ -235,13 +326,15 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
             parts, c = _port_weights(mvm.const_array("conductance"), ports, width)
             pieces += parts
             if c is not None:
-                constant = (0 if constant is None else constant) + c.astype(np.float64) @ combine
+                constant = (0 if constant is None else constant) + combine(c.astype(np.float64), axis=1)
         lo, hi = min(p[0] for p in pieces), max(p[1] for p in pieces)
-        summed = np.zeros((hi - lo, combine.shape[1]))
+        summed = np.zeros((hi - lo, outputs))
         for start, stop, w in pieces:
-            summed[start - lo : stop - lo] += w.astype(np.float64) @ combine
+            summed[start - lo : stop - lo] += combine(w.astype(np.float64), axis=1)
         if constant is not None:
             constant = constant * (scale if planes == 1 else sum(weights))
-        groups.append(_FusedGroup(lo, hi, IntegerGemm(summed * scale), constant))
+        how = layout(window.image_shape[2], tuple(window.window.attr("kernel")))
+        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed * scale), constant,
+                                  how if profitable(planes, width, how.words) else None))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1

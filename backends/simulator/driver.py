@@ -19,9 +19,10 @@ from ..semantics.core import to_domain
 from .deferred import PendingReads, PortMatrix
 from .device import ColumnCurrents, DeviceModel, DeviceSession
 from .errors import SimulatorError
+from .packed import PackedBits
 
 
-Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads]
+Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads, PackedBits]
 """A live value: the array the interpreter holds (with the sample axis), or a deferred form
 that resolves to it."""
 
@@ -84,7 +85,9 @@ def simulate(
         step = max(1, int(chunk))
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
         step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
-    parts = [Run(func, session, [a[s : s + step] for a in arrays], observe).execute() for s in range(0, samples, step)]
+    plan = _plan(func)
+    parts = [Run(func, session, [a[s : s + step] for a in arrays], plan, observe).execute()
+             for s in range(0, samples, step)]
     if len(parts) == 1:
         return parts[0]
     return [np.concatenate(outs) for outs in zip(*parts)]
@@ -115,25 +118,36 @@ def _batched_arguments(func: Function, inputs: Sequence[np.ndarray]) -> tuple[in
 
 
 CHUNK_BYTES = 1 << 23
-"""Default chunk: as many samples as make the largest intermediate value about this many
-bytes. 8 MiB measured best or near it on ``examples/bnn_cnn.onnx``, FINN TFC and a CNV:
-smaller chunks keep buffers cached and reusable, larger ones spend less per op."""
+"""Default chunk of the analog path: as many samples as make the largest intermediate value
+about this many bytes. 8 MiB measured best or near it on ``examples/bnn_cnn.onnx``, FINN TFC
+and a CNV: smaller chunks keep buffers cached and reusable, larger ones spend less per op."""
+
+INTEGER_CHUNK_BYTES = 1 << 25
+"""The same for the integer path, whose largest values are a fused sensing's ``[N, P, M]``
+int32 sums (its windows stay packed words, 8 bits per byte): on bench/'s CNV at batch 1024,
+one thread, 41 samples per chunk (8 MiB) ran at 2281–2487 inferences/s, 82 at 2554, 164
+(32 MiB) at 2651, 256 at 2438 — fewer chunks spend less per op until the sums leave the cache."""
 
 MIN_CHUNK = 16
 
 
 def _default_chunk(func: Function, analog: bool) -> int:
-    """Samples per chunk such that the largest value of ``func`` — counts as the fused sensing
-    holds them (one plane, 4 bytes per column) in the integer path, currents (8 bytes) in
-    the analog one — takes about :data:`CHUNK_BYTES` (between 16 and 4096 samples)."""
+    """Samples per chunk such that the largest value of ``func`` takes about
+    :data:`CHUNK_BYTES` (analog path: currents, 8 bytes per column) or
+    :data:`INTEGER_CHUNK_BYTES` (integer path: array reads as the fused sensing holds them,
+    one plane of 4 bytes per column; windows and their slices, which only array reads use,
+    never materialized), between 16 and 4096 samples."""
     largest = 1
     for op in func.ops:
         for value in op.results:
             size = value.type.size * value.type.domain.dtype.itemsize
             if op.name in ("xbar.mvm", "xbar.adc", "xbar.accumulate") and value.type.rank:
                 size = value.type.size * 8 if analog else value.type.size // value.type.shape[0] * 4
+            elif op.name in ("xbar.window", "xbar.slice") and not analog:
+                size = 1
             largest = max(largest, size)
-    return int(min(4096, max(MIN_CHUNK, CHUNK_BYTES // largest)))
+    budget = CHUNK_BYTES if analog else INTEGER_CHUNK_BYTES
+    return int(min(4096, max(MIN_CHUNK, budget // largest)))
 
 
 @dataclass(frozen=True)
@@ -206,8 +220,10 @@ class Run:
     :class:`~.deferred.PortMatrix` / :class:`~.deferred.PendingReads` /
     :class:`~.device.ColumnCurrents` between windows, array reads and sensing), by slot."""
 
-    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray], observe: Observer | None = None):
+    def __init__(self, func: Function, session: DeviceSession, arrays: list[np.ndarray], plan: list[_Step],
+                 observe: Observer | None = None):
         self.func = func
+        self.plan = plan
         self.observe = observe
         self.session = session
         self.device = session.device
@@ -216,7 +232,7 @@ class Run:
 
     def execute(self) -> list[np.ndarray]:
         env = self.env
-        for step, op in zip(_plan(self.func), self.func.ops):
+        for step, op in zip(self.plan, self.func.ops):
             if step.kernel is None:
                 raise SimulatorError.at(op, f"no simulator kernel for op {op.name}")
             try:
@@ -251,7 +267,7 @@ class Run:
             if array.shape[1:] == declared.shape and array.dtype == declared.domain.dtype and array.shape[0] == self.samples:
                 return
             shape, dtype = array.shape, array.dtype
-        elif isinstance(array, (ColumnCurrents, PortMatrix, PendingReads)):
+        elif isinstance(array, (ColumnCurrents, PortMatrix, PendingReads, PackedBits)):
             shape, dtype = array.shape, type(array).__name__
             if shape == (self.samples,) + declared.shape:
                 return
@@ -268,6 +284,6 @@ class Run:
         return np.array(array, copy=True, order="C")
 
 
-@kernel("return", accepts=(ColumnCurrents, PortMatrix, PendingReads))
+@kernel("return", accepts=(ColumnCurrents, PortMatrix, PendingReads, PackedBits))
 def _return(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     return list(args)

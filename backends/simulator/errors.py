@@ -15,6 +15,7 @@ class SimulatorError(InterpreterError):
     def wrap(cls, op: Operation, error: Exception) -> SimulatorError:
         """``error`` raised while running ``op``, as a SimulatorError naming ``op``."""
         if isinstance(error, InterpreterError):
+            located = cls.at(op, error.message)
             return cls(error.message, error.op_name or op.name, error.location or op.location,
-                       error.source or op.source)
+                       error.source or op.source, error.model or located.model)
         return cls.at(op, f"{type(error).__name__}: {error}")

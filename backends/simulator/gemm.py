@@ -10,28 +10,34 @@ SGEMM_EXACT_ROWS = 1 << 24
 """float32 represents every integer below 2**24: a GEMM of 0/1 matrices over fewer rows is exact."""
 
 
-INTEGER_GEMM_MACS = 1 << 22
-"""Below this many multiply-adds an array read runs as numpy sgemm (onnxruntime's call costs
-more than it saves)."""
+INTEGER_GEMM_MACS = 1 << 30
+"""A read runs on onnxruntime's ``MatMulInteger`` once its multiply-adds so far (this call's
+included) reach this many; before, as numpy sgemm. Making the session costs 15–30 ms of CPU
+(measured in a whole ``bnnc cnv.onnx`` run, ten sessions), about the sgemm time of 2**30
+multiply-adds: a small run (a 16-input golden check) makes none, a throughput run makes
+them in its first chunks."""
 
 
 class IntegerGemm:
     """``x @ weights`` exactly, by the fastest engine that is exact here: onnxruntime's
     ``MatMulInteger`` (MLAS, u8 × s8 → i32: ~3.5x numpy sgemm on AVX-512 VNNI) for uint8
     ``x`` and int8 weights whose products cannot saturate MLAS' 16-bit pair sums
-    (``2 · 255 · max|w| < 2**15``, conservatively); else float32 sgemm while the bound of the
+    (``2 · 255 · max|w| < 2**15``, conservatively), once the read has done
+    :data:`INTEGER_GEMM_MACS`; else float32 sgemm while the bound of the
     results is below 2**24, float64 beyond. The ``MatMulInteger`` engine is made when first
     needed."""
 
     def __init__(self, weights: np.ndarray):
         self.weights = weights
         self.engine: MatMulInteger | None = None
+        self.macs = 0
 
     def __call__(self, x: np.ndarray, bound: int) -> np.ndarray:
         """``x @ weights`` for ``x`` ``[rows, K]`` and results at most ``bound`` in magnitude."""
         rows, k = x.shape
         w = self.weights
-        if x.dtype == np.uint8 and rows * k * w.shape[1] >= INTEGER_GEMM_MACS and np.abs(w).max(initial=0) <= 64:
+        self.macs += rows * k * w.shape[1]
+        if x.dtype == np.uint8 and self.macs >= INTEGER_GEMM_MACS and np.abs(w).max(initial=0) <= 64:
             if self.engine is None:
                 self.engine = MatMulInteger(w.astype(np.int8))
             return self.engine(np.ascontiguousarray(x))

@@ -55,7 +55,7 @@ class _HostPartition:
     @staticmethod
     def _per_sample(op: Operation, args: list[np.ndarray], samples: int) -> list[np.ndarray]:
         semantics = semantics_of(op.name)
-        runs = [semantics(op, [a[s] for a in args]) for s in range(samples)]
+        runs = [semantics(op, [a[s, ...] for a in args]) for s in range(samples)]  # [s, ...]: a 0-d sample stays an array
         return [np.stack(outs) for outs in zip(*runs)]
 
     def _batchable(self, op: Operation) -> bool:

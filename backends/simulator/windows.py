@@ -44,7 +44,7 @@ def plane_ports(x: np.ndarray, op: Operation) -> np.ndarray:
     return np.stack([im2col(x[:, b], op, bit) for b, bit in enumerate(bits)], axis=1)
 
 
-def _output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
+def output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
     """``(OH, OW)`` of ``op``'s windows over an ``height × width`` image (floor mode)."""
     try:
         return window_attrs_output(op, height, width)
@@ -52,7 +52,7 @@ def _output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
         raise SimulatorError.at(op, str(e)) from None
 
 
-def _tap_slices(op: Operation, out_h: int, out_w: int) -> list[tuple[int, int, slice, slice]]:
+def tap_slices(op: Operation, out_h: int, out_w: int) -> list[tuple[int, int, slice, slice]]:
     """For each kernel tap ``(i, j)``, the rows and columns of the padded image it reads at
     every window position (strided by the window stride, offset by the dilated tap)."""
     (kh, kw), (sh, sw), (dh, dw) = op.attr("kernel"), op.attr("strides"), op.attr("dilations")
@@ -81,13 +81,13 @@ def im2col(x: np.ndarray, op: Operation, pad: int = 0) -> np.ndarray:
     innermost run is only ``kw`` elements long."""
     kh, kw = op.attr("kernel")
     s, c, height, width = x.shape
-    out_h, out_w = _output_size(op, height, width)
+    out_h, out_w = output_size(op, height, width)
     padded = _padded(x, op, pad, channels_last=True)  # [S, H', W', C]
     if (kh, kw) == (1, 1):  # one tap: the ports are the (strided) pixels, channel-last
-        rows, cols = _tap_slices(op, out_h, out_w)[0][2:]
+        rows, cols = tap_slices(op, out_h, out_w)[0][2:]
         return np.ascontiguousarray(padded[:, rows, cols, :]).reshape(s, out_h * out_w, c)
     out = np.empty((s, out_h, out_w, c, kh, kw), x.dtype)
-    for i, j, rows, cols in _tap_slices(op, out_h, out_w):
+    for i, j, rows, cols in tap_slices(op, out_h, out_w):
         out[..., i, j] = padded[:, rows, cols, :]
     return out.reshape(s, out_h * out_w, c * kh * kw)
 
@@ -95,10 +95,10 @@ def im2col(x: np.ndarray, op: Operation, pad: int = 0) -> np.ndarray:
 def window_reduce(x: np.ndarray, op: Operation, pad: int, combine: np.ufunc) -> np.ndarray:
     """``combine`` (OR / AND of bits) over each pooling window, pads holding ``pad``: one
     elementwise step per kernel tap over strided views of the whole batch."""
-    out_h, out_w = _output_size(op, x.shape[2], x.shape[3])
+    out_h, out_w = output_size(op, x.shape[2], x.shape[3])
     padded = _padded(x, op, pad)
     result = None
-    for _, _, rows, cols in _tap_slices(op, out_h, out_w):
+    for _, _, rows, cols in tap_slices(op, out_h, out_w):
         tap = padded[:, :, rows, cols]
         result = tap.copy() if result is None else combine(result, tap, out=result)
     return result

@@ -10,9 +10,10 @@ from bnnc.ir import Operation, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from .caches import prepared, thresholds_per_position
-from .deferred import PendingReads, PortMatrix, fused_value
+from .deferred import PendingReads, PortMatrix, fused_comparison, fused_value
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
 from .driver import Datum, Run, kernel
+from .packed import PackedBits, concat_channels, pool_words
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS
 from .windows import plane_ports, valid_ports, window_reduce
@@ -46,19 +47,22 @@ def _decode(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
     return [(b[:, 0].astype(np.int8) - b[:, 1].astype(np.int8)).astype(np.int8)]
 
 
-@kernel("xbar.window")
-def _window(run: Run, op: Operation, args: list[np.ndarray]) -> list[Datum]:
+@kernel("xbar.window", accepts=(PackedBits,))
+def _window(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     """The line buffer over every sample and plane at once: im2col ``[N, B, P, K]`` (pads 0, or
     each plane's pad bit), with ``complement`` followed by ``valid − bit``. In the integer path,
     a result that only array reads use stays a :class:`~.deferred.PortMatrix` (im2col on
-    demand, complement implicit)."""
+    demand, complement implicit; packed bits stay packed)."""
     (x,) = args
     n, planes, _, channels, height, width = x.shape
     valid = valid_ports(op, channels, height, width) if op.attr("complement") else None
     if run.device is None and _only_array_reads(op.result):
         kh, kw = op.attr("kernel")
         ports = channels * kh * kw * (2 if valid is not None else 1)
-        return [PortMatrix(x.reshape(n, planes, channels, height, width), op, valid, 0, ports)]
+        image = x if isinstance(x, PackedBits) else x.reshape(n, planes, channels, height, width)
+        return [PortMatrix(image, op, valid, 0, ports)]
+    if isinstance(x, PackedBits):
+        x = x.resolve()
     ports = plane_ports(x.reshape(n, planes, channels, height, width), op)
     if valid is not None:
         ports = np.concatenate([ports, np.broadcast_to(valid, ports.shape) - ports], axis=3)
@@ -89,18 +93,25 @@ def _slice(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     return [x[tuple(index)]]
 
 
-@kernel("xbar.concat")
-def _concat(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+@kernel("xbar.concat", accepts=(PackedBits,))
+def _concat(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
+    """Along ``axis``; packed bits concatenated along their channels stay packed."""
+    shape = (run.samples,) + op.result.type.shape
+    if op.attr("axis") == 2 and all(isinstance(a, PackedBits) for a in args):
+        return [concat_channels(args, shape)]
+    args = [a.resolve() if isinstance(a, PackedBits) else a for a in args]
     return [np.concatenate(args, axis=op.attr("axis") + 1)]
 
 
-@kernel("xbar.pool_bits")
-def _pool_bits(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
+@kernel("xbar.pool_bits", accepts=(PackedBits,))
+def _pool_bits(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     """OR (direction +1) or AND (−1) over each window's valid positions; a ternary value's
-    ``n`` plane takes the other one."""
+    ``n`` plane takes the other one (on packed words where the bits are packed)."""
     (b,) = args
-    n, planes, _, channels, height, width = b.shape
     direction = op.const_array("direction") > 0
+    if isinstance(b, PackedBits):
+        return [pool_words(b, op, direction, (run.samples,) + op.result.type.shape)]
+    n, planes, _, channels, height, width = b.shape
     out = []
     for index in range(planes):  # at most two planes
         use_or = direction if index == 0 else ~direction
@@ -239,10 +250,13 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
     if run.device is not None:
         thresholds = shifted_thresholds(run.session, op, thresholds)
     if isinstance(x, PendingReads):
+        packed = fused_comparison(op, x, thresholds)
+        if packed is not None:
+            return [packed]
         v, bound = fused_value(op, x)  # [N, P, M]
         t = prepared(op, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
         fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
-        return [_comparator_planes(run, op, [f.transpose(0, 2, 1) for f in fired])]
+        return [PackedBits.of(np.stack(fired, axis=1), (run.samples,) + op.result.type.shape)]
     bound = _value_bound(op, x)
     v = _sensed_value(op, x, bound)  # [N, M, P], |v| <= bound
     # thresholds beyond ±bound decide alike at ±(bound + 1): v's narrow dtype holds them

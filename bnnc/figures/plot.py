@@ -19,11 +19,14 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from bnnc.ir.diagnostics import printable
+
 from .tables import COMPARISON_FIGURES, COMPONENT_COSTS, Table
 
 STYLE = {
     "svg.hashsalt": "bnnc",
     "svg.fonttype": "path",
+    "text.parse_math": False,  # a '$' in a layer name is text, not mathtext
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.spines.top": False,
@@ -44,8 +47,10 @@ ROW_IN = 0.24
 
 
 def wrap_label(name: str, width: int = LABEL_WIDTH) -> str:
-    """``name`` on lines of at most ``width`` characters, broken after separators (``/ _ . : ,``
-    and spaces) where it can be, else anywhere."""
+    """``name`` (control characters escaped, capped: :func:`~bnnc.ir.diagnostics.printable`) on
+    lines of at most ``width`` characters, broken after separators (``/ _ . : ,`` and spaces)
+    where it can be, else anywhere."""
+    name = printable(name, 200)
     lines, line = [], ""
     for piece in re.findall(r"[^/_.:, ]*[/_.:, ]?", name):
         while len(piece) > width:

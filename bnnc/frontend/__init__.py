@@ -15,10 +15,12 @@ from .importer import import_model
 from .loader import OnnxGraph, load_model
 
 
-def import_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> tuple[Module, OnnxGraph]:
+def import_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+                max_tensor_mb: float | None = None) -> tuple[Module, OnnxGraph]:
     """Load the ONNX model at ``path`` and return its bnn-dialect module (recording the ONNX
-input dtypes as the function attribute ``input_dtypes``) and the loaded graph."""
-    graph = load_model(path, input_shapes)
+input dtypes as the function attribute ``input_dtypes``) and the loaded graph; a tensor over
+``max_tensor_mb`` MiB is refused (:func:`load_model`)."""
+    graph = load_model(path, input_shapes, max_tensor_mb)
     try:
         module = import_model(graph)
     except FrontendError as e:

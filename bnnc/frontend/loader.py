@@ -19,12 +19,15 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnx.inliner
+from google.protobuf.message import Message
 from onnx import helper, numpy_helper
 
 from bnnc.backends.onnx_session import reference_session
 
+from .bounds import check_evaluated_sizes, check_tensor_sizes, limit_bytes, prune_to_outputs
 from .errors import InvalidModelError, UnsupportedModelError
 from .standardize import standardize
+from .strings import require_utf8
 
 MIN_OPSET = 9
 SHAPE_ONLY_OPS = {"Shape", "Size"}
@@ -86,9 +89,9 @@ def parse_input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
             shape = tuple(int(d) for d in dims.lower().split("x"))
         except ValueError:
             shape = ()
-        if not name or not shape or min(shape) < 1:
+        if not name or not shape or min(shape) < 1 or max(shape) >= 2**63:
             raise InvalidModelError(
-                f"--input-shape NAME=D0xD1x... with positive dimensions, got '{spec}'",
+                f"--input-shape NAME=D0xD1x... with positive dimensions (below 2^63), got '{spec}'",
                 "write e.g. --input-shape input=1x3x32x32",
             )
         shapes[name] = shape
@@ -113,6 +116,7 @@ def read_model(path: str | Path) -> onnx.ModelProto:
             f"the file {kind}; re-export it with torch.onnx.export, Brevitas or FINN",
             file=str(path),
         )
+    require_utf8(model, str(path))
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
@@ -147,13 +151,17 @@ def inline_local_functions(model: onnx.ModelProto, file: str | None = None) -> o
     return inlined
 
 
-def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> OnnxGraph:
-    """Load, validate and canonicalize the model at ``path`` (see the module docstring)."""
+def load_model(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+               max_tensor_mb: float | None = None) -> OnnxGraph:
+    """Load, validate and canonicalize the model at ``path`` (see the module docstring); nodes
+    no graph output needs are dropped, and a tensor over ``max_tensor_mb`` MiB (default
+    :data:`~bnnc.frontend.bounds.DEFAULT_MAX_TENSOR_MB`) is refused (:mod:`.bounds`)."""
     path = Path(path)
     file = str(path)
+    limit = limit_bytes(max_tensor_mb)
     model = read_model(path)
     try:
-        return _canonicalize(model, file, dict(input_shapes or {}))
+        return _canonicalize(model, file, dict(input_shapes or {}), limit)
     except (InvalidModelError, UnsupportedModelError) as e:
         e.file = e.file or file
         raise
@@ -190,7 +198,7 @@ def _name_after_calls(original: onnx.GraphProto, inlined: onnx.GraphProto, funct
             body.name = name
 
 
-def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tuple[int, ...]]) -> OnnxGraph:
+def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tuple[int, ...]], limit: int) -> OnnxGraph:
     graph = model.graph
     opset = default_opset(model)
     if opset < MIN_OPSET:
@@ -198,6 +206,7 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
             f"default-domain opset >= {MIN_OPSET} (found {opset})", "re-export the model with a newer opset", file=file
         )
     _name_nodes(graph)
+    prune_to_outputs(model)
     initializers = _read_initializers(graph, file)
     initializer_names = set(initializers)
     inputs = [i for i in graph.input if i.name not in initializer_names]
@@ -213,17 +222,20 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
     del graph.input[:]
     graph.input.extend(inputs)
 
-    _check(model, file)
+    _check(_weightless(model, initializers)[0], file)
     try:
         standard = standardize(model)
     except onnx.shape_inference.InferenceError as e:
         raise InvalidModelError("a model that passes ONNX shape inference", f"fix the model ({_first_line(e)})", file=file) from None
+    skeleton, weights = _weightless(standard, initializers)
     try:
-        inferred = onnx.shape_inference.infer_shapes(standard, strict_mode=True)
+        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True)
     except Exception as e:
         raise InvalidModelError("a model that passes ONNX shape inference", f"fix the model ({_first_line(e)})", file=file) from None
+    check_tensor_sizes(inferred, limit, file)
     elem_types = _elem_types(inferred)
-    values = _evaluate_everything(standard, elem_types, file)
+    values = _evaluate_everything(skeleton, weights, elem_types, file)
+    check_evaluated_sizes(values, standard.graph, limit, file)
     shapes = {name: tuple(int(d) for d in array.shape) for name, array in values.items()}
 
     runtime = _runtime_tensors(graph)
@@ -266,20 +278,63 @@ def _canonicalize(model: onnx.ModelProto, file: str, input_shapes: dict[str, tup
     )
 
 
-def _check(model: onnx.ModelProto, file: str) -> None:
-    """Run the ONNX checker; custom domains that the model uses without importing them (as
-    FINN and Brevitas exports do) are imported in the checked copy."""
-    if not model.graph.output:
+def _check(skeleton: onnx.ModelProto, file: str) -> None:
+    """Run the ONNX checker on the model's :func:`_weightless` skeleton (whose large
+    initializers :func:`_read_initializers` has checked); custom domains that the model uses
+    without importing them (as FINN and Brevitas exports do) are imported in it."""
+    if not skeleton.graph.output:
         raise InvalidModelError("a graph with at least one output", "this graph declares none; export it with its outputs",
                                 file=file)
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    missing = {n.domain for n in copy.graph.node} - {"", "ai.onnx"} - {o.domain for o in copy.opset_import}
-    copy.opset_import.extend(helper.make_opsetid(domain, 1) for domain in sorted(missing))
+    missing = {n.domain for n in skeleton.graph.node} - {"", "ai.onnx"} - {o.domain for o in skeleton.opset_import}
+    skeleton.opset_import.extend(helper.make_opsetid(domain, 1) for domain in sorted(missing))
     try:
-        onnx.checker.check_model(copy)
+        onnx.checker.check_model(skeleton)
     except Exception as e:
         raise InvalidModelError("a valid ONNX model", f"the ONNX checker rejects it: {_first_line(e)}", file=file) from None
+
+
+WEIGHTLESS_MIN_ELEMENTS = 1024
+"""Initializers of at least this many elements leave the :func:`_weightless` skeleton: shape
+inference reads the values only of small integer tensors (shapes, axes, pads)."""
+
+_FEEDABLE = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BOOL,
+             onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT16,
+             onnx.TensorProto.INT32, onnx.TensorProto.INT64}
+"""Element types onnxruntime takes as numpy inputs."""
+
+
+def _weightless(model: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """``model`` without its large numeric initializers that ``arrays`` holds — each becomes a
+    graph input of its type and shape — and their values (``arrays``' own, not copies). The
+    checker, shape inference and the onnxruntime evaluation run on it with the weights fed as
+    inputs, so that the loader holds one decoded copy of the weights beside the model instead
+    of serializing and copying the whole model for each (it held about eight float copies)."""
+    skeleton = onnx.ModelProto()
+    for descriptor, value in model.ListFields():
+        if descriptor.name != "graph":
+            _copy_field(skeleton, descriptor, value)
+    source, graph = model.graph, skeleton.graph
+    for descriptor, value in source.ListFields():
+        if descriptor.name != "initializer":
+            _copy_field(graph, descriptor, value)
+    weights = {}
+    for tensor in source.initializer:
+        if tensor.name in arrays and tensor.data_type in _FEEDABLE and int(np.prod(tensor.dims)) >= WEIGHTLESS_MIN_ELEMENTS:
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+            weights[tensor.name] = arrays[tensor.name]
+        else:
+            graph.initializer.append(tensor)
+    return skeleton, weights
+
+
+def _copy_field(message, descriptor, value) -> None:
+    """Set field ``descriptor`` of protobuf ``message`` to (a copy of) ``value``."""
+    if isinstance(value, (str, bytes, int, float)):
+        setattr(message, descriptor.name, value)
+    elif isinstance(value, Message):
+        getattr(message, descriptor.name).CopyFrom(value)
+    else:  # a repeated field
+        getattr(message, descriptor.name).extend(value)
 
 
 def _read_initializers(graph: onnx.GraphProto, file: str) -> dict[str, np.ndarray]:
@@ -358,10 +413,12 @@ def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
     return types
 
 
-def _evaluate_everything(standard: onnx.ModelProto, elem_types: dict[str, int], file: str) -> dict[str, np.ndarray]:
-    """Run the standardized model on zeros with every node output exposed as a graph output."""
+def _evaluate_everything(skeleton: onnx.ModelProto, weights: dict[str, np.ndarray], elem_types: dict[str, int],
+                         file: str) -> dict[str, np.ndarray]:
+    """Run the standardized model's :func:`_weightless` skeleton, with its ``weights`` fed,
+    on zeros with every node output exposed as a graph output."""
     probe = onnx.ModelProto()
-    probe.CopyFrom(standard)
+    probe.CopyFrom(skeleton)
     graph = probe.graph
     existing = {o.name for o in graph.output}
     for node in graph.node:
@@ -381,8 +438,9 @@ def _evaluate_everything(standard: onnx.ModelProto, elem_types: dict[str, int], 
         feeds = {
             i.name: np.zeros([d.dim_value for d in i.type.tensor_type.shape.dim], onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type))
             for i in graph.input
-            if i.name not in {t.name for t in graph.initializer}
+            if i.name not in {t.name for t in graph.initializer} and i.name not in weights
         }
+        feeds.update(weights)
         names = [o.name for o in session.get_outputs()]
         results = session.run(names, feeds)
     except Exception as e:

@@ -31,7 +31,8 @@ implementations ``qonnx.custom_op.general.{bipolar_quant,quant,multithreshold}``
   ``(-1, C)``). The count is a sum of 0/1 floats, exact up to 2^24 thresholds.
 
 Comparisons ``x >= t`` are written as ``Not(Less(x, t))`` so that opset 9 models
-(Brevitas exports) need no opset change; they differ from qonnx only for NaN.
+(Brevitas exports) need no opset change; MultiThreshold's also require ``x`` and ``t`` to be
+numbers (``IsNaN``), as qonnx's ``x >= t`` does.
 Any other node outside the default ONNX domain raises
 :class:`~bnnc.frontend.errors.UnsupportedModelError`.
 """
@@ -241,7 +242,10 @@ def _multithreshold(e: _Emitter) -> None:
         # channels on axis 1: thresholds [C|1, n] -> [C|1, 1, 1, n]
         thresholds = e.op("Reshape", thresholds, e.const([0, 1, 1, -1], np.int64))
     # otherwise channels are on the last axis and [C|1, n] broadcasts as is
-    at_or_above = e.op("Not", e.op("Less", e.unsqueeze(x, rank), thresholds))
+    expanded = e.unsqueeze(x, rank)
+    # x >= t, false where x or t is NaN (as in qonnx): Not(Less) alone would count NaN as reached
+    numbers = e.op("And", e.op("Not", e.op("IsNaN", expanded)), e.op("Not", e.op("IsNaN", thresholds)))
+    at_or_above = e.op("And", e.op("Not", e.op("Less", expanded, thresholds)), numbers)
     count = e.reduce_sum(e.op("Cast", at_or_above, to=TensorProto.FLOAT), rank)
     out_scale = float(_attr(node, "out_scale", 1.0))
     out_bias = float(_attr(node, "out_bias", 0.0))
@@ -331,7 +335,9 @@ def _check_subgraphs(graph: onnx.GraphProto) -> None:
 
 
 def standardize(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Return a copy of ``model`` with QONNX/FINN custom ops as standard ONNX.
+    """Return a copy of ``model`` with QONNX/FINN custom ops as standard ONNX (``model``
+    itself where it has no custom op and imports no custom domain: a copy would only double
+    the weights held; callers do not modify the result).
 
     Output tensor names of rewritten nodes are preserved; the new intermediate
     tensors and initializers get fresh names derived from them. Raises
@@ -339,10 +345,12 @@ def standardize(model: onnx.ModelProto) -> onnx.ModelProto:
     in an opset older than 9, and for custom ops whose parameters bnnc needs
     but cannot determine (a non-constant bit width, an input of unknown rank).
     """
+    _check_subgraphs(model.graph)
+    if all(n.domain in STANDARD_DOMAINS for n in model.graph.node) and not any(o.domain in CUSTOM_DOMAINS for o in model.opset_import):
+        return model
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
-    _check_subgraphs(graph)
     custom = [n for n in graph.node if n.domain not in STANDARD_DOMAINS]
     for node in custom:
         if (node.domain, node.op_type) not in _REWRITERS:

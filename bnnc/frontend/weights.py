@@ -34,20 +34,31 @@ class BinaryWeights:
         return Domain.TERN if (self.signs == 0).any() else Domain.PM1
 
 
+BLOCK = 1 << 20
+"""Weights examined at a time (whole output channels): the float temporaries of the check
+stay a few MB however large the layer (a 9.4 M-weight conv otherwise took ~150 MB of them)."""
+
+
 def split_binary(weight: np.ndarray) -> BinaryWeights | None:
     """Decompose ``weight`` (output channels on axis 0) or return None when the non-zero
     magnitudes of some output channel spread by more than :data:`SPREAD` relative to their
-    largest, which is that channel's α (a channel of zeros only has α = 1)."""
+    largest, which is that channel's α (a channel of zeros only has α = 1). Channels are
+    examined :data:`BLOCK` weights at a time."""
     w = np.asarray(weight, dtype=np.float32)
     rows = w.reshape(w.shape[0], -1)
-    magnitude = np.abs(rows)
-    alpha = magnitude.max(axis=1) if rows.shape[1] else np.zeros(rows.shape[0], np.float32)
-    alpha = np.where(alpha > 0, alpha, np.float32(1.0)).astype(np.float32)
-    nonzero = magnitude != 0
-    if not np.isfinite(alpha).all() or (nonzero & (magnitude < alpha[:, None] * np.float32(1 - SPREAD))).any():
-        return None
-    signs = np.sign(rows).astype(np.int8).reshape(w.shape)
-    return BinaryWeights(signs, alpha)
+    signs = np.empty(rows.shape, np.int8)
+    alpha = np.ones(rows.shape[0], np.float32)
+    step = max(1, BLOCK // max(1, rows.shape[1]))
+    for start in range(0, rows.shape[0] if rows.shape[1] else 0, step):
+        block = rows[start : start + step]
+        magnitude = np.abs(block)
+        largest = magnitude.max(axis=1)
+        largest = np.where(largest > 0, largest, np.float32(1.0)).astype(np.float32)
+        if not np.isfinite(largest).all() or ((magnitude != 0) & (magnitude < largest[:, None] * np.float32(1 - SPREAD))).any():
+            return None
+        alpha[start : start + step] = largest
+        signs[start : start + step] = np.sign(block)
+    return BinaryWeights(signs.reshape(w.shape), alpha)
 
 
 def distinct_values(weight: np.ndarray) -> int:

@@ -1,0 +1,37 @@
+"""The ``bnnc`` command's entry point (``python -m bnnc`` too): a Ctrl-C while the compiler's
+modules are still being imported, while it runs or while it reports prints one line, ``bnnc:
+interrupted``, and exits with 130.
+
+While :mod:`bnnc.cli` and its dependencies (numpy, onnx, onnxruntime, ...) are imported, a
+SIGINT ends the process at once (nothing has been written yet). During the run it raises
+KeyboardInterrupt, which :func:`bnnc.cli.main` turns into the line and 130 after the output
+writer has removed its staging directory. Once the run is over and its output flushed, SIGINT
+is ignored: Python's shutdown is not interruptible work, and the run's own exit code stands.
+Only the standard library and :mod:`bnnc.interrupt` are imported here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from bnnc.interrupt import exit_at_once, interrupted
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command (:func:`bnnc.cli.main`); returns the exit code."""
+    signal.signal(signal.SIGINT, exit_at_once)
+    from bnnc.cli import main as run
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code = run(argv)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        code = interrupted()
+    try:
+        sys.stdout.flush()
+    except OSError:  # stdout closed early (``bnnc ... | head``): the rest goes nowhere, silently
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
