@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bnnc.ir import Domain, Module, Operation, TensorType
+from bnnc.ir.diagnostics import plural
 
 from .semantics import InterpreterError, implemented_ops, implements, semantics_of
 from .semantics.core import DOMAIN_VALUES, to_domain
@@ -28,7 +29,7 @@ def interpret(module: Module, inputs: Sequence[np.ndarray], function: str = "mai
     except KeyError:
         raise InterpreterError(f"module has no function @{function}") from None
     if len(inputs) != len(func.args):
-        raise InterpreterError(f"@{function} takes {len(func.args)} inputs, got {len(inputs)}")
+        raise InterpreterError(f"@{function} takes {plural(len(func.args), 'input')}, got {len(inputs)}")
 
     env: dict[int, np.ndarray] = {}
     for i, (arg, array) in enumerate(zip(func.args, inputs)):

@@ -15,6 +15,7 @@ line-buffer sizes — written as ``schedule.json`` and a Chrome/Perfetto ``trace
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from bnnc.ir import Operation, Value
 from bnnc.ir.analysis import CrossbarLayer, ProgramLayers, Timing
+from bnnc.ir.diagnostics import plural
 from bnnc.ir.periphery import DigitalBlock
 from bnnc.ir.dialects import bnn, xbar
 
@@ -289,27 +291,53 @@ def _line_buffer_bits(window: Operation, planes: int) -> int:
 
 
 def trace_events(schedule: Schedule, max_events_per_layer: int = 64) -> dict:
-    """A Chrome trace (``chrome://tracing``, ui.perfetto.dev): one track per layer with its
-    window groups, one per array group with its reads; runs of back-to-back groups become one
-    event, and a layer with more runs than ``max_events_per_layer`` is summarized in that many
-    events whose ``args`` give the windows and busy time they stand for. Times in µs."""
+    """A Chrome trace (Trace Event format; ui.perfetto.dev, ``chrome://tracing``): process 1
+    has one track per layer with its window groups, process 2 one per layer's array group with
+    its reads; runs of back-to-back groups become one complete (``X``) event, and a layer with
+    more runs than ``max_events_per_layer`` is summarized in that many events whose ``args``
+    give the windows and busy time they stand for.
+
+    What today's Perfetto JSON importer needs (``json_trace_tokenizer.cc``): ``ts`` and
+    ``dur`` in µs (it rounds them to whole ns, so both are written as whole ns / 1000 and the
+    slices of one track never overlap); a ``tid`` of 0 becomes the pid, and a tid equal to a
+    pid is that process's main thread, so the tids are unique over the trace, start after the
+    pids and are named by ``thread_name`` (ordered by ``thread_sort_index``) metadata;
+    no ``displayTimeUnit`` (older importers read it as the unit of ``ts``). Write it with
+    :func:`trace_json` (UTF-8: the importer rejects escaped surrogate pairs)."""
     events: list[dict] = [
-        {"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "layers"}},
-        {"ph": "M", "pid": 2, "name": "process_name", "args": {"name": "array groups"}},
+        {"ph": "M", "pid": LAYER_PID, "name": "process_name", "args": {"name": "layers"}},
+        {"ph": "M", "pid": ARRAY_PID, "name": "process_name", "args": {"name": "array groups"}},
     ]
-    for tid, layer in enumerate(schedule.layers, start=1):  # Perfetto shows tid 0 on its process's own track
-        events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name", "args": {"name": layer.name}})
-        events.append({"ph": "M", "pid": 2, "tid": tid, "name": "thread_name",
-                       "args": {"name": f"{layer.name}: {layer.arrays} arrays ({layer.tiles[0]}×{layer.tiles[1]} tiles × {layer.replicas})"}})
-        for start, end, windows, busy in _runs(layer, max_events_per_layer):
-            common = {"ts": round(start / 1000, 6), "dur": round((end - start) / 1000, 6), "ph": "X", "tid": tid}
+    count = len(schedule.layers)
+    for index, layer in enumerate(schedule.layers):
+        layer_tid, array_tid = ARRAY_PID + 1 + index, ARRAY_PID + 1 + count + index
+        arrays = plural(layer.arrays, "array")
+        for pid, tid, name in ((LAYER_PID, layer_tid, layer.name),
+                               (ARRAY_PID, array_tid, f"{layer.name}: {arrays} ({layer.tiles[0]}×{layer.tiles[1]} tiles × {layer.replicas})")):
+            events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}})
+            events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": index}})
+        for start, end, windows, busy in layer_runs(layer, max_events_per_layer):
+            start_ns, end_ns = round(start), round(end)
+            common = {"ts": start_ns / 1000, "dur": (end_ns - start_ns) / 1000, "ph": "X"}
             args = {"windows": windows, "busy_ns": round(busy, 3), "reads_per_array": windows // layer.replicas * layer.planes}
-            events.append({**common, "pid": 1, "name": f"{layer.name} windows", "args": args})
-            events.append({**common, "pid": 2, "name": f"{layer.sensing} reads", "args": args})
-    return {"traceEvents": events, "displayTimeUnit": "ns"}
+            events.append({**common, "pid": LAYER_PID, "tid": layer_tid, "name": f"{layer.name} windows", "args": args})
+            events.append({**common, "pid": ARRAY_PID, "tid": array_tid, "name": f"{layer.sensing} reads", "args": args})
+    return {"traceEvents": events}
 
 
-def _runs(layer: LayerSchedule, limit: int) -> list[tuple[float, float, int, float]]:
+LAYER_PID, ARRAY_PID = 1, 2
+"""The trace's two processes: layers, and their array groups."""
+
+
+def trace_json(trace: dict) -> bytes:
+    """``trace`` as the bytes of ``trace.json``: strict JSON in UTF-8 (names unescaped)."""
+    return (json.dumps(trace, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode()
+
+
+def layer_runs(layer: LayerSchedule, limit: int) -> list[tuple[float, float, int, float]]:
+    """``(start_ns, end_ns, windows, busy_ns)`` of each run of back-to-back window groups of
+    ``layer``, in time order and disjoint; more than ``limit`` runs are merged into ``limit``
+    consecutive spans."""
     ends = layer.group_end_ns
     starts = ends - layer.window_ns
     breaks = np.flatnonzero(starts[1:] > ends[:-1] + 1e-9) + 1

@@ -36,7 +36,7 @@ from bnnc.backends.hardware import DeviceConfig, HardwareConfig, default_hardwar
 from bnnc.backends.profiles import PROFILES, builtin_profile
 from bnnc.backends.simulator.chips import check_fault_map, read_fault_map
 from bnnc.backends.report import REPORT_VERSION, assumptions, layer_entries, not_modelled, totals
-from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events
+from bnnc.backends.schedule import Schedule, build_schedule, timing_of, trace_events, trace_json
 from bnnc.frontend import import_onnx
 from bnnc.ir import BnncError, Module, clone_module, load_bir
 from bnnc.ir.analysis import ProgramLayers, Timing, layer_name, program_layers
@@ -49,6 +49,7 @@ from .choices import (
     OBJECTIVES, LayerChoice, check_layers, comparison_entry, layer_passes, objective_value, per_layer_assignments,
     read_layer_config,
 )
+from .figures import render_figures
 from .golden import GoldenResult, golden_check
 from .spice import DeviceModel, export_spice
 from .program import random_inputs, run_program
@@ -142,6 +143,7 @@ def compile(
     debug: bool = False,
     objective: str = "arrays",
     layer_config: str | Path | Mapping[str, Any] | None = None,
+    append_passes: str | None = None,
 ) -> Compilation:
     """Compile the ONNX model at ``model``.
 
@@ -163,7 +165,9 @@ def compile(
     - ``objective``: what ``scheme="auto"`` minimizes, ``arrays`` (per layer, the default),
       ``energy``, ``area``, ``latency`` or ``edp`` (energy × latency): see :func:`_by_objective`;
     - ``layer_config``: per-layer scheme, array size and replicas (a TOML file or a mapping,
-      :mod:`bnnc.choices`).
+      :mod:`bnnc.choices`);
+    - ``append_passes``: a pipeline run after the default one (or after ``pipeline``), e.g. a
+      plugin's pass (``bnnc -p +my-pass``).
     """
     config = hardware(hw, array)
     if objective not in OBJECTIVES:
@@ -175,7 +179,8 @@ def compile(
         if scheme != "auto":
             raise BnncError(f"objective (--objective {objective}) chooses the mappings of scheme auto; scheme {scheme} fixes them")
         options = {"array": array, "hw": config, "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
-                   "input_shapes": input_shapes, "max_tensor_mb": max_tensor_mb, "manager": manager, "debug": debug}
+                   "input_shapes": input_shapes, "max_tensor_mb": max_tensor_mb, "manager": manager, "debug": debug,
+                   "append_passes": append_passes}
         return _by_objective(model, objective, choices, options)
     if scheme not in SCHEMES:
         raise BnncError(f"scheme must be one of {', '.join(SCHEMES)}, got '{scheme}'")
@@ -194,6 +199,8 @@ def compile(
         given = [name for name, value in tuned.items() if value is not None]
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with a pipeline, set the pass options in it instead")
+    if append_passes:
+        pipeline = ",".join(p for p in (pipeline, append_passes) if p.strip())
     timings: dict[str, float] = {}
     start = time.perf_counter()
     module, graph = import_onnx(model, input_shapes, max_tensor_mb)
@@ -211,7 +218,7 @@ def compile(
     compilation.pass_timings = passes.timing_report()
     compilation.options = {"model": model, "array": (config.array.rows, config.array.cols), "scheme": scheme, "hw": config,
                            "max_arrays": max_arrays, "target_fps": target_fps, "sign_zero": sign_zero,
-                           "input_shapes": input_shapes, "layer_config": layer_config}
+                           "input_shapes": input_shapes, "layer_config": layer_config, "append_passes": append_passes}
     return compilation
 
 
@@ -485,13 +492,15 @@ class Compilation:
 
     # ---- output ---------------------------------------------------------------------------------
 
-    def files(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict[Path, bytes]:
+    def files(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None, figures: bool = True) -> dict[Path, bytes]:
         """The output directory's files (``report.json``, ``report.md``, ``report.html``,
-        ``schedule.json``, ``trace.json``, ``model.bir`` + ``model.npz``) as bytes; ``extra``
-        report keys (e.g. ``schemes``) are added to the report."""
+        ``schedule.json``, ``trace.json``, ``model.bir`` + ``model.npz``, and with ``figures``
+        ``figures/*.svg``, ``*.pdf``, ``*.csv``) as bytes; ``extra`` report keys (e.g.
+        ``schemes``) are added to the report."""
         out = Path(out_dir)
         report, schedule = self._report()
         report.update(extra or {})
+        drawn = render_figures(report, schedule) if figures else []
         robustness_files = {}
         if self.last_robustness is not None:
             report["robustness"] = self.last_robustness.to_json()
@@ -499,19 +508,20 @@ class Compilation:
         files = {
             out / "report.json": _json_bytes(report),
             out / "report.md": markdown_report(report).encode(),
-            out / "report.html": html_report(report, schedule).encode(),
+            out / "report.html": html_report(report, drawn).encode(),
             out / "schedule.json": _json_bytes(schedule.to_json()),
-            out / "trace.json": _json_bytes(trace_events(schedule)),
+            out / "trace.json": trace_json(trace_events(schedule)),
         }
         files.update(robustness_files)
         files.update(bir_files(self.module, out / "model.bir"))
+        files.update({out / name: data for figure in drawn for name, data in figure.files().items()})
         return files
 
-    def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None) -> dict:
+    def write(self, out_dir: str | Path, extra: Mapping[str, Any] | None = None, figures: bool = True) -> dict:
         """Replace ``out_dir`` as a whole by the output directory (a reader sees the old one or
         the new one; see :func:`bnnc.ir.atomic.replace_directory_atomically`); returns the report."""
         check_output_directory(Path(out_dir))
-        files = self.files(out_dir, extra)
+        files = self.files(out_dir, extra, figures)
         write_output_directory(Path(out_dir), files)
         return json.loads(files[Path(out_dir) / "report.json"])
 

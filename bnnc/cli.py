@@ -31,6 +31,7 @@ from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain
+from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
 from bnnc.spice import check_spice_options, chip_device
 from bnnc.robustness import check_chips, device_config, sweep_values
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", nargs="?", help="an ONNX model (.onnx) or textual IR (.bir)")
     parser.add_argument("-p", "--pipeline", default=None,
-                        help=f"pass pipeline (default for .onnx: '{DEFAULT_PIPELINE}')")
+                        help=f"pass pipeline (default for .onnx: '{DEFAULT_PIPELINE}'); '+PASSES' runs PASSES after "
+                        "the default pipeline; '' runs none (with --emit ir: the imported bnn IR)")
     parser.add_argument("--verify-each-numerically", type=int, default=0, metavar="N",
                         help="run N random inputs through the interpreter before and after every pass")
     parser.add_argument("--emit", choices=("ir", "none"), default=None, help="print the final IR to stdout")
@@ -74,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the IR after these passes (comma-separated, or 'all') to stderr")
     parser.add_argument("--print-ir-after-change", action="store_true",
                         help="print the IR after every pass that changed it")
+    parser.add_argument("--print-ir-after-failure", action="store_true",
+                        help="print the IR as a failing pass left it (to stderr)")
+    parser.add_argument("--dump-ir", type=Path, default=None, metavar="DIR",
+                        help="write the IR before the first pass and after every pass, one numbered file each "
+                        "(00-input.bir, 01-canonicalize.bir, ...)")
+    parser.add_argument("--append-pass", action="append", default=[], metavar="PASS",
+                        help="run PASS after the default pipeline (repeatable; like -p +PASS)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines and no summary table")
     parser.add_argument("--time-passes", action="store_true", help="report wall time per pass on stderr")
     parser.add_argument("--no-verify-each", action="store_true", help="do not verify the IR after every pass")
     onnx_group = parser.add_argument_group("compiling an ONNX model")
@@ -123,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     device_group.add_argument("--fault-map", type=Path, default=None, metavar="CHIP.npz",
                               help="a tested chip's stuck cells (per array constant: 0 works, 1 stuck off, 2 stuck on)")
     onnx_group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    onnx_group.add_argument("--no-figures", action="store_true",
+                            help="skip the matplotlib figures (figures/*.svg, *.pdf, *.csv and the plots of report.html)")
     onnx_group.add_argument("--export-standard-onnx", type=Path, default=None, metavar="FILE",
                             help="write the model with QONNX/FINN custom ops rewritten into standard ONNX")
     onnx_group.add_argument("--export-spice", type=Path, default=None, metavar="DIR",
@@ -148,29 +160,46 @@ def list_passes() -> str:
     return "\n".join(lines)
 
 
-def _manager_options(args: argparse.Namespace) -> dict:
+def _manager_options(args: argparse.Namespace, progress: Progress | None = None) -> dict:
     from bnnc.numeric_check import numeric_checker
 
+    for flag, names in (("--print-ir-before", args.print_ir_before), ("--print-ir-after", args.print_ir_after)):
+        unknown = sorted(names - {"all"} - set(registered_passes()))
+        if unknown:
+            raise BnncError(f"{flag}: unknown pass {', '.join(repr(n) for n in unknown)} "
+                            f"(known passes: {', '.join(registered_passes())}, or 'all'); see --list-passes")
     return {
         "numeric_check": numeric_checker(args.verify_each_numerically) if args.verify_each_numerically > 0 else None,
         "verify_each": not args.no_verify_each,
         "print_before": args.print_ir_before,
         "print_after": args.print_ir_after,
         "print_after_change": args.print_ir_after_change,
+        "print_after_failure": args.print_ir_after_failure,
+        "dump_dir": args.dump_ir,
         "time_passes": args.time_passes,
+        "on_pass": _pass_progress(progress) if progress is not None else None,
     }
 
 
-class Progress:
-    """Phase-by-phase progress on stderr for interactive runs."""
+def _pass_progress(progress: Progress):
+    """A pass manager's ``on_pass``: the passes as one phase of the progress display."""
+    def on_pass(index: int, total: int, label: str) -> None:
+        if index == 0:
+            progress.start("passes", total)
+        else:
+            progress.advance(label)
+    return on_pass
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
 
-    def run(self, phase: str, work):
-        if self.enabled:
-            print(f"bnnc: {phase}…", file=sys.stderr, flush=True)
-        return work()
+def _appended_passes(args: argparse.Namespace) -> str:
+    """The passes ``-p +PASSES`` and ``--append-pass`` run after the default pipeline."""
+    plus = [args.pipeline.lstrip()[1:]] if args.pipeline is not None and args.pipeline.lstrip().startswith("+") else []
+    return ",".join(p for p in (*plus, *args.append_pass) if p.strip())
+
+
+def _given_pipeline(args: argparse.Namespace) -> str | None:
+    """``-p`` as given, unless it extends the default pipeline (``-p +PASSES``)."""
+    return None if args.pipeline is None or args.pipeline.lstrip().startswith("+") else args.pipeline
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -194,18 +223,20 @@ def _tuning_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _compile_options(args: argparse.Namespace, hw) -> dict:
-    """The :func:`bnnc.compile` options the command line sets."""
-    if args.pipeline is not None:
+    """The :func:`bnnc.compile` options the command line sets (``-p +PASSES`` and
+    ``--append-pass``: the default pipeline, as the tuning flags make it, then those passes)."""
+    shapes, appended = parse_input_shapes(args.input_shape), _appended_passes(args) or None
+    pipeline = _given_pipeline(args)
+    if pipeline is not None:
         given = _tuning_flags(args)
         if given:
             raise BnncError(f"{', '.join(given)} tune the default pipeline; with -p, set the pass options in the pipeline instead")
-        return {"hw": hw, "pipeline": args.pipeline, "input_shapes": parse_input_shapes(args.input_shape),
+        return {"hw": hw, "pipeline": pipeline, "append_passes": appended, "input_shapes": shapes,
                 "max_tensor_mb": args.max_tensor_mb}
     return {
         "hw": hw, "scheme": "auto" if args.scheme in (None, "all") else args.scheme, "sign_zero": args.sign_zero or "exact",
-        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": parse_input_shapes(args.input_shape),
-        "max_tensor_mb": args.max_tensor_mb,
-        "objective": args.objective or "arrays", "layer_config": args.layer_config,
+        "max_arrays": args.max_arrays, "target_fps": args.target_fps, "input_shapes": shapes, "max_tensor_mb": args.max_tensor_mb,
+        "objective": args.objective or "arrays", "layer_config": args.layer_config, "append_passes": appended,
     }
 
 
@@ -241,14 +272,45 @@ def run_onnx(args: argparse.Namespace) -> int:
     path = Path(args.file)
     out_dir = args.output if args.output is not None else Path(f"{path.stem}.bnnc")
     _check_outputs(args, path, out_dir)
+    if args.save_outputs is not None and args.inputs is None:
+        raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
     arrays = parse_arrays(args.array) if args.array else None
     hw = api.hardware(args.hw, arrays[0] if arrays else None)
     chips = robustness_options(args, hw)
-    progress = Progress(sys.stderr.isatty() and not args.json)
     if args.export_standard_onnx is not None:
         write_files_atomically({args.export_standard_onnx: standardize(read_model(path)).SerializeToString()})
     options = _compile_options(args, hw)
-    compilation = progress.run("compile", lambda: api.compile(path, **options, manager=_manager_options(args), debug=args.debug))
+    progress = Progress.for_run(args.quiet)
+    try:
+        progress.start("load")
+        compilation = api.compile(path, **options, manager=_manager_options(args, progress), debug=args.debug)
+        progress.advance()
+        progress.finish()
+        files, golden, user_inputs = _compile_outputs(args, compilation, out_dir, arrays, chips, progress)
+        progress.run("write", lambda: _write_outputs(out_dir, files))
+        if args.export_spice is not None:
+            progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
+    finally:
+        progress.close()
+    if args.emit == "ir":
+        sys.stdout.write(print_module(compilation.module))
+    report = json.loads(files[out_dir / "report.json"])
+    _summarize(args, report, out_dir)
+    if golden is not None and not golden.exact and not golden.sign_zero_events:
+        margins = [e["name"] for e in report["layers"] if e.get("float_margin_channels")]
+        hint = (f" (onnxruntime's float accumulation decides signs near the thresholds of {', '.join(margins)}; "
+                "see the warnings above)") if margins else ""
+        raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
+    return 0
+
+
+def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out_dir: Path,
+                     arrays: list[tuple[int, int]] | None, chips: dict | None, progress: Progress,
+                     ) -> tuple[dict[Path, bytes], api.GoldenResult | None, dict[str, np.ndarray] | None]:
+    """After compiling: remarks, pass timings, the comparisons of schemes and array sizes
+    (``arrays``), the golden check, the Monte Carlo over ``chips`` and the output files (with ``--save-outputs``, the
+    program's outputs on ``--inputs``: the golden check's own when it ran on them, so the
+    simulator runs once); returns them with the check and ``--inputs`` as the program reads them."""
     print_remarks(compilation.remarks)
     if args.time_passes:
         print(compilation.pass_timings, file=sys.stderr)
@@ -261,29 +323,19 @@ def run_onnx(args: argparse.Namespace) -> int:
     user_inputs, labels = _user_inputs(args, compilation)
     golden = None
     if not args.no_check:
-        golden = progress.run("golden", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
+        golden = progress.run("golden check", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
     if chips is not None:
         progress.run("robustness", lambda: run_robustness(args, compilation, chips, user_inputs, labels))
-    files = progress.run("report", lambda: compilation.files(out_dir, {"schemes": schemes}))
+    phase = "report" if args.no_figures else "report and figures"
+    files = progress.run(phase, lambda: compilation.files(out_dir, {"schemes": schemes}, figures=not args.no_figures))
     if args.save_outputs is not None:
-        if user_inputs is None:
-            raise BnncError("--save-outputs needs --inputs IN.npz (keys: the model's ONNX input names)")
         if args.save_outputs in files:
             raise BnncError(f"--save-outputs {args.save_outputs} is one of the output directory's files; choose another file")
-        files[args.save_outputs] = npz_bytes(progress.run("simulate", lambda: compilation.simulate(user_inputs)))
-    _write_outputs(out_dir, files)
-    if args.export_spice is not None:
-        progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
-    if args.emit == "ir":
-        sys.stdout.write(print_module(compilation.module))
-    report = json.loads(files[out_dir / "report.json"])
-    _summarize(args, report, out_dir)
-    if golden is not None and not golden.exact and not golden.sign_zero_events:
-        margins = [e["name"] for e in report["layers"] if e.get("float_margin_channels")]
-        hint = (f" (onnxruntime's float accumulation decides signs near the thresholds of {', '.join(margins)}; "
-                "see the warnings above)") if margins else ""
-        raise GoldenMismatch(f"{path}: the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches) + hint)
-    return 0
+        outputs = golden.outputs if golden is not None and golden.outputs else None
+        if outputs is None:
+            outputs = progress.run("simulate", lambda: compilation.simulate(user_inputs))
+        files[args.save_outputs] = npz_bytes(outputs)
+    return files, golden, user_inputs
 
 
 def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
@@ -339,7 +391,8 @@ def run_bir(args: argparse.Namespace) -> int:
     _check_outputs(args, path, args.output)
     compilation = api.load(path, args.hw)
     chips = robustness_options(args, compilation.hw)
-    manager = PassManager.from_pipeline(args.pipeline or "", **_manager_options(args))
+    pipeline = ",".join(p for p in (_given_pipeline(args) or "", _appended_passes(args)) if p)
+    manager = PassManager.from_pipeline(pipeline, **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
     print_remarks(context.remarks)
     if args.time_passes:
@@ -350,8 +403,8 @@ def run_bir(args: argparse.Namespace) -> int:
         run_robustness(args, compilation, chips, *_user_inputs(args, compilation))
     report = None
     if args.output is not None or args.json:  # the report names every pass that made this IR
-        compilation.record_passes(args.pipeline or "", context.remarks)
-        report = compilation.write(args.output) if args.output is not None else compilation.report
+        compilation.record_passes(pipeline, context.remarks)
+        report = compilation.write(args.output, figures=not args.no_figures) if args.output is not None else compilation.report
     if args.export_spice is not None:
         _export_spice(args, compilation, None)
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
@@ -372,7 +425,7 @@ def _summarize(args: argparse.Namespace, report: dict, out_dir: Path | None) -> 
             summary["robustness"] = {k: v for k, v in report["robustness"].items()
                                      if k in ("chips", "samples", "seed", "agreement", "accuracy", "fault_aware")}
         sys.stdout.write(json.dumps(summary, indent=1, allow_nan=False) + "\n")
-    elif out_dir is not None:
+    elif out_dir is not None and not args.quiet:
         print(console_summary(report, out_dir), file=sys.stderr if args.emit == "ir" else sys.stdout)
 
 

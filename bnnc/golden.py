@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
@@ -12,6 +12,7 @@ from bnnc.backends.interpreter import interpret_batch
 from bnnc.backends.simulator import simulate
 from bnnc.frontend.reference import run_reference
 from bnnc.ir import Module, Return, Value, clone_module
+from bnnc.ir.diagnostics import plural
 from bnnc.ir.dialects import bnn, xbar
 
 from .program import run_program
@@ -26,6 +27,8 @@ class GoldenResult:
     max_abs_err: float
     sign_zero_events: int
     mismatches: list[str]
+    outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """The compiled program's outputs on the checked inputs (ONNX output names)."""
 
     def to_json(self) -> dict:
         return {"inputs": self.inputs, "exact": self.exact, "max_abs_err": self.max_abs_err, "sign_zero_events": self.sign_zero_events}
@@ -36,8 +39,8 @@ class GoldenResult:
         else:
             events = ""
         if self.exact:
-            return f"bit-exact against onnxruntime on {self.inputs} inputs (float outputs within 1e-5 relative, max abs error {self.max_abs_err:.3g}){events}"
-        return f"MISMATCH against onnxruntime on {self.inputs} inputs: " + "; ".join(self.mismatches) + events
+            return f"bit-exact against onnxruntime on {plural(self.inputs, 'input')} (float outputs within 1e-5 relative, max abs error {self.max_abs_err:.3g}){events}"
+        return f"MISMATCH against onnxruntime on {plural(self.inputs, 'input')}: " + "; ".join(self.mismatches) + events
 
 
 FLOAT_RTOL = 1e-5
@@ -70,7 +73,7 @@ def golden_check(module: Module, source: Module, model: onnx.ModelProto, inputs:
             bad = int(np.count_nonzero(~np.isclose(got, ref, rtol=FLOAT_RTOL, atol=FLOAT_RTOL * max(1.0, float(np.abs(ref).max(initial=0))))))
         if bad:
             mismatches.append(f"output '{name}': {bad} of {ref.size} values differ (max abs error {float(diff.max()):.3g})")
-    return GoldenResult(samples, not mismatches, max_err, count_sign_zero_events(module, source, inputs), mismatches)
+    return GoldenResult(samples, not mismatches, max_err, count_sign_zero_events(module, source, inputs), mismatches, ours)
 
 
 def policy_resolved_layers(module: Module) -> set[str]:

@@ -13,6 +13,11 @@ from .location import Location
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``count`` and ``noun``, in the plural unless ``count`` is 1: ``1 array``, ``2 arrays``."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 def printable(text: str | bytes, limit: int = 200) -> str:
     """``text`` (e.g. a name from a model) safe inside a one-line message: control characters
     escaped as ``\\n``, ``\\x1b``, ... and at most ``limit`` characters, an ellipsis marking a cut.

@@ -16,6 +16,7 @@ import math
 
 from bnnc.ir import Module
 from bnnc.ir.analysis import Timing, crossbar_layers
+from bnnc.ir.diagnostics import plural
 
 from .base import Pass, PassContext, register_pass
 
@@ -70,7 +71,7 @@ class Replicate(Pass):
         budget = self.max_arrays if self.max_arrays > 0 else math.inf
         goal_ns = 1e9 / self.target_fps if self.target_fps > 0 else 0.0
         if arrays > budget:
-            context.remark(f"replicate: the layers need {arrays} arrays without replication, more than max-arrays={self.max_arrays}")
+            context.remark(f"replicate: the layers need {plural(arrays, 'array')} without replication, more than max-arrays={self.max_arrays}")
 
         def busy(name: str) -> float:
             return math.ceil(layers[name].positions / replicas[name]) * window_ns[name]
@@ -90,7 +91,7 @@ class Replicate(Pass):
             replicas[name] = wanted
         if goal_ns and max(busy(n) for n in replicas) > goal_ns:
             best = 1e9 / max(busy(n) for n in replicas)
-            context.remark(f"replicate: target {self.target_fps:g} inferences/s is not reachable; best {best:.4g} with {arrays} arrays")
+            context.remark(f"replicate: target {self.target_fps:g} inferences/s is not reachable; best {best:.4g} with {plural(arrays, 'array')}")
         for name, layer in layers.items():
             for op in layer.reads:
                 op.attributes["replicas"] = replicas[name]

@@ -160,7 +160,7 @@ def old_and_new(tmp_path_factory) -> tuple[Path, dict[str, str], dict[str, str]]
 
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-c", _SLOWED, str(EXAMPLE), "--golden-inputs", "1", *args],
+    process = subprocess.Popen([sys.executable, "-c", _SLOWED, str(EXAMPLE), "--golden-inputs", "1", "--quiet", *args],
                                cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert process.stderr.readline() == "ready\n"
     return process

@@ -597,7 +597,7 @@ def test_inputs_in_the_domain_are_converted():
 
 def test_wrong_input_count_and_shape():
     module = one_op_module("bnn.reshape", [TensorType(D.F32, (2,))], (), {"shape": (1, 2)})
-    with pytest.raises(InterpreterError, match="takes 1 inputs, got 2"):
+    with pytest.raises(InterpreterError, match="takes 1 input, got 2"):
         interpret(module, [np.zeros(2), np.zeros(2)])
     with pytest.raises(InterpreterError, match=r"shape \(3,\), declared \(2,\)"):
         interpret(module, [np.zeros(3)])

@@ -19,7 +19,7 @@ from bnnc.cli import main
 from bnnc.ir import atomic
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx"
-NEW_FILES = {"model.bir", "model.npz", "report.html", "report.json", "report.md", "schedule.json", "trace.json"}
+NEW_FILES = {"model.bir", "model.npz", "report.html", "report.json", "report.md", "schedule.json", "trace.json", "figures"}
 
 
 def _run(*args: str | Path) -> int:
@@ -73,7 +73,7 @@ def test_a_failed_write_leaves_the_old_directory_untouched(tmp_path: Path, monke
         path.write_bytes(data)
 
     monkeypatch.setattr(atomic, "_write_new", failing_write)
-    assert _run("-o", out) == 2
+    assert _run("-o", out, "--quiet") == 2  # no progress lines: the error is the one line
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0 and ".new" not in message and ".tmp" not in message and "No space left" in message
     assert _tree(out) == before
@@ -96,7 +96,8 @@ def test_files_get_the_mode_the_umask_gives(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
-    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "out").iterdir()} == {0o644}
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "out").rglob("*") if p.is_file()} == {0o644}
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "out").rglob("*") if p.is_dir()} == {0o755}  # figures/
     assert (tmp_path / "std.onnx").stat().st_mode & 0o777 == 0o644
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
+import re
 from pathlib import Path
 
 import numpy as np
@@ -163,25 +162,6 @@ def test_scheme_all_compares_the_mappings(tmp_path: Path) -> None:
     assert "Mapping schemes compared" in (tmp_path / "out" / "report.md").read_text()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium')")
-def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    report = compile_report(tmp_path, Path(__file__).resolve().parents[1] / "examples" / "bnn_cnn.onnx")
-    page = tmp_path / "out" / "report.html"
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Pipeline timeline" in result.stdout and "<svg" in result.stdout
-    assert "Uncaught" not in result.stderr and "SyntaxError" not in result.stderr
-    assert report["totals"]["bottleneck_layer"] in result.stdout
-
-
 def test_digital_blocks_between_arrays_are_counted_from_the_configuration(zoo_dir: Path, tmp_path: Path) -> None:
     """Bi-Real style block: Conv_1's integer sums are read out, BatchNorm, the residual add and
     the ternary sign of the sum run in the digital block behind Conv_1."""
@@ -213,5 +193,6 @@ def test_trace_svg_and_markdown_details(tmp_path: Path) -> None:
     trace = json.loads((tmp_path / "out" / "trace.json").read_text())["traceEvents"]
     assert all(event["tid"] >= 1 for event in trace if "tid" in event)
     page = (tmp_path / "out" / "report.html").read_text()
-    assert page.count("<svg ") == page.count('<svg xmlns="http://www.w3.org/2000/svg"') > 0
+    tags = re.findall(r"<svg\b[^>]*>", page)
+    assert tags and all('xmlns="http://www.w3.org/2000/svg"' in tag for tag in tags)
     assert "bit-exact against onnxruntime on 16 inputs" in (tmp_path / "out" / "report.md").read_text()

@@ -294,7 +294,7 @@ def test_bad_inputs_are_refused(zoo_dir: Path) -> None:
     module = compiled(zoo_dir / "cnn_pad1_stride1.onnx", "refcol", 64).module
     (arg,) = module.function("main").args
     good = np.ones((2,) + arg.type.shape, np.int8)
-    with pytest.raises(SimulatorError, match="takes 1 inputs, got 2"):
+    with pytest.raises(SimulatorError, match="takes 1 input, got 2"):
         simulate(module, [good, good])
     with pytest.raises(SimulatorError, match="per sample, declared"):
         simulate(module, [good[:, 0]])

@@ -8,6 +8,7 @@ import weakref
 import numpy as np
 
 from bnnc.ir import Module, Operation
+from bnnc.ir.diagnostics import plural
 from bnnc.ir.dialects import host as dialect
 
 from ..onnx_session import reference_session
@@ -52,7 +53,7 @@ def _host_onnx(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     if len(graph_inputs) != len(args) or len(graph_outputs) != len(op.results):
         raise InterpreterError.at(
             op,
-            f"the model has {len(graph_inputs)} inputs and {len(graph_outputs)} outputs, "
+            f"the model has {plural(len(graph_inputs), 'input')} and {plural(len(graph_outputs), 'output')}, "
             f"the op {len(args)} operands and {len(op.results)} results",
         )
     feeds = {}

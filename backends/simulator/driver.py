@@ -12,6 +12,7 @@ from typing import Union
 import numpy as np
 
 from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
+from bnnc.ir.diagnostics import plural
 
 from ..interpreter import sample_count
 from ..semantics.core import to_domain
@@ -97,7 +98,7 @@ def _batched_arguments(func: Function, inputs: Sequence[np.ndarray]) -> tuple[in
     converted to their domains' dtypes, and the number of samples."""
     arrays = [np.asarray(x) for x in inputs]
     if len(arrays) != len(func.args):
-        raise SimulatorError(f"@{func.name} takes {len(func.args)} inputs, got {len(arrays)}")
+        raise SimulatorError(f"@{func.name} takes {plural(len(func.args), 'input')}, got {len(arrays)}")
     samples = sample_count(arrays, SimulatorError, "simulate")
     converted = []
     for i, (arg, array) in enumerate(zip(func.args, arrays)):

@@ -47,6 +47,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from bnnc.frontend.errors import InvalidModelError, UnsupportedModelError
+from bnnc.ir.diagnostics import plural
 
 __all__ = ["standardize", "STANDARD_DOMAINS", "QONNX_DOMAINS", "FINN_DOMAINS", "CUSTOM_DOMAINS"]
 
@@ -132,7 +133,7 @@ def _attr(node: onnx.NodeProto, name: str, default: object) -> object:
 def _require_inputs(node: onnx.NodeProto, count: int) -> None:
     if len(node.input) < count or not all(node.input[:count]) or len(node.output) < 1:
         raise InvalidModelError(
-            f"{count} inputs and one output",
+            f"{plural(count, 'input')} and one output",
             "the node does not follow its operator specification; re-export the model",
             node=_label(node), op_type=node.op_type, domain=node.domain,
         )
