@@ -14,6 +14,7 @@ from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, Scheme, plane_weights
 
 from ..circuit import IRDropModel, ir_drop_model
+from .caches import prepared
 from .errors import SimulatorError
 
 
@@ -149,7 +150,8 @@ class DeviceSession:
         a reference column where ``reference``), or what the device's hook makes of them."""
         device = self.device
         if op not in self._conductances:
-            ideal = device.ideal_cells(op.const_array("conductance"), reference)
+            ideal = prepared(op, ("ideal cells", device.g_on, device.g_off, reference),
+                             lambda: device.ideal_cells(op.const_array("conductance"), reference))
             g = ideal if device.conductance is None else np.asarray(device.conductance(op, ideal.copy()), np.float64)
             replicas = op.attr("replicas")
             if g.shape == ideal.shape:
