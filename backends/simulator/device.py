@@ -251,30 +251,27 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     if noisy and device.rng is None:
         raise SimulatorError.at(op, "a device with read noise needs a random generator (DeviceModel.rng)")
     lsb = device.v_read * device.delta_g
-    currents = np.empty(ports.shape[:3] + (columns,), np.float32)
+    currents = np.empty(ports.shape[:3] + (columns,), np.float32) if replicas > 1 else None
     driven = np.empty(ports.shape[:3], np.float32)
     for r in range(replicas):
         part = ports[:, :, r::replicas]
         flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)
         out = flat @ weights[r]  # [reads, W]: currents, variances, mesh currents side by side
-        current = out[:, :columns]
+        current = out[:, -columns:] if wired else out[:, :columns]
         if wired:
-            ideal, current = current, out[:, -columns:]
-            worst = float(np.abs(current - ideal).max(initial=0.0)) / lsb
+            worst = float(np.abs(current - out[:, :columns]).max(initial=0.0)) / lsb
             session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
-        if replicas == 1 and out.shape[1] == columns:  # the GEMM's result is the currents
-            currents = out.reshape(currents.shape)
-            driven[...] = flat.sum(axis=1).reshape(driven.shape)
-            break
-        target = currents.reshape(-1, columns) if replicas == 1 else np.empty(current.shape, np.float32)
         if noisy:  # N(0, read_sigma² · v_read² · Σ_k ports_k · G_kj²) per column and read
             from .noise import add_read_noise  # compiled: loaded when a noisy read first runs
 
-            add_read_noise(target, current, out[:, columns : 2 * columns], device.rng)
+            noisy_current = np.empty(current.shape, np.float32)
+            add_read_noise(noisy_current, current, out[:, columns : 2 * columns], device.rng)
+            current = noisy_current
+        shaped = current.reshape(part.shape[:3] + (columns,))
+        if currents is None:
+            currents = shaped
         else:
-            target[...] = current
-        if replicas > 1:
-            currents[:, :, r::replicas] = target.reshape(part.shape[:3] + (columns,))
+            currents[:, :, r::replicas] = shaped
         driven[:, :, r::replicas] = flat.sum(axis=1).reshape(part.shape[:3])  # exact below 2**24 rows
     return ColumnCurrents(currents, driven, device.column_steps(columns, reference), device, replicas)
 
