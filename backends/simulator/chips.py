@@ -142,17 +142,21 @@ class ChipSampler:
         codes: programming error, stuck states, drift (draws 3 and 4 of the module docstring,
         from their streams)."""
         c, base = self.config, self.base
-        g = np.broadcast_to(ideal, stuck.shape)
         if c.program_sigma > 0 or c.drift_nu > 0:
             from .noise import standard_normals  # compiled: loaded when a chip first draws
-        if c.program_sigma > 0:
-            g = g * np.exp(c.program_sigma * standard_normals(stuck.shape, program_rng))
-        if stuck.any():
-            g = np.where(stuck == STUCK_HRS, base.g_off, np.where(stuck == STUCK_LRS, base.g_on, g))
+        if c.program_sigma > 0:  # in place: G0 · exp(σε)
+            g = standard_normals(stuck.shape, program_rng)
+            g *= c.program_sigma
+            np.exp(g, out=g)
+            g *= ideal
+        else:
+            g = np.array(np.broadcast_to(ideal, stuck.shape), np.float64)
+        g[stuck == STUCK_HRS] = base.g_off
+        g[stuck == STUCK_LRS] = base.g_on
         if c.drift_nu > 0 and c.drift_t_seconds > c.drift_t0_seconds:
             nu = np.maximum(c.drift_nu + c.drift_nu_sigma * standard_normals(stuck.shape, drift_rng), 0.0)
-            g = g * (c.drift_t_seconds / c.drift_t0_seconds) ** -nu
-        return np.ascontiguousarray(g, dtype=np.float64)
+            g *= (c.drift_t_seconds / c.drift_t0_seconds) ** -nu
+        return g
 
     def _stuck(self, op: Operation, rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
         if self.fault_map is None:
