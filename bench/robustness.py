@@ -43,13 +43,13 @@ ideal run), steadier than wall time on a shared machine.
 Where a chip-sample's time goes (per sample: SFC 4 684 column currents, 0.54 M multiply-adds, 0.34 M cells per
 chip; CNV 1.14 M currents, 109 M multiply-adds, 1.78 M cells): one float32 GEMM per array and replica gives
 the currents and, with read noise, their variances (`[v·G | (σv)²·G²]` side by side, so twice the
-multiply-adds); the read noise is one compiled pass (ziggurat over xoshiro256+, 3.4 ns per current, against
-7.6 ns for numpy's normal draw alone); a chip draws only what its configuration varies, each kind from its own
+multiply-adds); the read noise is one compiled pass (ziggurat over xoshiro256+, 3.4–4.3 ns per current,
+against 7.6 ns for numpy's normal draw alone); a chip draws only what its configuration varies, each kind from its own
 stream. What still stands in the way of 3×: the ideal path runs on packed bits at 290–1080 G bit-MAC/s, the
 analog path on float32 sgemm at 20–40 GMAC/s here, twice over with read noise, and the tiles cannot be fused
 (every tile's ADC rounds, and saturates, its own noisy currents); on CNV the GEMMs alone exceed 3 ideal samples.
 Vectorizing over chips was measured not to pay here: the per-chip cost that does not scale with samples is
-drawing the cells (SFC ~4 ms, CNV ~18 ms per chip), the interpreter loop ~1.5 ms per SFC chip (3 %)."""
+drawing the cells (SFC ~3 ms, CNV ~15 ms of CPU per chip), the interpreter loop ~1.5 ms per SFC chip (5 %)."""
 
 
 def digit_images(count: int) -> np.ndarray:
