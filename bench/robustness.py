@@ -29,6 +29,7 @@ import onnx  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import models  # noqa: E402
+from sections import write_section  # noqa: E402
 
 import bnnc  # noqa: E402
 
@@ -111,12 +112,7 @@ def main() -> None:
     lines += ["", NOTES]
     lines.append(END)
     section = "\n".join(lines)
-    text = args.results.read_text() if args.results.exists() else ""
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    args.results.write_text(text)
+    write_section(args.results, BEGIN, END, section)
     print(section)
 
 

@@ -1,7 +1,7 @@
 """bnnc: compile binarized neural networks (ONNX) onto memristor crossbar arrays.
 
 The Python API (:mod:`bnnc.api`): :func:`compile`, :func:`load`, :class:`Compilation`,
-:func:`compare_schemes`, :func:`hardware`; errors are :class:`BnncError` subclasses.
+:func:`compare_schemes`, :func:`hardware`, :func:`sweep` (:mod:`bnnc.sweeps`); errors are :class:`BnncError` subclasses.
 Packages: :mod:`bnnc.ir` (the IR), :mod:`bnnc.passes` (pass API and passes),
 :mod:`bnnc.backends` (interpreter, simulator, schedule, reports), :mod:`bnnc.frontend`
 (ONNX import). The API loads on first use, so ``import bnnc.ir`` stays light.
@@ -18,9 +18,9 @@ from importlib import import_module  # noqa: E402
 
 _API = ("compile", "load", "Compilation", "compare_schemes", "hardware", "default_pipeline", "DEFAULT_PIPELINE")
 _LAZY = {"BnncError": "bnnc.errors", "GoldenMismatch": "bnnc.errors", "__version__": "bnnc.version",
-         **{name: "bnnc.api" for name in _API}}
+         "sweep": "bnnc.sweeps", **{name: "bnnc.api" for name in _API}}
 
-__all__ = ["BnncError", "GoldenMismatch", "__version__", *_API]
+__all__ = ["BnncError", "GoldenMismatch", "__version__", "sweep", *_API]
 
 
 def __getattr__(name: str) -> object:

@@ -105,6 +105,17 @@ def hardware(hw: HardwareConfig | str | Path | None = None, array: tuple[int, in
     return config
 
 
+def parse_array(text: str) -> tuple[int, int]:
+    """(rows, cols) from ``ROWSxCOLS`` text such as ``128x128`` (``--array``)."""
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        rows = cols = 0
+    if rows < 2 or cols < 2:
+        raise BnncError(f"--array takes ROWSxCOLS with at least 2 of each, e.g. 128x128; got '{text}'")
+    return rows, cols
+
+
 def _array(array: Any) -> tuple[int, int]:
     try:
         rows, cols = (int(v) for v in array)

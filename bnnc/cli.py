@@ -19,7 +19,7 @@ from typing import NoReturn
 import numpy as np
 
 from bnnc import api
-from bnnc.api import DEFAULT_PIPELINE, SCHEMES
+from bnnc.api import DEFAULT_PIPELINE, SCHEMES, parse_array
 from bnnc.choices import OBJECTIVES
 from bnnc.interrupt import interrupted
 from bnnc.errors import BnncError, GoldenMismatch
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bnnc",
         description="Compile a binarized neural network (ONNX) onto memristor crossbar arrays, "
         "or run a pass pipeline on textual IR (.bir).",
+        epilog="Design-space sweeps: bnnc sweep MODEL.onnx --array 64x64,128x128 --scheme xnor,diff -o DIR "
+        "(bnnc sweep --help).",
     )
     parser.add_argument("file", nargs="?", help="an ONNX model (.onnx) or textual IR (.bir)")
     parser.add_argument("-p", "--pipeline", default=None,
@@ -176,16 +178,6 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         return read_npz(path)
     except NPZ_ERRORS as e:
         raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
-
-
-def parse_array(text: str) -> tuple[int, int]:
-    try:
-        rows, cols = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        rows = cols = 0
-    if rows < 2 or cols < 2:
-        raise BnncError(f"--array takes ROWSxCOLS with at least 2 of each, e.g. 128x128; got '{text}'")
-    return rows, cols
 
 
 def parse_arrays(text: str) -> list[tuple[int, int]]:
@@ -393,13 +385,19 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code. Warnings (numpy's, a plugin's) are printed as one
     ``bnnc: warning:`` line each after a successful run (and with ``--debug``) and folded into
     the error line after a failed one; Ctrl-C prints one line and exits 130."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sweep"]:  # the subcommand (a model is named *.onnx; a file named sweep is not one)
+        from bnnc.sweeps.command import build_sweep_parser, main as run_sweep
+
+        parser, run, argv = build_sweep_parser(), run_sweep, argv[1:]
+    else:
+        parser, run = build_parser(), _run
     args = parser.parse_args(argv)
     error = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            code = _run(parser, args)
+            code = run(parser, args)
         except KeyboardInterrupt:
             return interrupted()
         except (BnncError, OSError, ImportError) as e:

@@ -2,10 +2,9 @@
 (``tests/models/digits/``, generator ``tests/models/digits_bnn.py``) on simulated chips
 against the stuck-cell rate and against the wire resistance, for each mapping scheme, with and
 without fault-aware folding. Writes ``docs/figures/device-stuck-cells.svg`` (and
-``device-wire-resistance.svg`` where the IR-drop model is present), their data as CSV, and
-prints the tables the document quotes.
+``device-wire-resistance.svg``), their data as CSV, and prints the tables the document quotes.
 
-    python examples/device_nonidealities.py [--chips 100]
+    python examples/device_nonidealities.py [--chips 100] [--curves stuck,wire]
 
 The stuck-cell rate ``p`` is split evenly between the two states (``stuck_hrs = stuck_lrs =
 p / 2``); every chip of a point is the same chip with and without fault-aware folding.
@@ -82,11 +81,15 @@ def plot(result: dict, xlabel: str, name: str, fault_aware: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chips", type=int, default=100)
+    parser.add_argument("--curves", default="stuck,wire", help="which figures to make: stuck, wire or both")
     args = parser.parse_args()
-    stuck = [(p, {"stuck_hrs": p / 2, "stuck_lrs": p / 2}) for p in STUCK]
-    plot(curve(stuck, args.chips, True), "fraction of stuck cells (half off, half on)", "device-stuck-cells", True)
-    wires = [(w, {"wire_ohm": w}) for w in WIRE_OHM]
-    plot(curve(wires, 1, False), "wire resistance per segment (Ω)", "device-wire-resistance", False)
+    curves = set(args.curves.split(","))
+    if "stuck" in curves:
+        stuck = [(p, {"stuck_hrs": p / 2, "stuck_lrs": p / 2}) for p in STUCK]
+        plot(curve(stuck, args.chips, True), "fraction of stuck cells (half off, half on)", "device-stuck-cells", True)
+    if "wire" in curves:  # wire resistance alone draws nothing at random: one chip is every chip
+        wires = [(w, {"wire_ohm": w}) for w in WIRE_OHM]
+        plot(curve(wires, 1, False), "wire resistance per segment (Ω)", "device-wire-resistance", False)
 
 
 if __name__ == "__main__":
