@@ -122,6 +122,43 @@ def test_programming_error_and_drift_follow_their_laws() -> None:
         assert np.allclose(chip.conductances[op], ideal * (2000.0 / 20.0) ** -0.05, rtol=1e-12)
 
 
+def test_each_kind_of_draw_has_its_own_stream() -> None:
+    """A parameter at zero draws nothing and leaves the other kinds' draws as they were."""
+    c = bnnc.compile(MODEL, scheme="xnor")
+    both = ChipSampler(c.module, DeviceConfig(program_sigma=0.1, stuck_lrs=0.05), _base(c), seed=3).chip(1)
+    stuck = ChipSampler(c.module, DeviceConfig(stuck_lrs=0.05), _base(c), seed=3).chip(1)
+    varied = ChipSampler(c.module, DeviceConfig(program_sigma=0.1), _base(c), seed=3).chip(1)
+    for op in arrays_of(c.module):
+        assert np.array_equal(both.stuck[op], stuck.stuck[op]) and (stuck.stuck[op] != 0).any()
+        works = both.stuck[op] == 0
+        assert np.array_equal(both.conductances[op][works], varied.conductances[op][works])
+        assert not np.array_equal(both.conductances[op], stuck.conductances[op])
+
+
+def test_the_compiled_normal_draws_follow_the_standard_normal_law() -> None:
+    """The ziggurat's draws (bnnc.backends.simulator.noise): Kolmogorov–Smirnov against N(0, 1),
+    the tail beyond the base layer's edge (3.44) at its probability, the same draws from the
+    same seed, and ``current + sqrt(variance) · ε`` elementwise."""
+    from scipy import stats
+
+    from bnnc.backends.simulator.noise import ZIG_R, add_read_noise, standard_normals
+
+    count = 400_000
+    x = standard_normals((count,), np.random.default_rng(5))
+    assert stats.kstest(x, "norm").pvalue > 1e-3
+    tail, expected = (np.abs(x) > ZIG_R).sum(), 2 * stats.norm.sf(ZIG_R) * count
+    assert abs(tail - expected) < 5 * math.sqrt(expected)
+    assert np.array_equal(x, standard_normals((count,), np.random.default_rng(5)))
+    assert not np.array_equal(x, standard_normals((count,), np.random.default_rng(6)))
+    current = np.tile(np.array([[1.0, -2.0, 0.0]], np.float32), (count // 4, 1))
+    variance = np.tile(np.array([[0.25, 4.0, 0.0]], np.float32), (count // 4, 1))
+    out = np.empty_like(current)
+    add_read_noise(out, current, variance, np.random.default_rng(7))
+    assert np.array_equal(out[:, 2], current[:, 2])
+    assert np.allclose(out.mean(axis=0), current[0], atol=5 * 2 / math.sqrt(count // 4))
+    assert np.allclose(out.std(axis=0), np.sqrt(variance[0]), rtol=0.01)
+
+
 def test_read_noise_is_drawn_per_read_with_the_cells_spread() -> None:
     """``G·(1 + σε)`` per cell and read: a column's current has spread ``σ·v·sqrt(Σ_k G_kj²)``
     on a read driving every row."""

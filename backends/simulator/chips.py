@@ -4,27 +4,29 @@ one chip, drawn from a seed, as the hooks of a :class:`~.device.DeviceModel`.
 
 A chip is sampled per physical array, after sign conversion and tiling: every ``xbar.mvm``
 op's cell pattern ``[K, M]`` exists ``R = replicas`` times (separate cells, separate draws;
-replica ``r`` reads the window positions ``p mod R = r``). Chip-static draws, in this order
-per array (every draw happens whether or not its parameter is zero, so that changing one
-parameter leaves the others' draws alone):
+replica ``r`` reads the window positions ``p mod R = r``). Chip-static draws, per array in
+order, each kind from its own stream of the chip's seed (so that a parameter at zero, whose
+draws are skipped, leaves the other kinds' draws alone):
 
 1. stuck cells: ``u ~ U(0, 1)`` per cell; stuck in the high-resistance (off) state where
    ``u < stuck_hrs``, in the low-resistance (on) state where ``stuck_hrs ≤ u < stuck_hrs +
-   stuck_lrs`` — or taken from a fault map (:func:`read_fault_map`), the map a tested chip
-   gives;
+   stuck_lrs`` (no draws where both are 0) — or taken from a fault map
+   (:func:`read_fault_map`), the map a tested chip gives;
 2. spares (``spare_rows``/``spare_cols`` per array): the stuck states of that many spare rows
    and columns, used only by fault-aware repair (:meth:`Chip.repaired`);
 3. programming error: ``G = G0 · exp(program_sigma · ε)``, ε ~ N(0, 1) (log-normal, median
-   ``G0``); a stuck cell is not programmed and has its state's nominal conductance
-   (``g_off`` or ``g_on``);
+   ``G0``; drawn by :mod:`.noise`, only where ``program_sigma > 0``); a stuck cell is not
+   programmed and has its state's nominal conductance (``g_off`` or ``g_on``);
 4. drift: ``G · (max(t, t0) / t0)^−ν`` with ``ν ~ N(drift_nu, drift_nu_sigma²)`` per cell,
-   clipped at 0;
+   clipped at 0 (drawn only where drift applies);
 
 then per analog comparator of every ``xbar.compare`` op (per replica of the array it senses,
 per level and output column) an input-referred offset ``N(0, comparator_offset_sigma²)``
 amperes. Read noise is drawn per array read by the simulator from the chip's own generator
-(:attr:`DeviceModel.read_sigma`). Chip ``i`` of seed ``s`` draws from
-``SeedSequence(s).spawn(i + 1)[i]``: the same chip whatever the number of chips run.
+(:attr:`DeviceModel.read_sigma`). Chip ``i`` of seed ``s`` is ``SeedSequence(s).spawn(i +
+1)[i]``, whose children ``spawn(5)`` are the streams of stuck cells, spares, programming
+error, drift and comparator offsets, the chip's read-noise generator drawing from the chip's
+sequence itself: the same chip whatever the number of chips run.
 """
 
 from __future__ import annotations
@@ -115,42 +117,50 @@ class ChipSampler:
 
     def chip(self, index: int) -> Chip:
         """Chip ``index`` (deterministic in the seed and the index alone)."""
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(index + 1)[index])
+        sequence = np.random.SeedSequence(self.seed).spawn(index + 1)[index]
+        stuck_rng, spare_rng, program_rng, drift_rng, offset_rng = map(np.random.default_rng, sequence.spawn(5))
         c = self.config
         stuck, conductances, spare_rows, spare_cols = {}, {}, {}, {}
         for op in self.arrays:
             ideal = self._ideal[op]
             shape = (op.attr("replicas"),) + ideal.shape
-            stuck[op] = self._stuck(op, rng, shape)
-            spare_rows[op] = _stuck_codes(rng.random((shape[0], c.spare_rows, shape[2])), c)
-            spare_cols[op] = _stuck_codes(rng.random((shape[0], shape[1], c.spare_cols)), c)
-            conductances[op] = self.program(ideal, stuck[op], rng)
+            stuck[op] = self._stuck(op, stuck_rng, shape)
+            spare_rows[op] = _stuck_codes(spare_rng, (shape[0], c.spare_rows, shape[2]), c)
+            spare_cols[op] = _stuck_codes(spare_rng, (shape[0], shape[1], c.spare_cols), c)
+            conductances[op] = self.program(ideal, stuck[op], program_rng, drift_rng)
         offsets = {}
         if c.comparator_offset_sigma > 0:
             for op, replicas in self.comparators:
                 levels, columns = op.const_type("thresholds").shape[2], op.const_type("thresholds").shape[0]
-                offsets[op] = c.comparator_offset_sigma * rng.standard_normal((replicas, levels, columns))
-        return Chip(index, self.base, c, stuck, conductances, offsets, rng, spare_rows, spare_cols)
+                offsets[op] = c.comparator_offset_sigma * offset_rng.standard_normal((replicas, levels, columns))
+        return Chip(index, self.base, c, stuck, conductances, offsets, np.random.default_rng(sequence),
+                    spare_rows, spare_cols)
 
-    def program(self, ideal: np.ndarray, stuck: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def program(self, ideal: np.ndarray, stuck: np.ndarray, program_rng: np.random.Generator,
+                drift_rng: np.random.Generator) -> np.ndarray:
         """Conductances ``[R, K, M]`` of cells meant to be ``ideal`` ``[K, M]`` with ``stuck``
-        codes: programming error, stuck states, drift (draws 3 and 4 of the module docstring)."""
+        codes: programming error, stuck states, drift (draws 3 and 4 of the module docstring,
+        from their streams)."""
         c, base = self.config, self.base
-        g = np.broadcast_to(ideal, stuck.shape)
-        epsilon = rng.standard_normal(stuck.shape)
-        if c.program_sigma > 0:
-            g = g * np.exp(c.program_sigma * epsilon)
-        g = np.where(stuck == STUCK_HRS, base.g_off, np.where(stuck == STUCK_LRS, base.g_on, g))
-        nu = rng.standard_normal(stuck.shape)
+        if c.program_sigma > 0 or c.drift_nu > 0:
+            from .noise import standard_normals  # compiled: loaded when a chip first draws
+        if c.program_sigma > 0:  # in place: G0 · exp(σε)
+            g = standard_normals(stuck.shape, program_rng)
+            g *= c.program_sigma
+            np.exp(g, out=g)
+            g *= ideal
+        else:
+            g = np.array(np.broadcast_to(ideal, stuck.shape), np.float64)
+        g[stuck == STUCK_HRS] = base.g_off
+        g[stuck == STUCK_LRS] = base.g_on
         if c.drift_nu > 0 and c.drift_t_seconds > c.drift_t0_seconds:
-            nu = np.maximum(c.drift_nu + c.drift_nu_sigma * nu, 0.0)
-            g = g * (c.drift_t_seconds / c.drift_t0_seconds) ** -nu
-        return np.ascontiguousarray(g, dtype=np.float64)
+            nu = np.maximum(c.drift_nu + c.drift_nu_sigma * standard_normals(stuck.shape, drift_rng), 0.0)
+            g *= (c.drift_t_seconds / c.drift_t0_seconds) ** -nu
+        return g
 
     def _stuck(self, op: Operation, rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
-        drawn = _stuck_codes(rng.random(shape), self.config)
         if self.fault_map is None:
-            return drawn
+            return _stuck_codes(rng, shape, self.config)
         given = self.fault_map.get(op.const("conductance"))
         return np.zeros(shape, np.uint8) if given is None else np.broadcast_to(given, shape).copy()
 
@@ -162,7 +172,7 @@ class ChipSampler:
         draws), every other cell keeps its conductance. Without spares, ``chip`` itself."""
         if not (self.config.spare_rows or self.config.spare_cols):
             return chip
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, chip.index, 1]))
+        program_rng, drift_rng = map(np.random.default_rng, np.random.SeedSequence([self.seed, chip.index, 1]).spawn(2))
         stuck, conductances = dict(chip.stuck), dict(chip.conductances)
         for op in self.arrays:
             ideal = self._ideal[op]
@@ -173,7 +183,7 @@ class ChipSampler:
                 moved[r] |= _move_worst(codes[r], ideal, chip.spare_rows[op][r], axis=0, base=self.base)
             if moved.any():
                 stuck[op] = codes
-                conductances[op] = np.where(moved, self.program(ideal, codes, rng), chip.conductances[op])
+                conductances[op] = np.where(moved, self.program(ideal, codes, program_rng, drift_rng), chip.conductances[op])
         return replace(chip, stuck=stuck, conductances=conductances)
 
 
@@ -204,13 +214,14 @@ def _move_worst(codes: np.ndarray, ideal: np.ndarray, spares: np.ndarray, axis: 
     return moved
 
 
-def _stuck_codes(u: np.ndarray, config: DeviceConfig) -> np.ndarray:
-    """Stuck codes from uniform draws ``u``: HRS below ``stuck_hrs``, LRS in the next
-    ``stuck_lrs``."""
-    codes = np.zeros(u.shape, np.uint8)
-    codes[u < config.stuck_hrs] = STUCK_HRS
-    codes[(u >= config.stuck_hrs) & (u < config.stuck_hrs + config.stuck_lrs)] = STUCK_LRS
-    return codes
+def _stuck_codes(rng: np.random.Generator, shape: tuple[int, ...], config: DeviceConfig) -> np.ndarray:
+    """Stuck codes of ``shape`` from one uniform draw per cell: HRS below ``stuck_hrs``, LRS in
+    the next ``stuck_lrs`` (no draws, every cell works, where both are 0)."""
+    if config.stuck_hrs == 0 and config.stuck_lrs == 0:
+        return np.zeros(shape, np.uint8)
+    u = rng.random(shape, dtype=np.float32)
+    return (u < config.stuck_hrs).astype(np.uint8) + (
+        (u >= config.stuck_hrs) & (u < config.stuck_hrs + config.stuck_lrs)).astype(np.uint8) * STUCK_LRS
 
 
 def _has_reference(op: Operation) -> bool:

@@ -14,6 +14,7 @@ from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, Scheme, plane_weights
 
 from ..circuit import IRDropModel, ir_drop_model
+from .caches import prepared
 from .errors import SimulatorError
 
 
@@ -46,7 +47,7 @@ class DeviceModel:
     - ``read_sigma``: relative read noise of every cell, drawn per array read from ``rng``:
       ``G · (1 + read_sigma · ε)``, ε ~ N(0, 1) per cell and read. A column's current then has
       ``N(0, read_sigma² · v_read² · Σ_k ports_k · G_kj²)`` added — that sum's exact
-      distribution, drawn once per column and read.
+      distribution, drawn once per column and read (by :mod:`.noise`, seeded from ``rng``).
     - ``wire_ohm``: the resistance (ohms) of one wire segment between adjacent cells, rows and
       columns (IR drop; :mod:`bnnc.backends.circuit` gives the mesh). 0, the default, is the
       ideal ``v_read · ports @ G``; above 0 the column currents come from the mesh.
@@ -112,9 +113,11 @@ class ColumnCurrents:
         """ADC conversion: ``round((I − I_base) / (v_read · s_j))`` as int32, saturating at
         ``[0, 2**bits − 1]`` for a ``bits``-bit ADC (unbounded for ``None``)."""
         scale = (1 / (self.device.v_read * self.steps)).astype(self.currents.dtype)
-        counts = np.rint((self.currents - self.baseline) * scale)
+        counts = np.subtract(self.currents, self.baseline)
+        counts *= scale
+        np.rint(counts, out=counts)
         if bits is not None:
-            counts = np.clip(counts, 0, (1 << bits) - 1)
+            np.clip(counts, 0, (1 << bits) - 1, out=counts)
         return counts.astype(np.int32)
 
     def resolve(self) -> np.ndarray:
@@ -147,7 +150,8 @@ class DeviceSession:
         a reference column where ``reference``), or what the device's hook makes of them."""
         device = self.device
         if op not in self._conductances:
-            ideal = device.ideal_cells(op.const_array("conductance"), reference)
+            ideal = prepared(op, ("ideal cells", device.g_on, device.g_off, reference),
+                             lambda: device.ideal_cells(op.const_array("conductance"), reference))
             g = ideal if device.conductance is None else np.asarray(device.conductance(op, ideal.copy()), np.float64)
             replicas = op.attr("replicas")
             if g.shape == ideal.shape:
@@ -170,14 +174,23 @@ class DeviceSession:
         return self._ir_drop[op]
 
     def single_precision(self, op: Operation, g: np.ndarray, reference: bool) -> np.ndarray:
-        """``[G, G², T]`` of ``op``'s conductances ``g`` in float32, for the column currents
-        (``T`` the mesh's transfer matrices with ``wire_ohm > 0``, else ``G`` again): a current
-        (and its ADC count) over ``K`` rows then errs by about ``K · 6e-8`` of one on-cell's
-        current, far below the half step (0.5 LSB) that every comparator and ADC decision keeps."""
+        """``[R, K, W]`` float32 weights of one GEMM per replica that gives every column
+        figure a read of ``op``'s conductances ``g`` needs, side by side: ``v_read · G`` (the
+        ohmic currents, amperes), then ``(read_sigma · v_read)² · G²`` where the device has read
+        noise (the variance of each column's current per driven row), then ``v_read · T`` (the
+        mesh's transfer matrices) where ``wire_ohm > 0``. A current over ``K`` rows then errs by
+        about ``K · 6e-8`` of one on-cell's current, far below the half step (0.5 LSB) that every
+        comparator and ADC decision keeps."""
         if op not in self._single:
-            transfer = np.stack([m.transfer for m in self.ir_drop(op, reference)]) if self.device.wire_ohm > 0 else g
-            self._single[op] = np.stack([g, g * g, transfer]).astype(np.float32)
+            device = self.device
+            parts = [device.v_read * g]
+            if device.read_sigma > 0:
+                parts.append((device.read_sigma * device.v_read) ** 2 * (g * g))
+            if device.wire_ohm > 0:
+                parts.append(device.v_read * np.stack([m.transfer for m in self.ir_drop(op, reference)]))
+            self._single[op] = np.ascontiguousarray(np.concatenate(parts, axis=2), dtype=np.float32)
         return self._single[op]
+
     def comparator_offsets(self, op: Operation, columns: int, levels: int, replicas: int = 1) -> np.ndarray:
         """``[R, M, L]`` offsets (amperes) of ``xbar.compare`` op ``op`` from the device's hook
         (zeros without one; ``R`` is 1 where the replicas' comparators share them)."""
@@ -223,33 +236,42 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     ``xbar.mvm`` op ``op`` reads (replica ``r`` reading positions ``p mod R = r``), plus the
     read noise where the device has some; with ``wire_ohm > 0``, ``I = v_read · ports @ T`` with
     the mesh's transfer matrix ``T`` (:meth:`DeviceSession.ir_drop`), recording the worst error
-    against the ideal currents in :attr:`DeviceSession.ir_drop_error_lsb`."""
+    against the ideal currents in :attr:`DeviceSession.ir_drop_error_lsb`. One GEMM per replica
+    gives every figure (:meth:`DeviceSession.single_precision`); the read noise is added in one
+    compiled pass per replica, in replica order, seeded from the device's generator
+    (:mod:`.noise`)."""
     device = session.device
     assert device is not None
     scheme = sensing_scheme(op)
     reference = scheme is not None and scheme.reference_column
     g = session.conductances(op, reference)
     replicas, rows, columns = g.shape
-    g32 = session.single_precision(op, g, reference)
+    weights = session.single_precision(op, g, reference)
+    noisy, wired = device.read_sigma > 0, device.wire_ohm > 0
+    if noisy and device.rng is None:
+        raise SimulatorError.at(op, "a device with read noise needs a random generator (DeviceModel.rng)")
     lsb = device.v_read * device.delta_g
-    v_read = np.float32(device.v_read)
-    currents = np.empty(ports.shape[:3] + (columns,), np.float32)
+    currents = np.empty(ports.shape[:3] + (columns,), np.float32) if replicas > 1 else None
     driven = np.empty(ports.shape[:3], np.float32)
     for r in range(replicas):
         part = ports[:, :, r::replicas]
-        flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)  # one sgemm per replica
-        current = flat @ g32[0, r]
-        if device.wire_ohm > 0:
-            ideal, current = current, flat @ g32[2, r]
-            worst = float(np.abs(current - ideal).max(initial=0.0)) * device.v_read / lsb
+        flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)
+        out = flat @ weights[r]  # [reads, W]: currents, variances, mesh currents side by side
+        current = out[:, -columns:] if wired else out[:, :columns]
+        if wired:
+            worst = float(np.abs(current - out[:, :columns]).max(initial=0.0)) / lsb
             session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
-        current *= v_read
-        if device.read_sigma > 0:
-            if device.rng is None:
-                raise SimulatorError.at(op, "a device with read noise needs a random generator (DeviceModel.rng)")
-            spread = np.sqrt(flat @ g32[1, r]) * np.float32(device.read_sigma * device.v_read)
-            current += spread * device.rng.standard_normal(spread.shape, dtype=np.float32)
-        currents[:, :, r::replicas] = current.reshape(part.shape[:3] + (columns,))
+        if noisy:  # N(0, read_sigma² · v_read² · Σ_k ports_k · G_kj²) per column and read
+            from .noise import add_read_noise  # compiled: loaded when a noisy read first runs
+
+            noisy_current = np.empty(current.shape, np.float32)
+            add_read_noise(noisy_current, current, out[:, columns : 2 * columns], device.rng)
+            current = noisy_current
+        shaped = current.reshape(part.shape[:3] + (columns,))
+        if currents is None:
+            currents = shaped
+        else:
+            currents[:, :, r::replicas] = shaped
         driven[:, :, r::replicas] = flat.sum(axis=1).reshape(part.shape[:3])  # exact below 2**24 rows
     return ColumnCurrents(currents, driven, device.column_steps(columns, reference), device, replicas)
 
