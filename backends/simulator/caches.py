@@ -25,12 +25,6 @@ Stamp = tuple[ConstantKey, ...]
 _PREPARED: weakref.WeakKeyDictionary[Operation, dict[Hashable, tuple[Stamp, Any]]] = weakref.WeakKeyDictionary()
 
 
-def constant_key(op: Operation, name: str) -> ConstantKey:
-    """The symbol and version of ``op``'s constant operand ``name``."""
-    symbol = op.const(name)
-    return symbol, op.module.constant(symbol).version
-
-
 def prepared(op: Operation, key: Hashable, build: Callable[[], Any]) -> Any:
     """``build()`` — derived from ``op``'s constants (and what ``key`` names) — computed once
     per op and kept while its constant operands refer to the same symbols and versions."""
