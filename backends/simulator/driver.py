@@ -11,10 +11,11 @@ from typing import Union
 
 import numpy as np
 
-from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value, edit_count
+from bnnc.ir import Domain, Function, Module, Operation, TensorType, Value
 
 from ..interpreter import sample_count
 from ..semantics.core import to_domain
+from .caches import structural
 from .deferred import PendingReads, PortMatrix
 from .device import ColumnCurrents, DeviceModel, DeviceSession
 from .errors import SimulatorError
@@ -88,7 +89,8 @@ def simulate(
     if chunk is not None:
         step = max(1, int(chunk))
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
-        step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
+        step = samples if samples <= MIN_CHUNK else structural(func, ("chunk", device is not None),
+                                                               lambda: _default_chunk(func, device is not None))
     plan = _plan(func, fused=device is None and observe is None)
     parts = [Run(func, session, [a[s : s + step] for a in arrays], plan, observe).execute()
              for s in range(0, samples, step)]
@@ -191,11 +193,6 @@ class _Step:
     accepts: tuple[type, ...]
 
 
-_PLANS: weakref.WeakKeyDictionary[Function, dict[bool, tuple[int, list[_Step]]]] = weakref.WeakKeyDictionary()
-"""Per function and kind of plan (fused or not): the :func:`~bnnc.ir.edit_count` it was made
-at, and the plan."""
-
-
 def _slots(func: Function) -> Callable[[Value], int | None]:
     """The function's values numbered — slots: the arguments, then every op's results in
     order —: a value's slot, None for a value that is not the function's."""
@@ -218,14 +215,7 @@ def _plan(func: Function, fused: bool) -> list[_Step]:
     """The function's steps (``fused``: with the integer path's fusions, see :data:`Fuser`),
     made once per function and kept while no IR is edited (:func:`~bnnc.ir.edit_count`: any
     change of an op list, an operand or an attribute anywhere makes it again)."""
-    edits = edit_count()
-    plans = _PLANS.setdefault(func, {})
-    cached = plans.get(fused)
-    if cached is not None and cached[0] == edits:
-        return cached[1]
-    steps = _steps(func, _fusions(func) if fused else {})
-    plans[fused] = (edits, steps)
-    return steps
+    return structural(func, ("plan", fused), lambda: _steps(func, _fusions(func) if fused else {}))
 
 
 Fusion = tuple[tuple[Value, ...], Kernel, tuple[type, ...]]

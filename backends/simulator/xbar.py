@@ -4,14 +4,16 @@ ADCs, accumulation and sensing (comparators and readouts, fused with the reads t
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
 
-from bnnc.ir import Operation, Value, edit_count
+from bnnc.ir import Operation, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
-from .caches import prepared, thresholds_per_position
+from ..semantics.bnn import sign_masks
+from .caches import prepared, structural, thresholds_per_position
 from .deferred import PendingReads, PortMatrix, ReadLayout, fused_comparison, fused_value, read_layout
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
 from .driver import Datum, Kernel, Run, fuses, kernel
@@ -38,6 +40,28 @@ def _planes(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
         code = x.astype(np.int16) & 0xFF
         stacked = np.stack([(code >> b) & 1 for b in range(8)], axis=1)
     return [stacked.astype(np.uint8)]
+
+
+@fuses("xbar.planes")
+def _signed_planes(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]] | None:
+    """``bnn.sign`` then ``xbar.planes`` in one step, straight to packed bits: one plane holds
+    ``[sign(x) = 1]`` (``(s + 1) / 2`` of ±1, or of a ternary 0), two planes ``[sign(x) = 1]`` and
+    ``[sign(x) = −1]`` — where the sign's result only feeds the planes and its input has the
+    ``[1, C, *spatial]`` form of packed bits."""
+    sign = op.operands[0].producer
+    shape = op.operands[0].type.shape
+    if sign is None or sign.name != "bnn.sign" or len(shape) < 2 or shape[0] != 1:
+        return None
+    planes = op.result.type.shape[0]
+    channels, positions = shape[1], math.prod(shape[2:])
+    held = weakref.ref(sign)  # a cached plan must not keep its function alive
+
+    def packed(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
+        positive, negative = sign_masks(held(), args[0].reshape(run.samples, channels, positions))
+        bits = np.stack([positive, negative][:planes], axis=1).transpose(0, 1, 3, 2)  # [N, L, S, C]
+        return [PackedBits.of(np.ascontiguousarray(bits), (run.samples,) + op.result.type.shape)]
+
+    return (sign,), tuple(sign.operands), packed, ()
 
 
 @kernel("xbar.decode")
@@ -71,17 +95,9 @@ def _window(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     return [ports]
 
 
-_READ_ONLY: weakref.WeakKeyDictionary[Operation, tuple[int, bool]] = weakref.WeakKeyDictionary()
-"""Per window op: the :func:`~bnnc.ir.edit_count` and whether only array reads use its result."""
-
-
 def _window_read_only(op: Operation) -> bool:
     """:func:`_only_array_reads` of the window ``op``'s result, kept until an IR is edited."""
-    edits = edit_count()
-    cached = _READ_ONLY.get(op)
-    if cached is None or cached[0] != edits:
-        cached = _READ_ONLY[op] = (edits, _only_array_reads(op.result))
-    return cached[1]
+    return structural(op, "read only", lambda: _only_array_reads(op.result))
 
 
 def _only_array_reads(value: Value) -> bool:
@@ -292,13 +308,14 @@ def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...
     if not _pending_chain(op.operands[0], absorbed, reads):
         return None
     windows = list(dict.fromkeys(window for _, window, _, _ in reads))
-    ranges = tuple((mvm, windows.index(window), start, stop) for mvm, window, start, stop in reads)
+    # the array reads held weakly: a cached plan must not keep its function alive
+    ranges = tuple((weakref.ref(mvm), windows.index(window), start, stop) for mvm, window, start, stop in reads)
     sense = _compare if op.name == "xbar.compare" else _readout
     shape = op.operands[0].type.shape
     known: list[ReadLayout] = []  # the reads' layout, the same every call: made on the first
 
     def sensed(run: Run, op: Operation, ports: list[Datum]) -> list[Datum]:
-        ranged = tuple((mvm, ports[w].narrowed(start, stop - start)) for mvm, w, start, stop in ranges)
+        ranged = tuple((mvm(), ports[w].narrowed(start, stop - start)) for mvm, w, start, stop in ranges)
         pending = PendingReads(ranged, (run.samples,) + shape, known[0] if known else None)
         if not known:
             known.append(read_layout(pending))
