@@ -22,6 +22,58 @@ from .location import UNKNOWN, Location
 from .types import Domain, TensorType
 
 
+# --------------------------------------------------------------------------- edits
+
+
+_edits = 0
+
+
+def edit_count() -> int:
+    """How many structural edits the process has made to any IR so far: ops inserted, erased or
+    reordered (any change of a function's op list), operands set (use lists with them) and op
+    attributes changed. What is derived from a function's structure (the simulator's execution
+    plan) stays valid while this number is unchanged. A value's type is fixed when the value is
+    made; constants' data carry their own :attr:`Constant.version`."""
+    return _edits
+
+
+def _edited() -> None:
+    global _edits
+    _edits += 1
+
+
+def _counting(base: type, names: tuple[str, ...]) -> dict[str, Any]:
+    """Methods of ``base`` that count as an edit (:func:`edit_count`) each time they run."""
+
+    def counted(name: str) -> Any:
+        method = getattr(base, name)
+
+        def edit(self: Any, *args: Any, **kwargs: Any) -> Any:
+            _edited()
+            return method(self, *args, **kwargs)
+
+        edit.__name__ = name
+        return edit
+
+    return {name: counted(name) for name in names}
+
+
+class OpList(list):
+    """A function's op list: every in-place change counts as an edit (:func:`edit_count`)."""
+
+
+class AttrDict(dict):
+    """An op's attributes: every change counts as an edit (:func:`edit_count`)."""
+
+
+for _name, _method in _counting(list, ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend",
+                                       "insert", "pop", "remove", "clear", "sort", "reverse")).items():
+    setattr(OpList, _name, _method)
+for _name, _method in _counting(dict, ("__setitem__", "__delitem__", "__ior__", "pop", "popitem", "clear",
+                                       "update", "setdefault")).items():
+    setattr(AttrDict, _name, _method)
+
+
 # --------------------------------------------------------------------------- values
 
 
@@ -126,7 +178,7 @@ class Operation:
     ):
         self.operands: list[Value] = []
         self.consts: list[str] = list(consts)
-        self.attributes: dict[str, AttrValue] = self._complete_attributes(attributes or {})
+        self.attributes: dict[str, AttrValue] = AttrDict(self._complete_attributes(attributes or {}))
         self.results: list[Value] = [Value(t, self, i) for i, t in enumerate(result_types)]
         self.location = location
         self.parent: Function | None = None
@@ -184,10 +236,12 @@ class Operation:
     # -- operands and uses ----------------------------------------------------------------
 
     def _append_operand(self, value: Value) -> None:
+        _edited()
         value.uses.append(Use(self, len(self.operands)))
         self.operands.append(value)
 
     def set_operand(self, index: int, value: Value) -> None:
+        _edited()
         old = self.operands[index]
         old.uses = [u for u in old.uses if not (u.op is self and u.index == index)]
         self.operands[index] = value
@@ -195,6 +249,7 @@ class Operation:
 
     def drop_operand_uses(self) -> None:
         """Remove this op from the use lists of its operands (before erasing it)."""
+        _edited()
         for index, value in enumerate(self.operands):
             value.uses = [u for u in value.uses if not (u.op is self and u.index == index)]
 
@@ -305,8 +360,8 @@ class Operation:
         for attr in self.attr_defs:
             if attr.name not in self.attributes:
                 raise self.fail(f"missing required attribute '{attr.name}'")
-            try:
-                self.attributes[attr.name] = attr.coerce(self.attributes[attr.name])
+            try:  # the canonical form of the same value: no edit
+                dict.__setitem__(self.attributes, attr.name, attr.coerce(self.attributes[attr.name]))
             except ValueError as e:
                 raise self.fail(f"attribute '{attr.name}' {e}") from None
 
@@ -396,9 +451,19 @@ class Function:
     def __init__(self, name: str, arg_types: Sequence[TensorType], attributes: dict[str, Any] | None = None):
         self.name = name
         self.args = [Value(t, None, i) for i, t in enumerate(arg_types)]
-        self.ops: list[Operation] = []
+        self._ops: OpList = OpList()
         self.attributes: dict[str, AttrValue] = dict(attributes or {})
         self.parent: Module | None = None
+
+    @property
+    def ops(self) -> list[Operation]:
+        """The body, in order (an :class:`OpList`: edits of it count, see :func:`edit_count`)."""
+        return self._ops
+
+    @ops.setter
+    def ops(self, ops: Iterable[Operation]) -> None:
+        _edited()
+        self._ops = OpList(ops)
 
     # -- editing --------------------------------------------------------------------------
 

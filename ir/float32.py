@@ -12,7 +12,7 @@ _BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divi
 def elementwise(kind: str, x: np.ndarray, constant: np.ndarray, const_first: bool) -> np.ndarray:
     """``x op c`` (or ``c op x``) in float32 with broadcasting; ``kind`` is add/sub/mul/div."""
     fn = _BINARY[kind]
-    x32, c = np.asarray(x).astype(np.float32), np.asarray(constant, np.float32)
+    x32, c = np.asarray(x).astype(np.float32, copy=False), np.asarray(constant, np.float32)
     with np.errstate(all="ignore"):
         y = fn(c, x32) if const_first else fn(x32, c)
     return np.asarray(y, dtype=np.float32)

@@ -98,12 +98,18 @@ def _threshold(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
 @implements(dialect.Sign)
 def _sign(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """+1 above zero, -1 below; at zero (``-0.0`` included) 0, +1 or -1 per ``zero``."""
-    (x,) = args
+    positive, negative = sign_masks(op, args[0])
+    dtype = _result_domain(op).dtype
+    return [positive.astype(dtype) - negative.astype(dtype)]
+
+
+def sign_masks(op: Operation, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``bnn.sign`` op ``op`` gives +1 and where it gives −1 on ``x`` (elsewhere 0): above
+    and below zero, and at zero (``-0.0`` included) as ``zero`` says; NaN is refused."""
     if x.dtype.kind == "f" and np.isnan(x).any():
         raise InterpreterError.at(op, "sign of NaN")
-    at_zero = {"zero": 0, "pos": 1, "neg": -1}[op.attr("zero")]
-    y = np.where(x > 0, 1, np.where(x < 0, -1, at_zero))
-    return [y.astype(_result_domain(op).dtype)]
+    zero = op.attr("zero")
+    return (x >= 0 if zero == "pos" else x > 0), (x <= 0 if zero == "neg" else x < 0)
 
 
 # --------------------------------------------------------------------------- float32 ops

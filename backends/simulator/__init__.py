@@ -43,6 +43,11 @@ linear and exact, which the simulator exploits without changing any result:
 
 Any other consumer of a deferred value gets exactly the array the interpreter holds.
 
+Without an observer, the integer path's plan fuses what the program fixes (made once per
+function, kept until an IR is edited, :func:`bnnc.ir.edit_count`): each sensing op runs in one
+step with its tiles' array reads, proven-exact ADCs and accumulations (their slices left out),
+and a ``bnn.sign`` that only feeds ``xbar.planes`` writes the planes' packed words directly.
+
 Analog path (a :class:`DeviceModel`)
 -------------------------------------
 Every array read is kept as column currents (amperes)::
@@ -90,7 +95,7 @@ is its all-off current and ``ΔG = g_on − g_off`` the ideal on/off step.
 
 Modules
 -------
-- :mod:`.driver`: :func:`simulate`, chunks, the cached execution plan, the kernel registry;
+- :mod:`.driver`: :func:`simulate`, chunks, the cached execution plan and its fusions, the kernel registry;
 - :mod:`.device`: the device model, column currents, the hooks' results, analog comparators;
 - :mod:`.deferred`: port matrices, pending reads and their fusion into one GEMM per window;
 - :mod:`.gemm`: the exact byte GEMM engines;

@@ -1,7 +1,8 @@
 """What the simulator derives from an op's constants (float32 cells, GEMM weights, fusion
 plans, thresholds per window position), computed once per op and kept while the op's constant
 operands refer to the same symbols and data versions (:attr:`bnnc.ir.Constant.version`) —
-never keyed by ``id()``, which Python gives again to a new array once the old one is freed."""
+never keyed by ``id()``, which Python gives again to a new array once the old one is freed;
+and what it derives from the IR's structure (execution plans), kept until an IR is edited."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bnnc.ir import Operation
+from bnnc.ir import Operation, edit_count
 
 from ..semantics.bnn import spatial_classes
 
@@ -25,10 +26,21 @@ Stamp = tuple[ConstantKey, ...]
 _PREPARED: weakref.WeakKeyDictionary[Operation, dict[Hashable, tuple[Stamp, Any]]] = weakref.WeakKeyDictionary()
 
 
-def constant_key(op: Operation, name: str) -> ConstantKey:
-    """The symbol and version of ``op``'s constant operand ``name``."""
-    symbol = op.const(name)
-    return symbol, op.module.constant(symbol).version
+_STRUCTURAL: weakref.WeakKeyDictionary[Any, dict[Hashable, tuple[int, Any]]] = weakref.WeakKeyDictionary()
+
+
+def structural(owner: Any, key: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()`` — derived from the structure of the IR ``owner`` belongs to (ops, operands,
+    uses, attributes, types), not from constants' data — computed once per owner and ``key``
+    and kept until any IR is edited (:func:`~bnnc.ir.edit_count`)."""
+    edits = edit_count()
+    per_owner = _STRUCTURAL.setdefault(owner, {})
+    cached = per_owner.get(key)
+    if cached is not None and cached[0] == edits:
+        return cached[1]
+    value = build()
+    per_owner[key] = (edits, value)
+    return value
 
 
 def prepared(op: Operation, key: Hashable, build: Callable[[], Any]) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
-from .caches import constant_key, prepared
+from .caches import prepared
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
 from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable, worthwhile
@@ -43,7 +43,10 @@ class PortMatrix:
     def key(self) -> tuple:
         """What a read of this range computes from besides the cells: the window's geometry
         over the planes' image, whether it has complement rows, and the range."""
-        return (window_geometry(self.window, *self.image_shape[2:]), self.valid is not None, self.start, self.stop)
+        geometry = self.cache.get("geometry")
+        if geometry is None:
+            geometry = self.cache["geometry"] = window_geometry(self.window, *self.image_shape[2:])
+        return (geometry, self.valid is not None, self.start, self.stop)
 
     def narrowed(self, start: int, size: int) -> PortMatrix:
         """Ports ``[start, start + size)`` of this range (a row tile)."""
@@ -124,6 +127,9 @@ class PendingReads:
 
     reads: tuple[tuple[Operation, PortMatrix], ...]
     shape: tuple[int, ...]
+    layout: ReadLayout | None = field(default=None, compare=False)
+    """The reads' :class:`ReadLayout` where it is known already (a fused step's reads are the
+    same every call), else made when a sensing needs it."""
 
     def resolve(self) -> np.ndarray:
         """The counts, int32 (a sum wraps like the interpreter's int64 → int32)."""
@@ -131,6 +137,30 @@ class PendingReads:
         for op, ports in self.reads[1:]:
             total += _counts_of_ports(op, ports)
         return total
+
+
+@dataclass(frozen=True)
+class ReadLayout:
+    """What the fusion plan of pending reads depends on besides their cells: per read, the key of
+    its port range (:attr:`PortMatrix.key`) and the index of the window it is a range of
+    (windows in order of first read); and each window's first read."""
+
+    keys: tuple[tuple, ...]
+    windows: tuple[int, ...]
+    firsts: tuple[int, ...]
+
+
+def read_layout(pending: PendingReads) -> ReadLayout:
+    """The :class:`ReadLayout` of ``pending``."""
+    caches: list[dict] = []
+    firsts, indices = [], []
+    for read, (_, ports) in enumerate(pending.reads):
+        index = next((i for i, cache in enumerate(caches) if cache is ports.cache), len(caches))
+        if index == len(caches):
+            caches.append(ports.cache)
+            firsts.append(read)
+        indices.append(index)
+    return ReadLayout(tuple(ports.key for _, ports in pending.reads), tuple(indices), tuple(firsts))
 
 
 def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
@@ -266,10 +296,12 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
 def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup], int, list[PortMatrix]]:
     """The fusion plan of sensing op ``op`` (made once per layout of its reads and versions of
     their cells), its bound of ``|v|``, and the windows its groups read."""
-    windows = _windows_read(pending)
-    layout = tuple((constant_key(mvm, "conductance"), ports.key, _window_index(windows, ports))
-                   for mvm, ports in pending.reads)
-    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
+    layout = pending.layout or read_layout(pending)
+    module = op.module
+    cells = tuple((symbol, module.constant(symbol).version)
+                  for symbol in (mvm.const("conductance") for mvm, _ in pending.reads))
+    windows = [pending.reads[read][1] for read in layout.firsts]
+    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout, cells)
     groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
     return groups, bound, windows
 
@@ -289,21 +321,6 @@ def _runs_packed(group: _FusedGroup, ports: PortMatrix, pending: PendingReads) -
 def _omega(op: Operation, planes: int) -> np.ndarray:
     """The input planes' weights in the packed kernel (one plane: 1, its weight is in the cells)."""
     return np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
-
-
-def _windows_read(pending: PendingReads) -> list[PortMatrix]:
-    """One port matrix of each window that ``pending`` reads (its row tiles share one im2col
-    cache), in the order of the reads."""
-    windows: list[PortMatrix] = []
-    for _, ports in pending.reads:
-        if not any(w.cache is ports.cache for w in windows):
-            windows.append(ports)
-    return windows
-
-
-def _window_index(windows: list[PortMatrix], ports: PortMatrix) -> int:
-    """The index in ``windows`` of the window ``ports`` is a range of."""
-    return next(i for i, w in enumerate(windows) if w.cache is ports.cache)
 
 
 def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]) -> tuple[list[_FusedGroup], int]:

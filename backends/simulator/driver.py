@@ -16,6 +16,7 @@ from bnnc.ir.diagnostics import plural
 
 from ..interpreter import sample_count
 from ..semantics.core import to_domain
+from .caches import structural
 from .deferred import PendingReads, PortMatrix
 from .device import ColumnCurrents, DeviceModel, DeviceSession
 from .errors import SimulatorError
@@ -35,17 +36,22 @@ kernels see them, deferred forms included); must not modify them."""
 
 _KERNELS: dict[str, Kernel] = {}
 _ACCEPTS: dict[str, tuple[type, ...]] = {}
+_PURE: set[str] = set()
 
 
-def kernel(*names: str, accepts: tuple[type, ...] = ()) -> Callable[[Kernel], Kernel]:
+def kernel(*names: str, accepts: tuple[type, ...] = (), pure: bool = False) -> Callable[[Kernel], Kernel]:
     """Decorator: register ``fn(run, op, args) -> results`` as the batched kernel of the ops
     ``names``; ``accepts`` are the deferred forms it takes as they are (every other op gets
-    them resolved to the arrays the interpreter holds)."""
+    them resolved to the arrays the interpreter holds). A ``pure`` kernel checks nothing and
+    does nothing but make its results: a plan leaves out its step where no step reads them
+    (a fused step that does its work)."""
 
     def register(fn: Kernel) -> Kernel:
         for name in names:
             _KERNELS[name] = fn
             _ACCEPTS[name] = accepts
+            if pure:
+                _PURE.add(name)
         return fn
 
     return register
@@ -84,8 +90,9 @@ def simulate(
     if chunk is not None:
         step = max(1, int(chunk))
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
-        step = samples if samples <= MIN_CHUNK else _default_chunk(func, device is not None)
-    plan = _plan(func)
+        step = samples if samples <= MIN_CHUNK else structural(func, ("chunk", device is not None),
+                                                               lambda: _default_chunk(func, device is not None))
+    plan = _plan(func, fused=device is None and observe is None)
     parts = [Run(func, session, [a[s : s + step] for a in arrays], plan, observe).execute()
              for s in range(0, samples, step)]
     if len(parts) == 1:
@@ -150,12 +157,34 @@ def _default_chunk(func: Function, analog: bool) -> int:
     return int(min(4096, max(MIN_CHUNK, budget // largest)))
 
 
+Fuser = Callable[[Operation], Union[tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]], None]]
+"""A fusion of the integer path's plan (no device, no observer): for an op, ``(absorbed, reads,
+kernel, accepts)`` — the ops before it whose work its step does, the values that step reads
+instead of its operands, its kernel ``(run, op, values of reads) -> results`` and the deferred
+forms that kernel takes — or None where the op does not fuse. An absorbed op's results must
+be used only by absorbed ops and the fused op (the plan checks it)."""
+
+_FUSERS: dict[str, Fuser] = {}
+
+
+def fuses(*names: str) -> Callable[[Fuser], Fuser]:
+    """Decorator: register a :data:`Fuser` for the ops ``names``."""
+
+    def register(fn: Fuser) -> Fuser:
+        for name in names:
+            _FUSERS[name] = fn
+        return fn
+
+    return register
+
+
 @dataclass(frozen=True)
 class _Step:
-    """One op of a function's execution plan: the op (weakly: a cached plan must not keep its
+    """One step of a function's execution plan: an op (weakly: a cached plan must not keep its
     function alive), its kernel, the slots its operands are read from (None for a value that
-    is not the function's), its results' slots, declared types and indices, and the slots dead
-    after it."""
+    is not the function's), its results' slots, declared types and indices, the slots dead
+    after it, and the deferred forms its kernel takes. A fused step runs its op and the ops it
+    absorbed (see :data:`Fuser`) at once."""
 
     op: weakref.ReferenceType
     kernel: Kernel | None
@@ -165,16 +194,9 @@ class _Step:
     accepts: tuple[type, ...]
 
 
-Wiring = tuple[int, tuple[tuple[tuple[int | None, ...], tuple[TensorType, ...]], ...]]
-"""A function's structure as its plan reads it: the number of arguments and, per op, its
-operands' slots and its results' types."""
-
-_PLANS: weakref.WeakKeyDictionary[Function, tuple[Wiring, list[_Step]]] = weakref.WeakKeyDictionary()
-
-
-def _wiring(func: Function) -> Wiring:
+def _slots(func: Function) -> Callable[[Value], int | None]:
     """The function's values numbered — slots: the arguments, then every op's results in
-    order — and each op's operands as slots."""
+    order —: a value's slot, None for a value that is not the function's."""
     first: dict[Operation, int] = {}
     slots = len(func.args)
     for op in func.ops:
@@ -187,31 +209,69 @@ def _wiring(func: Function) -> Wiring:
         start = first.get(value.owner)
         return None if start is None else start + value.index
 
-    return len(func.args), tuple((tuple(map(slot, op.operands)), tuple(v.type for v in op.results)) for op in func.ops)
+    return slot
 
 
-def _plan(func: Function) -> list[_Step]:
-    """The function's steps, built once per function and rebuilt when its ops, their operands
-    or their result types change."""
-    wiring = _wiring(func)
-    cached = _PLANS.get(func)
-    if cached is not None and cached[0] == wiring and all(s.op() is op for s, op in zip(cached[1], func.ops)):
-        return cached[1]
+def _plan(func: Function, fused: bool) -> list[_Step]:
+    """The function's steps (``fused``: with the integer path's fusions, see :data:`Fuser`),
+    made once per function and kept while no IR is edited (:func:`~bnnc.ir.edit_count`: any
+    change of an op list, an operand or an attribute anywhere makes it again)."""
+    return structural(func, ("plan", fused), lambda: _steps(func, _fusions(func) if fused else {}))
+
+
+Fusion = tuple[tuple[Value, ...], Kernel, tuple[type, ...]]
+"""A fused op's reads, kernel and accepted forms (see :data:`Fuser`)."""
+
+
+def _fusions(func: Function) -> dict[Operation, Fusion | None]:
+    """The fused ops of ``func`` (their reads, kernels and accepted forms) and the ops they
+    absorb (mapped to None)."""
+    fusions: dict[Operation, Fusion | None] = {}
+    for op in func.ops:
+        fuser = _FUSERS.get(op.name)
+        found = fuser(op) if fuser is not None else None
+        if found is None:
+            continue
+        absorbed, reads, fused_kernel, accepts = found
+        inside = set(absorbed) | {op}
+        if any(a in fusions or a.parent is not func or any(u.op not in inside for r in a.results for u in r.uses)
+               for a in absorbed):
+            continue
+        fusions[op] = (reads, fused_kernel, accepts)
+        fusions.update(dict.fromkeys(absorbed))
+    return fusions
+
+
+def _steps(func: Function, fusions: dict[Operation, Fusion | None]) -> list[_Step]:
+    """The plan: a step per op that is not absorbed by a fusion, each with the slots it reads
+    and the slots dead after it."""
+    slot = _slots(func)
+    staged = []
+    for op in func.ops:
+        if op in fusions and fusions[op] is None:
+            continue
+        reads, fused_kernel, accepts = fusions.get(op) or (op.operands, _KERNELS.get(op.name), _ACCEPTS.get(op.name, ()))
+        staged.append((op, tuple(map(slot, reads)), fused_kernel, accepts))
+    read: set[int | None] = set()
+    kept = []
+    for op, operands, step_kernel, accepts in reversed(staged):  # pure steps whose results no step reads go
+        if op.name in _PURE and not any(slot(v) in read for v in op.results):
+            continue
+        read.update(operands)
+        kept.append((op, operands, step_kernel, accepts))
+    staged = kept[::-1]
     last: dict[int, int] = {}
-    for index, (operands, _) in enumerate(wiring[1]):
-        for slot in operands:
-            if slot is not None:
-                last[slot] = len(func.ops) if func.ops[index].name == "return" else index
+    for index, (op, operands, _, _) in enumerate(staged):
+        for s in operands:
+            if s is not None:
+                last[s] = len(staged) if op.name == "return" else index
     steps = []
-    slot = wiring[0]
-    for index, (op, (operands, _)) in enumerate(zip(func.ops, wiring[1])):
-        results = tuple((slot + v.index, v.type, v.index) for v in op.results)
-        slot += len(op.results)
+    for index, (op, operands, step_kernel, accepts) in enumerate(staged):
+        first = slot(op.results[0]) if op.results else None
+        results = tuple((first + v.index, v.type, v.index) for v in op.results)
         dead = {v for v in operands if v is not None and last.get(v) == index}
         dead |= {r for r, _, _ in results if r not in last}
-        steps.append(_Step(weakref.ref(op), _KERNELS.get(op.name), operands, results, tuple(sorted(dead)),
-                           _ACCEPTS.get(op.name, ())))
-    _PLANS[func] = (wiring, steps)
+        steps.append(_Step(weakref.ref(op), step_kernel, operands, results, tuple(sorted(dead)), accepts))
     return steps
 
 
@@ -232,7 +292,8 @@ class Run:
 
     def execute(self) -> list[np.ndarray]:
         env = self.env
-        for step, op in zip(self.plan, self.func.ops):
+        for step in self.plan:
+            op = step.op()
             if step.kernel is None:
                 raise SimulatorError.at(op, f"no simulator kernel for op {op.name}")
             try:

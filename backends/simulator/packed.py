@@ -119,7 +119,7 @@ def packed_ports(image: np.ndarray | PackedBits, op: Operation, how: Layout) -> 
 @dataclass(frozen=True)
 class PackedWeights:
     """Integer weights ``W`` ``[K, M]`` over a window's ports as packed bit-planes ``planes``
-    ``[T, M, Kw]`` in layout ``how``, with ``W[:, j] = lo[j] + scale[j] · Σ_t 2^t B_t[:, j]``."""
+    ``[T, Kw, M]`` (word-major: word ``k`` of every column in a row) in layout ``how``, with ``W[:, j] = lo[j] + scale[j] · Σ_t 2^t B_t[:, j]``."""
 
     how: Layout
     planes: np.ndarray
@@ -132,7 +132,7 @@ class PackedWeights:
         global _loaded
         from .popcount import popcount_gemm
 
-        out = np.empty((x.shape[0], self.planes.shape[1]), dtype)
+        out = np.empty((x.shape[0], self.planes.shape[2]), dtype)
         popcount_gemm(x, self.planes, omega, self.lo, self.scale, out)
         _loaded = True
         return out
@@ -168,11 +168,11 @@ def pack_weights(weights: np.ndarray, ports: int, start: int, how: Layout) -> Pa
     count = max(1, int(steps.max(initial=0)).bit_length())
     if count > MAX_WEIGHT_PLANES:
         return None
-    planes = np.empty((count, w.shape[1], how.words), np.uint64)
+    planes = np.empty((count, how.words, w.shape[1]), np.uint64)
     for t in range(count):
         bits = np.zeros((w.shape[1], how.words * 64), np.uint8)
         bits[:, how.bit] = ((steps >> t) & 1).T
-        planes[t] = _words(bits, how.words)
+        planes[t] = _words(bits, how.words).T
     return PackedWeights(how, planes, lo, scale)
 
 

@@ -10,7 +10,7 @@ from bnnc.ir import Operation
 from bnnc.ir.shapes import window_attrs_output
 
 from ..semantics.bnn import windows
-from .caches import prepared
+from .caches import prepared, structural
 from .errors import SimulatorError
 
 
@@ -54,7 +54,12 @@ def output_size(op: Operation, height: int, width: int) -> tuple[int, int]:
 
 def tap_slices(op: Operation, out_h: int, out_w: int) -> list[tuple[int, int, slice, slice]]:
     """For each kernel tap ``(i, j)``, the rows and columns of the padded image it reads at
-    every window position (strided by the window stride, offset by the dilated tap)."""
+    every window position (strided by the window stride, offset by the dilated tap); kept
+    until an IR is edited."""
+    return structural(op, ("taps", out_h, out_w), lambda: _tap_slices(op, out_h, out_w))
+
+
+def _tap_slices(op: Operation, out_h: int, out_w: int) -> list[tuple[int, int, slice, slice]]:
     (kh, kw), (sh, sw), (dh, dw) = op.attr("kernel"), op.attr("strides"), op.attr("dilations")
     return [
         (i, j, slice(i * dh, i * dh + sh * (out_h - 1) + 1, sh), slice(j * dw, j * dw + sw * (out_w - 1) + 1, sw))

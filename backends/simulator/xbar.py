@@ -4,15 +4,19 @@ ADCs, accumulation and sensing (comparators and readouts, fused with the reads t
 
 from __future__ import annotations
 
+import math
+import weakref
+
 import numpy as np
 
 from bnnc.ir import Operation, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
-from .caches import prepared, thresholds_per_position
-from .deferred import PendingReads, PortMatrix, fused_comparison, fused_value
+from ..semantics.bnn import sign_masks
+from .caches import prepared, structural, thresholds_per_position
+from .deferred import PendingReads, PortMatrix, ReadLayout, fused_comparison, fused_value, read_layout
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
-from .driver import Datum, Run, kernel
+from .driver import Datum, Kernel, Run, fuses, kernel
 from .packed import PackedBits, concat_channels, pool_words
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS
@@ -38,6 +42,28 @@ def _planes(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
     return [stacked.astype(np.uint8)]
 
 
+@fuses("xbar.planes")
+def _signed_planes(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]] | None:
+    """``bnn.sign`` then ``xbar.planes`` in one step, straight to packed bits: one plane holds
+    ``[sign(x) = 1]`` (``(s + 1) / 2`` of ±1, or of a ternary 0), two planes ``[sign(x) = 1]`` and
+    ``[sign(x) = −1]`` — where the sign's result only feeds the planes and its input has the
+    ``[1, C, *spatial]`` form of packed bits."""
+    sign = op.operands[0].producer
+    shape = op.operands[0].type.shape
+    if sign is None or sign.name != "bnn.sign" or len(shape) < 2 or shape[0] != 1:
+        return None
+    planes = op.result.type.shape[0]
+    channels, positions = shape[1], math.prod(shape[2:])
+    held = weakref.ref(sign)  # a cached plan must not keep its function alive
+
+    def packed(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
+        positive, negative = sign_masks(held(), args[0].reshape(run.samples, channels, positions))
+        bits = np.stack([positive, negative][:planes], axis=1).transpose(0, 1, 3, 2)  # [N, L, S, C]
+        return [PackedBits.of(np.ascontiguousarray(bits), (run.samples,) + op.result.type.shape)]
+
+    return (sign,), tuple(sign.operands), packed, ()
+
+
 @kernel("xbar.decode")
 def _decode(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]:
     """One plane → ``2·bit − 1``; two planes → ``p − n``."""
@@ -56,7 +82,7 @@ def _window(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     (x,) = args
     n, planes, _, channels, height, width = x.shape
     valid = valid_ports(op, channels, height, width) if op.attr("complement") else None
-    if run.device is None and _only_array_reads(op.result):
+    if run.device is None and _window_read_only(op):
         kh, kw = op.attr("kernel")
         ports = channels * kh * kw * (2 if valid is not None else 1)
         image = x if isinstance(x, PackedBits) else x.reshape(n, planes, channels, height, width)
@@ -69,6 +95,11 @@ def _window(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     return [ports]
 
 
+def _window_read_only(op: Operation) -> bool:
+    """:func:`_only_array_reads` of the window ``op``'s result, kept until an IR is edited."""
+    return structural(op, "read only", lambda: _only_array_reads(op.result))
+
+
 def _only_array_reads(value: Value) -> bool:
     """Whether every use of ``value`` is an ``xbar.mvm``, directly or through port-axis slices."""
     def read_by_arrays(op: Operation) -> bool:
@@ -79,7 +110,7 @@ def _only_array_reads(value: Value) -> bool:
     return bool(value.uses) and all(read_by_arrays(use.op) for use in value.uses)
 
 
-@kernel("xbar.slice", accepts=(PortMatrix,))
+@kernel("xbar.slice", accepts=(PortMatrix,), pure=True)
 def _slice(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     """``x[start : start + size]`` along ``axis`` (a view; a port matrix narrows its range)."""
     (x,) = args
@@ -263,6 +294,70 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
     t = np.clip(thresholds, -bound - 1, bound + 1).astype(v.dtype)
     fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
     return [_comparator_planes(run, op, fired)]
+
+
+@fuses("xbar.compare", "xbar.readout")
+def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]] | None:
+    """The integer path's sensing of array reads in one step: where every value between the
+    sensing op ``op`` and its reads' port ranges is pending reads (array reads of a window that
+    only array reads use, through ADCs the program proves exact and accumulations), the step
+    reads the port ranges (port matrices) and senses them as the ops in between would leave
+    them — no step per tile."""
+    absorbed: list[Operation] = []
+    reads: list[tuple[Operation, Value, int, int]] = []
+    if not _pending_chain(op.operands[0], absorbed, reads):
+        return None
+    windows = list(dict.fromkeys(window for _, window, _, _ in reads))
+    # the array reads held weakly: a cached plan must not keep its function alive
+    ranges = tuple((weakref.ref(mvm), windows.index(window), start, stop) for mvm, window, start, stop in reads)
+    sense = _compare if op.name == "xbar.compare" else _readout
+    shape = op.operands[0].type.shape
+    known: list[ReadLayout] = []  # the reads' layout, the same every call: made on the first
+
+    def sensed(run: Run, op: Operation, ports: list[Datum]) -> list[Datum]:
+        ranged = tuple((mvm(), ports[w].narrowed(start, stop - start)) for mvm, w, start, stop in ranges)
+        pending = PendingReads(ranged, (run.samples,) + shape, known[0] if known else None)
+        if not known:
+            known.append(read_layout(pending))
+        return sense(run, op, [pending])
+
+    return tuple(absorbed), tuple(windows), sensed, (PortMatrix,)
+
+
+def _pending_chain(value: Value, absorbed: list[Operation], reads: list[tuple[Operation, Value, int, int]]) -> bool:
+    """Whether ``value`` is pending reads in the integer path (see :func:`_fused_reads`); the ops
+    computing it go to ``absorbed`` and its reads — ``xbar.mvm``, the window's result and the
+    range ``[start, stop)`` of its ports read — to ``reads``, in the order the kernels would
+    sum them."""
+    op = value.producer
+    if op is None:
+        return False
+    if op.name == "xbar.accumulate":
+        absorbed.append(op)
+        return all(_pending_chain(v, absorbed, reads) for v in op.operands)
+    if op.name == "xbar.adc":
+        bound = _count_bound(op.operands[0])
+        absorbed.append(op)
+        return bound is not None and bound < 1 << op.attr("bits") and _pending_chain(op.operands[0], absorbed, reads)
+    ports = _port_range(op.operands[0]) if op.name == "xbar.mvm" else None
+    if ports is not None:
+        absorbed.append(op)
+        reads.append((op, *ports))
+        return True
+    return False
+
+
+def _port_range(value: Value) -> tuple[Value, int, int] | None:
+    """Where ``value`` is a port matrix in the integer path — a window's result that only array
+    reads use, or a port-axis slice of one —: that result and the range ``[start, stop)`` of its
+    ports ``value`` holds; else None."""
+    op = value.producer
+    if op is not None and op.name == "xbar.slice" and op.attr("axis") == 2:
+        outer = _port_range(op.operands[0])
+        return None if outer is None else (outer[0], outer[1] + op.attr("start"), outer[1] + op.attr("start") + op.attr("size"))
+    if op is not None and op.name == "xbar.window" and _only_array_reads(value):
+        return value, 0, value.type.shape[-1]
+    return None
 
 
 def _clipped_thresholds(thresholds: np.ndarray, bound: int, dtype: np.dtype) -> np.ndarray:
