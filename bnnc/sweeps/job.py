@@ -129,7 +129,9 @@ def run_job(job: Job) -> dict[str, Any]:
                 if config.robustness:
                     row["robustness"] = _robustness(compilation, job, arrays, labels)
             finally:
-                files = {path.relative_to(folder).as_posix(): data for path, data in compilation.files(folder).items()}
+                # no figures/: sweep.html plots the whole sweep; `bnnc jobs/<id>/model.bir -o DIR` draws one job's
+                files = {path.relative_to(folder).as_posix(): data
+                         for path, data in compilation.files(folder, figures=False).items()}
             if golden is not None and not golden.exact and not golden.sign_zero_events:
                 raise BnncError("the compiled program differs from onnxruntime: " + "; ".join(golden.mismatches))
     except Exception as error:  # a configuration that fails is a row, not a failed sweep
