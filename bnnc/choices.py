@@ -17,13 +17,12 @@ Layers not named keep the command's choices. Unknown layers, keys or values are
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bnnc.errors import BnncError
+from bnnc.toml_file import read_toml
 
 OBJECTIVES = ("arrays", "energy", "area", "latency", "edp")
 """What ``--scheme auto`` minimizes: arrays (per layer, in the pass; the default), energy per
@@ -53,14 +52,7 @@ def read_layer_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> tup
         origin, document = "layer_config", source
     else:
         origin = os.fspath(source)
-        try:
-            document = tomllib.loads(Path(source).read_text(encoding="utf-8"))
-        except OSError as err:
-            raise LayerConfigError(f"{origin}: cannot read layer configuration: {err.strerror or err}") from None
-        except UnicodeDecodeError as err:
-            raise LayerConfigError(f"{origin}: not UTF-8 text (byte {err.start}); TOML files must be UTF-8") from None
-        except tomllib.TOMLDecodeError as err:
-            raise LayerConfigError(f"{origin}: TOML syntax error: {' '.join(str(err).split())}") from None
+        document = read_toml(origin, "layer configuration", LayerConfigError)
     choices = {}
     for layer, table in document.items():
         if isinstance(table, LayerChoice):

@@ -33,7 +33,6 @@ import itertools
 import json
 import math
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -46,6 +45,7 @@ from bnnc.choices import OBJECTIVES, read_layer_config
 from bnnc.ir import BnncError
 from bnnc.ir.parser import NPZ_ERRORS, read_npz
 from bnnc.robustness import device_config
+from bnnc.toml_file import read_toml
 from bnnc.version import __version__
 
 PATH_AXES = ("model", "hw", "layer_config", "inputs", "device")
@@ -163,19 +163,6 @@ def _inputs_file(path: str) -> None:
         read_npz(Path(path))
     except NPZ_ERRORS as e:
         raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
-
-
-def read_toml(path: str | Path, what: str) -> dict[str, Any]:
-    """The TOML document at ``path``, or a :class:`BnncError` naming the file (``what`` it
-    is: "sweep file", "device file") and the problem."""
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise BnncError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise BnncError(f"{path}: not UTF-8 text (byte {e.start}); a {what} is TOML") from None
-    except tomllib.TOMLDecodeError as e:
-        raise BnncError(f"{path}: TOML syntax error: {' '.join(str(e).split())}") from None
 
 
 @lru_cache(maxsize=None)
