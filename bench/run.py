@@ -1,5 +1,5 @@
 """The bnnc benchmark: compile time and peak memory, simulator throughput against onnxruntime,
-and how both grow with model size. Writes ``bench/RESULTS.md``.
+and how both grow with model size. Writes its section of ``bench/RESULTS.md``.
 
     python bench/run.py                 # everything, medians of 3 runs
     python bench/run.py --quick         # 1 run each, batches 1, 16, 64 (a smoke test)
@@ -36,6 +36,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from models import binary_weights, write_all  # noqa: E402
+from sections import write_section  # noqa: E402
+
+BEGIN, END = "<!-- run: begin -->", "<!-- run: end -->"
+"""This benchmark's section of RESULTS.md (the other benchmarks write their own sections)."""
 
 COMPILE_CHILD = r"""
 import json, resource, sys, time
@@ -455,7 +459,7 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
               "first layer (8 bit-planes × 27 ports) stays a byte GEMM. At batch 1 per-op Python dispatch (hundreds "
               "of ops, most of them the tiles' slice/read/ADC steps, a few µs each) dominates; TFC's 64-wide layers "
               "leave too little GEMM work to amortize it."]
-    path.write_text("\n".join(lines) + "\n")
+    write_section(path, BEGIN, END, BEGIN + "\n" + "\n".join(lines) + "\n" + END)
     print(f"wrote {path}")
 
 
