@@ -366,7 +366,8 @@ def robustness_options(args: argparse.Namespace, hw) -> dict | None:
     if args.chips is None:
         given = [flag for flag, value in flags.items() if value is not None]
         if given:
-            raise BnncError(f"{', '.join(given)} need --chips N (the number of chip instances to simulate)")
+            raise BnncError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --chips N "
+                           "(the number of chip instances to simulate)")
         return None
     return {"device": device_config(args.device, hw), "chips": check_chips(args.chips),
             "sweep": sweep_values(args.device_sweep) if args.device_sweep else None}

@@ -344,7 +344,7 @@ def test_bad_device_values_exit_2_naming_the_key(tmp_path: Path, capsys, text: s
 def test_bad_monte_carlo_inputs_exit_2(tmp_path: Path, digits, capsys) -> None:
     out = ["-o", str(tmp_path / "out")]
     assert "--chips" in _error([str(MODEL), "--chips", "0", *out], capsys)
-    assert "need --chips" in _error([str(MODEL), "--fault-aware", *out], capsys)
+    assert "needs --chips" in _error([str(MODEL), "--fault-aware", *out], capsys)
     np.savez(tmp_path / "short.npz", bits=digits["bits"][:10], labels=digits["labels"][:9])
     err = _error([str(MODEL), "--inputs", str(tmp_path / "short.npz"), "--chips", "1", *out], capsys)
     assert "short.npz: labels" in err
