@@ -297,12 +297,10 @@ def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup]
     """The fusion plan of sensing op ``op`` (made once per layout of its reads and versions of
     their cells), its bound of ``|v|``, and the windows its groups read."""
     layout = pending.layout or read_layout(pending)
-    module = op.module
-    cells = tuple((symbol, module.constant(symbol).version)
-                  for symbol in (mvm.const("conductance") for mvm, _ in pending.reads))
     windows = [pending.reads[read][1] for read in layout.firsts]
-    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout, cells)
-    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
+    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
+    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows),
+                             also=lambda: [mvm.const("conductance") for mvm, _ in pending.reads])
     return groups, bound, windows
 
 
