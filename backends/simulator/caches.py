@@ -37,7 +37,9 @@ def structural(owner: Any, key: Hashable, build: Callable[[], Any]) -> Any:
     uses, attributes, types), not from constants' data — computed once per owner and ``key``
     and kept until any IR is edited (:func:`~bnnc.ir.edit_count`)."""
     edits = edit_count()
-    per_owner = _STRUCTURAL.setdefault(owner, {})
+    per_owner = _STRUCTURAL.get(owner)
+    if per_owner is None:
+        per_owner = _STRUCTURAL[owner] = {}
     cached = per_owner.get(key)
     if cached is not None and cached[0] == edits:
         return cached[1]
