@@ -5,7 +5,8 @@ Importing this package registers the ops of every dialect (``bnn``, ``host``, ..
 
 from . import dialects  # noqa: F401  (registers the dialects' ops)
 from .attributes import REQUIRED, AttrDef
-from .core import Constant, ConstDef, Function, Module, OperandDef, Operation, ResultDef, Return, Use, Value, domains, edit_count
+from .core import (Constant, ConstDef, Function, Module, OperandDef, Operation, ResultDef, Return, Use, Value, constant_edit_count,
+                   domains, edit_count)
 from .diagnostics import BnncError, IRError, ParseError, VerifyError
 from .location import UNKNOWN, Location
 from .parser import clone_module, load_bir, parse_module, save_bir
@@ -15,7 +16,7 @@ from .types import Domain, TensorType
 
 __all__ = [
     "REQUIRED", "AttrDef", "Constant", "ConstDef", "Function", "Module", "OperandDef", "Operation",
-    "ResultDef", "Return", "Use", "Value", "domains", "edit_count", "BnncError", "IRError", "ParseError", "VerifyError",
+    "ResultDef", "Return", "Use", "Value", "domains", "edit_count", "constant_edit_count", "BnncError", "IRError", "ParseError", "VerifyError",
     "UNKNOWN", "Location", "clone_module", "load_bir", "parse_module", "save_bir", "print_module", "lookup_op",
     "register_op", "registered_ops", "Domain", "TensorType",
 ]

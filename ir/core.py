@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -42,14 +42,33 @@ def _edited() -> None:
     _edits += 1
 
 
-def _counting(base: type, names: tuple[str, ...]) -> dict[str, Any]:
-    """Methods of ``base`` that count as an edit (:func:`edit_count`) each time they run."""
+_constant_edits = 0
+
+
+def constant_edit_count() -> int:
+    """How many times the process has changed what any op's constant operands refer to: a
+    constant's data assigned (:attr:`Constant.version`), a module's constant table changed
+    (an entry set, removed or the table replaced), an op's constant operands set, or a
+    function added to a module. What is derived from ops' constants stays valid while this
+    number is unchanged; writing into a constant's array in place is no change (replace the
+    data instead)."""
+    return _constant_edits
+
+
+def _constants_edited() -> None:
+    global _constant_edits
+    _constant_edits += 1
+
+
+def _counting(base: type, names: tuple[str, ...], bump: Callable[[], None] = _edited) -> dict[str, Any]:
+    """Methods of ``base`` that call ``bump`` (by default: count as an edit, :func:`edit_count`)
+    each time they run."""
 
     def counted(name: str) -> Any:
         method = getattr(base, name)
 
         def edit(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _edited()
+            bump()
             return method(self, *args, **kwargs)
 
         edit.__name__ = name
@@ -66,12 +85,27 @@ class AttrDict(dict):
     """An op's attributes: every change counts as an edit (:func:`edit_count`)."""
 
 
+class ConstList(list):
+    """An op's constant operands (symbols): every change counts (:func:`constant_edit_count`)."""
+
+
+class ConstTable(dict):
+    """A module's constants by symbol: every change counts (:func:`constant_edit_count`)."""
+
+
 for _name, _method in _counting(list, ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend",
                                        "insert", "pop", "remove", "clear", "sort", "reverse")).items():
     setattr(OpList, _name, _method)
 for _name, _method in _counting(dict, ("__setitem__", "__delitem__", "__ior__", "pop", "popitem", "clear",
                                        "update", "setdefault")).items():
     setattr(AttrDict, _name, _method)
+for _name, _method in _counting(list, ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend",
+                                       "insert", "pop", "remove", "clear", "sort", "reverse"),
+                                _constants_edited).items():
+    setattr(ConstList, _name, _method)
+for _name, _method in _counting(dict, ("__setitem__", "__delitem__", "__ior__", "pop", "popitem", "clear",
+                                       "update", "setdefault"), _constants_edited).items():
+    setattr(ConstTable, _name, _method)
 
 
 # --------------------------------------------------------------------------- values
@@ -177,7 +211,7 @@ class Operation:
         location: Location = UNKNOWN,
     ):
         self.operands: list[Value] = []
-        self.consts: list[str] = list(consts)
+        self.consts = list(consts)
         self.attributes: dict[str, AttrValue] = AttrDict(self._complete_attributes(attributes or {}))
         self.results: list[Value] = [Value(t, self, i) for i, t in enumerate(result_types)]
         self.location = location
@@ -263,6 +297,17 @@ class Operation:
 
     def attr(self, name: str) -> AttrValue:
         return self.attributes[name]
+
+    @property
+    def consts(self) -> ConstList:
+        """The symbols of the op's constant operands (a :class:`ConstList`: changes count, see
+        :func:`constant_edit_count`)."""
+        return self._consts
+
+    @consts.setter
+    def consts(self, symbols: Iterable[str]) -> None:
+        _constants_edited()
+        self._consts = ConstList(symbols)
 
     @property
     def result(self) -> Value:
@@ -416,6 +461,7 @@ class Constant:
         super().__setattr__(name, value)
         if name == "data":
             super().__setattr__("version", next(_DATA_VERSIONS))
+            _constants_edited()
 
     def verify(self, symbol: str) -> None:
         """Shape and domain of the data; checked once per version and type (verification
@@ -579,10 +625,23 @@ class Module:
     def __init__(self, name: str | None = None, attributes: dict[str, Any] | None = None):
         self.name = name
         self.attributes: dict[str, AttrValue] = dict(attributes or {})
-        self.constants: dict[str, Constant] = {}
+        self.constants = {}
         self.functions: list[Function] = []
 
+    @property
+    def constants(self) -> ConstTable:
+        """The constants by symbol (a :class:`ConstTable`: changes count, see
+        :func:`constant_edit_count`)."""
+        return self._constants
+
+    @constants.setter
+    def constants(self, table: dict[str, Constant]) -> None:
+        _constants_edited()
+        self._constants = ConstTable(table)
+
     def add_function(self, function: Function) -> Function:
+        """Append ``function``, whose ops' constant operands now name this module's constants."""
+        _constants_edited()
         function.parent = self
         self.functions.append(function)
         return function

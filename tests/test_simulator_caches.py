@@ -16,7 +16,7 @@ import pytest
 import bnnc
 from bnnc.backends.interpreter import interpret_batch
 from bnnc.backends.simulator import simulate
-from bnnc.ir import Constant, Domain, Module
+from bnnc.ir import Constant, Domain, Module, constant_edit_count
 from bnnc.samples import random_arguments
 
 INJECTIONS = 60
@@ -95,3 +95,46 @@ def test_every_assignment_of_a_constants_data_takes_a_new_version() -> None:
     assert len(set(seen)) == len(seen)
     with pytest.raises(ValueError, match=r"constant @cells is bit<2x2>, the new data has shape \(3,\)"):
         module.replace_constant(symbol, np.ones(3))
+
+
+
+def test_every_change_of_what_constant_operands_refer_to_is_counted(zoo_dir: Path) -> None:
+    module = bnnc.compile(zoo_dir / "mlp_gemm_prebinarized.onnx", array=(32, 32), scheme="refcol").module
+    mvm = next(op for op in module.function("main").ops if op.name == "xbar.mvm")
+    symbol = mvm.const("conductance")
+    cells = module.constants[symbol].data
+    changes = [
+        lambda: module.replace_constant(symbol, 1 - cells),
+        lambda: setattr(module.constants[symbol], "data", cells),
+        lambda: module.constants.__setitem__("copy", module.constants[symbol]),
+        lambda: mvm.consts.__setitem__(0, "copy"),
+        lambda: setattr(mvm, "consts", [symbol]),
+        lambda: module.constants.pop("copy"),
+        lambda: setattr(module, "constants", dict(module.constants)),
+        lambda: module.add_function(module.functions.pop()),
+    ]
+    for index, change in enumerate(changes):
+        before = constant_edit_count()
+        change()
+        assert constant_edit_count() > before, f"change {index} is not counted"
+    before = constant_edit_count()
+    module.verify()
+    simulate(module, random_arguments(module.function("main"), 2, seed=1))
+    assert constant_edit_count() == before
+
+
+def test_a_constant_replaced_after_a_cached_call_changes_the_result(zoo_dir: Path) -> None:
+    """Cached derivations are skipped only while no constant changed: a call after a
+    replacement (or after an earlier constant is put back under its symbol, which takes no new
+    version) simulates the constants now in place."""
+    module = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx", array=(32, 32), scheme="xnor").module
+    arguments = random_arguments(module.function("main"), SAMPLES, seed=3)
+    symbol = conductance_symbols(module)[0]
+    original = module.constants[symbol]
+    first = simulate(module, arguments)
+    assert identical(simulate(module, arguments), first)
+    module.constants[symbol] = Constant(original.type, 1 - original.data)
+    replaced = simulate(module, arguments)
+    assert identical(replaced, interpret_batch(module, arguments)) and not identical(replaced, first)
+    module.constants[symbol] = original
+    assert identical(simulate(module, arguments), first)

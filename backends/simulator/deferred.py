@@ -5,15 +5,18 @@ sensing op, layout of the reads and versions of their cells."""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import overload
 
 import numpy as np
 
 from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
-from .caches import prepared
+from .caches import prepared, structural
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
 from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable, worthwhile
@@ -73,9 +76,12 @@ class PortMatrix:
 
     @property
     def width(self) -> int:
-        """Direct ports per window, ``K = C·kh·kw``."""
-        kh, kw = self.window.attr("kernel")
-        return self.image_shape[2] * kh * kw
+        """Direct ports per window, ``K = C·kh·kw`` (the same for every range of the window)."""
+        width = self.cache.get("width")
+        if width is None:
+            kh, kw = self.window.attr("kernel")
+            width = self.cache["width"] = self.image_shape[2] * kh * kw
+        return width
 
     @property
     def bits(self) -> np.ndarray:
@@ -117,6 +123,36 @@ class PortMatrix:
         return direct[..., self.start : self.stop]
 
 
+class RangedReads(Sequence[tuple[Operation, PortMatrix]]):
+    """Array reads of port ranges: read ``i`` is ``(ranges[i][0](), windows[w].narrowed(start,
+    stop − start))`` for ``ranges[i] = (mvm, w, start, stop)`` — an ``xbar.mvm`` op held weakly,
+    the index of the port matrix it reads and its range —, each made when first used (a
+    sensing that runs packed looks at its windows' first reads only)."""
+
+    def __init__(self, ranges: tuple[tuple[weakref.ReferenceType, int, int, int], ...], windows: Sequence[PortMatrix]):
+        self._ranges = ranges
+        self._windows = windows
+        self._made: list[tuple[Operation, PortMatrix] | None] = [None] * len(ranges)
+
+    def __len__(self) -> int:
+        return len(self._ranges)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Operation, PortMatrix]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[tuple[Operation, PortMatrix], ...]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Operation, PortMatrix] | tuple[tuple[Operation, PortMatrix], ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        read = self._made[index]
+        if read is None:
+            mvm, w, start, stop = self._ranges[index]
+            read = self._made[index] = (mvm(), self._windows[w].narrowed(start, stop - start))
+        return read
+
+
 @dataclass(frozen=True)
 class PendingReads:
     """The integer path's form of column counts ``[N, B, P, M']`` not yet computed: the sum,
@@ -125,7 +161,7 @@ class PendingReads:
     sensing op folds bit-planes, row tiles and its scheme's column combination into one GEMM
     per window (:func:`fused_value`); any other consumer gets the counts."""
 
-    reads: tuple[tuple[Operation, PortMatrix], ...]
+    reads: Sequence[tuple[Operation, PortMatrix]]
     shape: tuple[int, ...]
     layout: ReadLayout | None = field(default=None, compare=False)
     """The reads' :class:`ReadLayout` where it is known already (a fused step's reads are the
@@ -259,8 +295,9 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     n, planes, positions = pending.shape[:3]
     value = None
     for group, ports in zip(groups, windows):
-        packed = _runs_packed(group, ports, pending)
-        group.macs += _macs(ports, pending, group)
+        macs = _macs(ports, pending, group)
+        packed = _runs_packed(group, macs)
+        group.macs += macs
         if packed:
             dtype = np.int32 if bound < 2**31 else np.int64
             part = group.packed(ports.packed(group.how), _omega(op, planes), dtype).reshape(n, positions, -1)
@@ -280,10 +317,13 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
     thresholds ``[M, P, L]`` (less the complement constant) applied per row, no ``v`` array —
     where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
     groups, _, windows = _fused_plan(op, pending)
-    if len(groups) != 1 or not _runs_packed(groups[0], windows[0], pending):
+    if len(groups) != 1:
         return None
     group, ports = groups[0], windows[0]
-    group.macs += _macs(ports, pending, group)
+    macs = _macs(ports, pending, group)
+    if not _runs_packed(group, macs):
+        return None
+    group.macs += macs
     if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
         per_position = thresholds.transpose(1, 0, 2).astype(np.int64)  # [P, M, L]
         if group.constant is not None:
@@ -297,12 +337,10 @@ def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup]
     """The fusion plan of sensing op ``op`` (made once per layout of its reads and versions of
     their cells), its bound of ``|v|``, and the windows its groups read."""
     layout = pending.layout or read_layout(pending)
-    module = op.module
-    cells = tuple((symbol, module.constant(symbol).version)
-                  for symbol in (mvm.const("conductance") for mvm, _ in pending.reads))
     windows = [pending.reads[read][1] for read in layout.firsts]
-    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout, cells)
-    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows))
+    key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
+    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows),
+                             also=lambda: [mvm.const("conductance") for mvm, _ in pending.reads])
     return groups, bound, windows
 
 
@@ -312,15 +350,17 @@ def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
     return n * positions * planes * ports.width * group.gemm.weights.shape[1]
 
 
-def _runs_packed(group: _FusedGroup, ports: PortMatrix, pending: PendingReads) -> bool:
-    """Whether ``group``'s GEMM over ``ports`` runs on packed words this time (see
-    :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's)."""
-    return group.how is not None and worthwhile(group.macs + _macs(ports, pending, group)) and group.packed is not None
+def _runs_packed(group: _FusedGroup, macs: int) -> bool:
+    """Whether ``group``'s GEMM runs on packed words this time, doing ``macs`` multiply-adds
+    (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's)."""
+    return group.how is not None and worthwhile(group.macs + macs) and group.packed is not None
 
 
 def _omega(op: Operation, planes: int) -> np.ndarray:
-    """The input planes' weights in the packed kernel (one plane: 1, its weight is in the cells)."""
-    return np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64)
+    """The input planes' weights in the packed kernel (one plane: 1, its weight is in the cells);
+    kept until an IR is edited (the kernels only read it)."""
+    return structural(op, ("omega", planes),
+                      lambda: np.array(plane_weights(op.attr("encoding")) if planes > 1 else [1], np.int64))
 
 
 def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]) -> tuple[list[_FusedGroup], int]:

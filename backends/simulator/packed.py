@@ -27,6 +27,7 @@ import numpy as np
 
 from bnnc.ir import Operation
 
+from .caches import structural
 from .windows import output_size, plane_ports, tap_slices
 
 MAX_WEIGHT_PLANES = 8
@@ -109,7 +110,9 @@ def packed_ports(image: np.ndarray | PackedBits, op: Operation, how: Layout) -> 
         c, words = image.shape[2], _words(image.transpose(0, 1, 3, 4, 2), cw)
     n, b, height, width, _ = words.shape
     out_h, out_w = output_size(op, height, width)
-    words = _pad_words(words, op, np.stack([_words(np.full(c, bit, np.uint8), cw) for bit in op.pad_plane_bits()]))
+    fill = structural(op, ("pad words", c, cw),
+                      lambda: np.stack([_words(np.full(c, bit, np.uint8), cw) for bit in op.pad_plane_bits()]))
+    words = _pad_words(words, op, fill)
     out = np.empty((n, out_h, out_w, b, kh, kw, cw), np.uint64)
     for i, j, rows, cols in tap_slices(op, out_h, out_w):
         out[:, :, :, :, i, j] = words[:, :, rows, cols].transpose(0, 2, 3, 1, 4)
@@ -233,9 +236,8 @@ def pool_words(bits: PackedBits, op: Operation, use_or: np.ndarray, shape: tuple
     image = bits.image()  # [N, L, H, W, Cw]
     n, levels, height, width, cw = image.shape
     out_h, out_w = output_size(op, height, width)
-    ones = _words(np.ones(bits.channels, np.uint8), cw)
-    or_mask = _words(use_or.astype(np.uint8), cw)
-    masks = [or_mask, ones & ~or_mask][:levels]  # per plane, the channels that OR (plane 1: the others)
+    ones, masks, any_or, any_and = structural(op, ("pool masks", use_or.tobytes(), bits.channels, cw, levels),
+                                              lambda: _pool_masks(use_or, bits.channels, cw, levels))
 
     def reduce(combine: np.ufunc, pad: np.ndarray) -> np.ndarray:
         padded = _pad_words(image, op, np.broadcast_to(pad, (levels, cw)))
@@ -245,8 +247,8 @@ def pool_words(bits: PackedBits, op: Operation, use_or: np.ndarray, shape: tuple
             result = tap.copy() if result is None else combine(result, tap, out=result)
         return result
 
-    any_set = reduce(np.bitwise_or, np.zeros_like(ones)) if any(m.any() for m in masks) else None
-    all_set = reduce(np.bitwise_and, ones) if any((ones & ~m).any() for m in masks) else None
+    any_set = reduce(np.bitwise_or, np.zeros_like(ones)) if any_or else None
+    all_set = reduce(np.bitwise_and, ones) if any_and else None
     out = np.zeros((n, levels, out_h, out_w, cw), np.uint64)
     for level, m in enumerate(masks):
         if any_set is not None:
@@ -254,6 +256,15 @@ def pool_words(bits: PackedBits, op: Operation, use_or: np.ndarray, shape: tuple
         if all_set is not None:
             out[:, level] |= all_set[:, level] & (ones & ~m)
     return PackedBits(out.reshape(n, levels, out_h * out_w, cw), tuple(shape))
+
+
+def _pool_masks(use_or: np.ndarray, channels: int, cw: int, levels: int) -> tuple[np.ndarray, list[np.ndarray], bool, bool]:
+    """For :func:`pool_words`: every channel's bit as ``cw`` words, per plane the channels that
+    OR (plane 0: ``use_or``, plane 1: the others), and whether any plane ORs or ANDs any channel."""
+    ones = _words(np.ones(channels, np.uint8), cw)
+    or_mask = _words(use_or.astype(np.uint8), cw)
+    masks = [or_mask, ones & ~or_mask][:levels]
+    return ones, masks, any(m.any() for m in masks), any((ones & ~m).any() for m in masks)
 
 
 def _pad_words(words: np.ndarray, op: Operation, fill: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from ..semantics.bnn import sign_masks
 from .caches import prepared, structural, thresholds_per_position
-from .deferred import PendingReads, PortMatrix, ReadLayout, fused_comparison, fused_value, read_layout
+from .deferred import PendingReads, PortMatrix, RangedReads, ReadLayout, fused_comparison, fused_value, read_layout
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
 from .driver import Datum, Kernel, Run, fuses, kernel
 from .packed import PackedBits, concat_channels, pool_words
@@ -315,8 +315,7 @@ def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...
     known: list[ReadLayout] = []  # the reads' layout, the same every call: made on the first
 
     def sensed(run: Run, op: Operation, ports: list[Datum]) -> list[Datum]:
-        ranged = tuple((mvm(), ports[w].narrowed(start, stop - start)) for mvm, w, start, stop in ranges)
-        pending = PendingReads(ranged, (run.samples,) + shape, known[0] if known else None)
+        pending = PendingReads(RangedReads(ranges, ports), (run.samples,) + shape, known[0] if known else None)
         if not known:
             known.append(read_layout(pending))
         return sense(run, op, [pending])
