@@ -34,7 +34,7 @@ from bnnc.program import onnx_inputs_to_domain
 from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
 from bnnc.spice import check_spice_options, chip_device
-from bnnc.robustness import check_chips, device_config, sweep_values
+from bnnc.robustness import check_chips, device_config, split_labels, sweep_values
 from bnnc.version import __version__
 
 
@@ -353,16 +353,15 @@ def _user_inputs(args: argparse.Namespace, compilation) -> tuple[dict | None, np
     the model has an input of that name); None for what is not given."""
     if args.inputs is None:
         return None, None
-    arrays = _load_npz(args.inputs)
-    labels = arrays.pop("labels", None) if "labels" not in compilation.inputs else None
+    arrays, labels = split_labels(_load_npz(args.inputs), compilation.inputs)
     return onnx_inputs_to_domain(compilation.module, arrays), labels
 
 
 def robustness_options(args: argparse.Namespace, hw) -> dict | None:
     """The Monte Carlo's options from the command line, checked before any work (None without
     ``--chips``): the device configuration, the chip count and the sweep."""
-    flags = {"--device": None if args.export_spice else args.device, "--device-sweep": args.device_sweep, "--fault-aware": args.fault_aware or None,
-             "--fault-map": args.fault_map}
+    flags = {"--device": None if args.export_spice else args.device, "--device-sweep": args.device_sweep,
+             "--fault-aware": args.fault_aware or None, "--fault-map": args.fault_map}
     if args.chips is None:
         given = [flag for flag, value in flags.items() if value is not None]
         if given:

@@ -79,6 +79,11 @@ def device_config(device: DeviceConfig | str | Path | Mapping[str, Any] | None, 
     return loaded.device
 
 
+def hardware_device(hw: HardwareConfig) -> DeviceModel:
+    """The ideal device model of the hardware ``hw``: its cells' conductances and read voltage."""
+    return DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v)
+
+
 def device_json(config: DeviceConfig) -> dict[str, dict[str, Any]]:
     """Every device key with its value, unit and source (as ``report.json``'s hardware lists them)."""
     parameters = HardwareConfig(device=config).to_json()["parameters"]["device"]
@@ -99,6 +104,18 @@ def sweep_values(text: str) -> tuple[str, list[float]]:
         keys = ", ".join(k.removeprefix("device.") for k in HardwareConfig.keys() if k.startswith("device."))
         raise DeviceInputError(f"--device-sweep: '{key}' is not a [device] key; expected one of {keys}")
     return key, numbers
+
+
+LABELS = "labels"
+"""The key of the optional integer labels in an inputs .npz (robustness accuracy)."""
+
+
+def split_labels(arrays: Mapping[str, np.ndarray], inputs: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """``arrays`` (an inputs .npz) without the labels under :data:`LABELS`, and those labels
+    (None when absent, or when the model has an input of that name: then they are input data)."""
+    arrays = dict(arrays)
+    labels = arrays.pop(LABELS, None) if LABELS not in inputs else None
+    return arrays, labels
 
 
 def check_labels(labels: Any, samples: int, origin: str = "labels") -> np.ndarray:
@@ -231,7 +248,7 @@ def robustness(module: Module, hw: HardwareConfig, device: DeviceConfig, chips: 
     ``sweep = (key, values)`` repeats it with the device key set to each value; errors about
     the labels name them ``labels_name``."""
     chips = check_chips(chips)
-    base = DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v)
+    base = hardware_device(hw)
     start = time.perf_counter()
     ideal_watch = _Watch(module, None)
     ideal = run_program(module, inputs, functools.partial(simulate, observe=ideal_watch))

@@ -16,18 +16,13 @@ from bnnc.ir import BnncError, Module
 from bnnc.ir.atomic import replace_directory_atomically
 
 from .program import random_inputs, run_program
+from .robustness import hardware_device
 
-__all__ = ["DeviceModel", "check_spice_options", "chip_device", "export_spice", "hardware_device"]
+__all__ = ["DeviceModel", "check_spice_options", "chip_device", "export_spice"]
 
 SPICE_SUFFIXES = (".cir", ".expected.json")
 """What an export writes: an earlier export's files with these endings are dropped on a
 rerun; anything else in the directory is the user's and is kept."""
-
-
-def hardware_device(hw: HardwareConfig, wire_ohm: float = 0.0) -> DeviceModel:
-    """The device model of the hardware ``hw``: its cells and read voltage, ``wire_ohm`` per
-    wire segment."""
-    return DeviceModel(g_on=hw.cell.g_on_s, g_off=hw.cell.g_off_s, v_read=hw.read.voltage_v, wire_ohm=wire_ohm)
 
 
 def chip_device(module: Module, hw: HardwareConfig, config: DeviceConfig, seed: int = 0,

@@ -25,13 +25,11 @@ from bnnc.ir.atomic import replace_directory_atomically
 from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import read_npz
 from bnnc.program import onnx_inputs_to_domain
-from bnnc.robustness import device_config
+from bnnc.robustness import device_config, split_labels
 
 from .space import DEVICE_TABLE, PATH_AXES, Configuration
 
 JOB_FILE = "job.json"
-LABELS = "labels"
-"""The key of the optional integer labels in an inputs .npz (robustness accuracy)."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +114,7 @@ def run_job(job: Job) -> dict[str, Any]:
             arrays: dict[str, np.ndarray] = {}
             labels = None
             if config.inputs is not None:
-                arrays = read_npz(Path(job.path("inputs")))
-                labels = arrays.pop(LABELS, None)
+                arrays, labels = split_labels(read_npz(Path(job.path("inputs"))), compilation.inputs)
                 arrays = onnx_inputs_to_domain(compilation.module, arrays)
             golden = None
             if arrays:
