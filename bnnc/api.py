@@ -265,13 +265,12 @@ def _with_schemes(choices: dict[str, LayerChoice], assignment: Mapping[str, str]
     return merged
 
 
-def compare_schemes(model: str | Path, known: Mapping[str, dict] | None = None, **options: Any) -> dict[str, dict]:
+def compare_schemes(model: str | Path, **options: Any) -> dict[str, dict]:
     """The totals of ``model`` compiled under every mapping (refcol, xnor, diff, auto), with
-    the other :func:`compile` ``options`` as given; ``known`` totals (by scheme) are taken as
-    they are instead of compiling again."""
-    known = known or {}
-    return {scheme: known[scheme] if scheme in known else compile(model, **{**options, "scheme": scheme}).totals
-            for scheme in SCHEMES}
+    the other :func:`compile` ``options`` as given (:meth:`Compilation.compare` of its ``auto``
+    compilation)."""
+    compilation = compile(model, **{**options, "scheme": "auto"})
+    return {entry["scheme"]: entry["totals"] for entry in compilation.compare(SCHEMES)}
 
 
 def _record(module: Module, pipeline: str, hw: HardwareConfig, remarks: list[str]) -> None:

@@ -137,7 +137,7 @@ class DeviceSession:
         self.device = device
         self._conductances: dict[Operation, np.ndarray] = {}
         self._offsets: dict[Operation, np.ndarray] = {}
-        self._ir_drop: dict[Operation, IRDropModel] = {}
+        self._ir_drop: dict[Operation, list[IRDropModel]] = {}
         self.ir_drop_error_lsb: dict[Operation, float] = {}
         """Per ``xbar.mvm`` op read with ``wire_ohm > 0``: the worst ``|I_mesh − I_ideal|`` over
         every read run, in LSB (``v_read · ΔG``, one on-cell's current step)."""
