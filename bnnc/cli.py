@@ -28,9 +28,9 @@ from bnnc.frontend.standardize import standardize
 from bnnc.ir import print_module
 from bnnc.ir.atomic import check_output_directory, write_files_atomically
 from bnnc.ir.diagnostics import printable
-from bnnc.ir.parser import NPZ_ERRORS, npz_bytes, read_npz
+from bnnc.ir.parser import npz_bytes
 from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
-from bnnc.program import onnx_inputs_to_domain
+from bnnc.program import onnx_inputs_to_domain, read_inputs
 from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
 from bnnc.spice import check_spice_options, chip_device
@@ -202,13 +202,6 @@ def _given_pipeline(args: argparse.Namespace) -> str | None:
     return None if args.pipeline is None or args.pipeline.lstrip().startswith("+") else args.pipeline
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        return read_npz(path)
-    except NPZ_ERRORS as e:
-        raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
-
-
 def parse_arrays(text: str) -> list[tuple[int, int]]:
     """``--array 64x64,128x128``: one array size or a comma-separated list."""
     return [parse_array(part.strip()) for part in text.split(",")]
@@ -353,7 +346,7 @@ def _user_inputs(args: argparse.Namespace, compilation) -> tuple[dict | None, np
     the model has an input of that name); None for what is not given."""
     if args.inputs is None:
         return None, None
-    arrays, labels = split_labels(_load_npz(args.inputs), compilation.inputs)
+    arrays, labels = split_labels(read_inputs(args.inputs), compilation.inputs)
     return onnx_inputs_to_domain(compilation.module, arrays), labels
 
 

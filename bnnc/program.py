@@ -4,11 +4,13 @@ inputs cast to the ONNX input dtypes, random inputs of the right kind."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 
 from bnnc.backends.simulator import simulate
 from bnnc.ir import BnncError, Module
+from bnnc.ir.parser import NPZ_ERRORS, read_npz
 
 from .samples import random_arguments
 
@@ -106,3 +108,12 @@ def random_inputs(module: Module, count: int, seed: int = 0) -> dict[str, np.nda
         stacked = data.reshape((count * shape[0],) + shape[1:]) if shape and shape[0] == 1 else data[0, ...]
         samples[name] = stacked.astype(dtype)
     return samples
+
+
+def read_inputs(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of the inputs file ``path`` (an .npz keyed by ONNX input names), or a
+    :class:`BnncError` naming the file."""
+    try:
+        return read_npz(Path(path))
+    except NPZ_ERRORS as e:
+        raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None

@@ -47,7 +47,7 @@ from bnnc.backends.circuit import ir_drop_summary
 from bnnc.backends.hardware import DeviceConfig, HardwareConfig, HardwareConfigError, default_hardware, load_hardware
 from bnnc.backends.simulator import DeviceModel, simulate
 from bnnc.backends.simulator.caches import thresholds_per_position
-from bnnc.backends.simulator.chips import Chip, ChipSampler, DeviceInputError
+from bnnc.backends.simulator.chips import ChipSampler, DeviceInputError
 from bnnc.backends.simulator.device import ColumnCurrents, DeviceSession, analog_margins
 from bnnc.backends.simulator.fault_fold import stuck_cell_shifts
 from bnnc.ir import Module, Operation

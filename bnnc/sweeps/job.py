@@ -23,8 +23,7 @@ from bnnc.backends.hardware import DeviceConfig, HardwareConfig
 from bnnc.errors import BnncError
 from bnnc.ir.atomic import replace_directory_atomically
 from bnnc.ir.diagnostics import printable
-from bnnc.ir.parser import read_npz
-from bnnc.program import onnx_inputs_to_domain
+from bnnc.program import onnx_inputs_to_domain, read_inputs
 from bnnc.robustness import device_config, split_labels
 
 from .space import DEVICE_TABLE, PATH_AXES, Configuration
@@ -114,7 +113,7 @@ def run_job(job: Job) -> dict[str, Any]:
             arrays: dict[str, np.ndarray] = {}
             labels = None
             if config.inputs is not None:
-                arrays, labels = split_labels(read_npz(Path(job.path("inputs"))), compilation.inputs)
+                arrays, labels = split_labels(read_inputs(job.path("inputs")), compilation.inputs)
                 arrays = onnx_inputs_to_domain(compilation.module, arrays)
             golden = None
             if arrays:

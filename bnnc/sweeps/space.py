@@ -43,7 +43,7 @@ from bnnc import api
 from bnnc.backends.hardware import HardwareConfig
 from bnnc.choices import OBJECTIVES, read_layer_config
 from bnnc.ir import BnncError
-from bnnc.ir.parser import NPZ_ERRORS, read_npz
+from bnnc.program import read_inputs
 from bnnc.robustness import device_config
 from bnnc.toml_file import read_toml
 from bnnc.version import __version__
@@ -159,10 +159,7 @@ def _hardware_file(path: str | None) -> HardwareConfig:
 
 @lru_cache(maxsize=None)
 def _inputs_file(path: str) -> None:
-    try:
-        read_npz(Path(path))
-    except NPZ_ERRORS as e:
-        raise BnncError(f"{path}: cannot read input arrays ({e}); expected an .npz written by numpy.savez") from None
+    read_inputs(path)
 
 
 @lru_cache(maxsize=None)
