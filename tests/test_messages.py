@@ -97,6 +97,14 @@ def test_ctrl_c_while_the_compiler_is_still_being_imported_is_one_line_too(tmp_p
                                          capture_output=True, text=True, check=True).stdout
 
 
+def test_the_cli_starts_without_the_optional_heavy_libraries() -> None:
+    """scipy (IR drop), matplotlib (figures), numba (packed kernels, read noise), rich and dask
+    load where they are first needed, not on every run's start-up."""
+    script = "import sys, bnnc.cli; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split())
+    assert not loaded & {"scipy", "matplotlib", "numba", "rich", "dask", "distributed"}
+
+
 def test_a_parse_error_shows_its_source_line_escaped_and_cut_around_the_caret(tmp_path: Path, capsys) -> None:
     from bnnc.ir.diagnostics import caret_excerpt
 

@@ -24,10 +24,13 @@ factors: the drive and sense nodes are eliminated last)."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sparse
-import scipy.sparse.linalg as sparse_linalg
+
+if TYPE_CHECKING:  # scipy is imported where a mesh is first solved (~0.2 s), not on every run's start-up
+    import scipy.sparse as sparse
+    import scipy.sparse.linalg as sparse_linalg
 
 from .errors import CircuitError
 
@@ -74,6 +77,8 @@ class NodalMesh:
     def matrix(self) -> sparse.csc_matrix:
         """The nodal conductance matrix ``A`` (siemens), in natural node order: row nodes
         ``r[i, j]`` at ``i·M + j``, column nodes ``c[i, j]`` at ``K·M + i·M + j``."""
+        import scipy.sparse as sparse
+
         gw = 1.0 / self.wire_ohm
         r, c = self.row_nodes, self.column_nodes
         a = np.concatenate([r[:, :-1].ravel(), c[:-1, :].ravel(), r.ravel()])
@@ -98,6 +103,8 @@ class NodalMesh:
 
     @cached_property
     def _factor(self) -> tuple[sparse_linalg.SuperLU, np.ndarray]:
+        import scipy.sparse.linalg as sparse_linalg
+
         order = self._order
         permuted = self.matrix[order][:, order].tocsc()
         try:
