@@ -447,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return interrupted()
         except (BnncError, OSError, ImportError) as e:
+            if _caused_by_interrupt(e):  # Ctrl-C inside a C extension's initialization (pybind11: ImportError)
+                return interrupted()
             if args.debug:
                 traceback.print_exc()
             error, code = _format_error(e), getattr(e, "exit_code", 2)
@@ -462,6 +464,19 @@ def main(argv: list[str] | None = None) -> int:
         folded = f" (after warnings: {'; '.join(messages)})" if messages and not args.debug else ""
         print(error + folded, file=sys.stderr)
     return code
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in the error's chain of causes (an extension module imported
+    lazily during the run turns a Ctrl-C into ``ImportError: initialization failed``)."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

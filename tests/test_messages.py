@@ -65,6 +65,21 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path, capsys, monkeypatc
     assert not (tmp_path / "out").exists()
 
 
+def test_ctrl_c_inside_an_extension_modules_initialization_is_an_interrupt(tmp_path: Path, capsys, monkeypatch) -> None:
+    """pybind11 (onnxruntime) and matplotlib's extensions turn a KeyboardInterrupt raised while they
+    initialize into ``ImportError: initialization failed``: that is still the user's Ctrl-C."""
+
+    def interrupted_import(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise ImportError("initialization failed") from interrupt
+
+    monkeypatch.setattr(api, "compile", interrupted_import)
+    assert main([str(EXAMPLE), "-o", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err == "bnnc: interrupted\n"
+
+
 def test_a_real_sigint_prints_one_line_and_exits_130(tmp_path: Path) -> None:
     plugin = tmp_path / "slow_plugin.py"
     plugin.write_text("import sys, time\nprint('ready', file=sys.stderr, flush=True)\ntime.sleep(60)\n")
