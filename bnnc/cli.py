@@ -446,16 +446,10 @@ def main(argv: list[str] | None = None) -> int:
             code = run(parser, args)
         except KeyboardInterrupt:
             return interrupted()
-        except (BnncError, OSError, ImportError) as e:
+        except Exception as e:
             if _caused_by_interrupt(e):  # Ctrl-C inside a C extension's initialization (pybind11: ImportError)
                 return interrupted()
-            if args.debug:
-                traceback.print_exc()
-            error, code = _format_error(e), getattr(e, "exit_code", 2)
-        except Exception as e:  # a bug in bnnc, not in the input
-            if args.debug:
-                traceback.print_exc()
-            error, code = f"bnnc: internal error: {type(e).__name__}: {printable(str(e), 1000)} (run with --debug for a traceback)", 1
+            error, code = _reported(e, args.debug)
     messages = list(dict.fromkeys(printable(str(w.message), 300) for w in caught))
     if error is None or args.debug:
         for message in messages:
@@ -464,6 +458,17 @@ def main(argv: list[str] | None = None) -> int:
         folded = f" (after warnings: {'; '.join(messages)})" if messages and not args.debug else ""
         print(error + folded, file=sys.stderr)
     return code
+
+
+def _reported(error: Exception, debug: bool) -> tuple[str, int]:
+    """The error line and exit code of a failed run: the input's fault (:class:`BnncError`, a
+    file's ``OSError``, a missing plugin's ``ImportError``) exits 2 (or the error's own
+    ``exit_code``); anything else is a bug in bnnc, exit 1. With ``debug`` the traceback too."""
+    if debug:
+        traceback.print_exc()
+    if isinstance(error, (BnncError, OSError, ImportError)):
+        return _format_error(error), getattr(error, "exit_code", 2)
+    return f"bnnc: internal error: {type(error).__name__}: {printable(str(error), 1000)} (run with --debug for a traceback)", 1
 
 
 def _caused_by_interrupt(error: BaseException) -> bool:
