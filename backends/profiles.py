@@ -4,7 +4,8 @@ or in Python (``bnnc.compile(..., hw="mnsim")``), every value with the place it 
 ``mnsim`` mirrors MNSIM-2.0 (thu-nics/MNSIM-2.0: SimConfig.ini and MNSIM/Hardware_Model) as
 it estimates a binary network with 1-bit sense amplifiers: 256 × 256 1T1R arrays of 1.44 µm²
 cells at 10 kΩ / 1 MΩ read at 0.15 V for 3.16 ns, inputs at V_read one read in ten, a
-1150 µm² driver per row, a 500 MHz digital clock, 45 nm adders and registers, and 16 KB SRAM
+1150 µm² driver per row, a 500 MHz digital clock with one cycle per register transfer on a
+window's path, 45 nm adders and registers, and 16 KB SRAM
 input buffers per PE (a pair of arrays) with their leakage charged per access as MNSIM does;
 no network-on-chip (``NoC_enable = 0``). ``docs/mnsim-comparison.md`` sets bnnc with this
 profile beside MNSIM's figures for FINN's CNV.
@@ -26,6 +27,8 @@ MNSIM: dict[str, tuple[Any, str]] = {
     "read.port_activity": (0.1, "MNSIM-2.0 Device.py: V² = 0.9·0² + 0.1·V_read²"),
     "adc.share": (2, f"{_INI} ADC_Num = 128 per 256-column subarray"),
     "digital.clock_ghz": (0.5, f"{_INI} Digital_Frequency = 500 MHz"),
+    "digital.register_cycles": (1, "MNSIM-2.0 PE_latency.py: iReg (line 74), ShiftReg (line 76) and oReg (line 81) "
+                                   "each take one Digital_Frequency cycle per access"),
     "digital.adder_energy_pj_per_bit": (5e-06, "MNSIM-2.0 Adder.py, 45 nm: 2.5 nW per bit for one 2 ns cycle"),
     "digital.adder_area_um2_per_bit": (0.2835, "MNSIM-2.0 Adder.py, 45 nm: 10·14·45² nm² per bit"),
     "digital.register_energy_pj_per_bit": (2.2527e-06, "MNSIM-2.0 Reg.py: 18.8 nW·(45/65)² for one 2 ns cycle, per 8 bits"),
