@@ -557,6 +557,13 @@ class InterconnectConfig(_Group):
         0.14, "µm", "FreePDK45 intermediate metal: 70 nm width + 70 nm spacing", minimum=0, exclusive=False,
     )
     bus_bits: int = _param(64, "wires", "MNSIM-2.0 SimConfig.ini Buffer_Bitwidth = 64", minimum=1, exclusive=False)
+    bandwidth_gbps: float = _param(
+        0.0, "Gb/s", "bnnc assumption: a window's results move to the next layer while the next window is read",
+        minimum=0, exclusive=False,
+        note="0: the transfer is not on a window's path; otherwise each window group's result bits take bits / "
+        "bandwidth on it, as MNSIM-2.0 Model_latency.py (lines 889-890, 1016) charges every output position its "
+        "outputchannel · outputbit / Inter_Tile_Bandwidth per hop (SimConfig.ini Inter_Tile_Bandwidth = 20 Gb/s)",
+    )
 
 
 _MNSIM_SAF = "MNSIM-2.0 Device_SAF: 0.1 % stuck off + 0.1 % stuck on"

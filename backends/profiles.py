@@ -7,7 +7,8 @@ cells at 10 kΩ / 1 MΩ read at 0.15 V for 3.16 ns, inputs at V_read one read in
 1150 µm² driver per row, a 500 MHz digital clock with one cycle per register transfer on a
 window's path, 45 nm adders and registers, and 16 KB SRAM
 input buffers per PE (a pair of arrays) with their leakage charged per access as MNSIM does;
-no network-on-chip (``NoC_enable = 0``). ``docs/mnsim-comparison.md`` sets bnnc with this
+no network-on-chip (``NoC_enable = 0``), but each window's results sent one hop at MNSIM's
+20 Gb/s inter-tile bandwidth. ``docs/mnsim-comparison.md`` sets bnnc with this
 profile beside MNSIM's figures for FINN's CNV.
 """
 
@@ -43,6 +44,8 @@ MNSIM: dict[str, tuple[Any, str]] = {
     "periphery.row_driver_rate_gsps": (1 / 3, "MNSIM-2.0 DAC.py: latency (precision + 2) / 1 GS/s = 3 ns"),
     "periphery.column_driver_area_um2": (0.0, "MNSIM-2.0 Crossbar.py counts no bit-line driver"),
     "periphery.transistor_area_um2": (0.169, f"MNSIM-2.0 PE.py 10·F², {_INI} Transistor_Tech = 130 nm"),
+    "interconnect.bandwidth_gbps": (20.0, f"{_INI} Inter_Tile_Bandwidth = 20 Gb/s; MNSIM-2.0 Model_latency.py lines "
+                                          "889-890 and 1016 charge every output position's bits over it, per hop (one hop here)"),
     "interconnect.energy_pj_per_bit_mm": (0.0, f"{_INI} NoC_enable = 0: no interconnect costed"),
     "interconnect.wire_pitch_um": (0.0, f"{_INI} NoC_enable = 0: no interconnect costed"),
 }

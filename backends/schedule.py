@@ -37,13 +37,15 @@ ADC_WIDTHS = 16
 def timing_of(hw: HardwareConfig) -> Timing:
     """The schedule's view of a hardware configuration: an array read takes its word lines'
     drive (one row-driver sample, ``1 / periphery.row_driver_rate_gsps``) and the read itself;
-    a register transfer takes ``digital.register_cycles`` clocks."""
+    a register transfer takes ``digital.register_cycles`` clocks, an output bit's transfer
+    ``1 / interconnect.bandwidth_gbps`` (Gb/s = bits per ns)."""
     return Timing(
         read_ns=1.0 / hw.periphery.row_driver_rate_gsps + hw.read.time_ns, comparator_ns=hw.comparator.decision_ns,
         adc_ns=tuple(hw.adc_conversion_ns(bits) for bits in range(1, ADC_WIDTHS + 1)),
         adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns, periphery_lanes=hw.digital.periphery_lanes,
         buffer_ns=hw.buffer.access_ns, buffer_bits=hw.buffer.access_bits,
         register_ns=hw.digital.register_cycles * hw.digital.clock_period_ns,
+        transfer_ns_per_bit=1.0 / hw.interconnect.bandwidth_gbps if hw.interconnect.bandwidth_gbps else 0.0,
     )
 
 
