@@ -180,7 +180,7 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
             comparators += outputs * levels * replicas
             sensing_pj += window_reads * outputs * levels * hw.comparator.energy_pj
     outputs_total, fan_in = layer.outputs, layer.fan_in
-    acc_bits = max(1, math.ceil(math.log2(2 * fan_in * max(1, 2 ** (layer.planes - 1)) + 1)) + 1) if fan_in else 1
+    acc_bits = layer.accumulator_bits
     d = hw.digital
     digital_pj = layer.positions * outputs_total * max(levels, 1) * d.register_energy_pj_per_bit
     adders = 0
@@ -208,7 +208,7 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
     side_mm = math.sqrt(sum(area.values())) / 1000  # the side of the layer's block
     wires = hw.interconnect
     area["interconnect"] = 2 * wires.bus_bits * wires.wire_pitch_um * side_mm * 1000
-    output_bits = layer.positions * outputs_total * (max(levels, 1) if levels else acc_bits)
+    output_bits = layer.positions * layer.output_bits
     energy = {
         "cells": array_pj, "drivers": driver_pj, "sensing": sensing_pj, "adc": adc_pj, "digital": digital_pj,
         "buffers": buffer_pj, "interconnect": (port_reads + output_bits) * wires.energy_pj_per_bit_mm * side_mm,

@@ -442,6 +442,14 @@ class DigitalConfig(_Group):
         note="float32 multiplier (fpsp_mul): 35.3 pJ per multiply; a division is costed as one",
     )
     fp_mul_area_um2: float = _param(8970.0, "µm²", _ALADDIN_FP, minimum=0, exclusive=False, note="float32 multiplier (fpsp_mul)")
+    register_cycles: int = _param(
+        0, "clock cycles", "bnnc assumption: register transfers are pipelined with the array reads (as buffer.access_ns = 0)",
+        minimum=0, exclusive=False,
+        note="clock cycles of one register transfer on a window's critical path: the input register loaded with the "
+        "window's port bits and driving each plane's read, each conversion round's ADC results latched for the "
+        "shift-add of every plane, the output register written once per window; MNSIM-2.0 PE_latency.py charges one "
+        "Digital_Frequency cycle for each (iReg line 74, ShiftReg line 76, oReg line 81)",
+    )
     periphery_lanes: int = _param(
         4, "lanes", "PUMA simulator include/config.py: num_ALU = 2 · num_matrix = 4 vector ALU lanes per core",
         minimum=1, exclusive=False,
@@ -549,6 +557,13 @@ class InterconnectConfig(_Group):
         0.14, "µm", "FreePDK45 intermediate metal: 70 nm width + 70 nm spacing", minimum=0, exclusive=False,
     )
     bus_bits: int = _param(64, "wires", "MNSIM-2.0 SimConfig.ini Buffer_Bitwidth = 64", minimum=1, exclusive=False)
+    bandwidth_gbps: float = _param(
+        0.0, "Gb/s", "bnnc assumption: a window's results move to the next layer while the next window is read",
+        minimum=0, exclusive=False,
+        note="0: the transfer is not on a window's path; otherwise each window group's result bits take bits / "
+        "bandwidth on it, as MNSIM-2.0 Model_latency.py (lines 889-890, 1016) charges every output position its "
+        "outputchannel · outputbit / Inter_Tile_Bandwidth per hop (SimConfig.ini Inter_Tile_Bandwidth = 20 Gb/s)",
+    )
 
 
 _MNSIM_SAF = "MNSIM-2.0 Device_SAF: 0.1 % stuck off + 0.1 % stuck on"

@@ -4,9 +4,11 @@ or in Python (``bnnc.compile(..., hw="mnsim")``), every value with the place it 
 ``mnsim`` mirrors MNSIM-2.0 (thu-nics/MNSIM-2.0: SimConfig.ini and MNSIM/Hardware_Model) as
 it estimates a binary network with 1-bit sense amplifiers: 256 × 256 1T1R arrays of 1.44 µm²
 cells at 10 kΩ / 1 MΩ read at 0.15 V for 3.16 ns, inputs at V_read one read in ten, a
-1150 µm² driver per row, a 500 MHz digital clock, 45 nm adders and registers, and 16 KB SRAM
+1150 µm² driver per row, a 500 MHz digital clock with one cycle per register transfer on a
+window's path, 45 nm adders and registers, and 16 KB SRAM
 input buffers per PE (a pair of arrays) with their leakage charged per access as MNSIM does;
-no network-on-chip (``NoC_enable = 0``). ``docs/mnsim-comparison.md`` sets bnnc with this
+no network-on-chip (``NoC_enable = 0``), but each window's results sent one hop at MNSIM's
+20 Gb/s inter-tile bandwidth. ``docs/mnsim-comparison.md`` sets bnnc with this
 profile beside MNSIM's figures for FINN's CNV.
 """
 
@@ -26,6 +28,8 @@ MNSIM: dict[str, tuple[Any, str]] = {
     "read.port_activity": (0.1, "MNSIM-2.0 Device.py: V² = 0.9·0² + 0.1·V_read²"),
     "adc.share": (2, f"{_INI} ADC_Num = 128 per 256-column subarray"),
     "digital.clock_ghz": (0.5, f"{_INI} Digital_Frequency = 500 MHz"),
+    "digital.register_cycles": (1, "MNSIM-2.0 PE_latency.py: iReg (line 74), ShiftReg (line 76) and oReg (line 81) "
+                                   "each take one Digital_Frequency cycle per access"),
     "digital.adder_energy_pj_per_bit": (5e-06, "MNSIM-2.0 Adder.py, 45 nm: 2.5 nW per bit for one 2 ns cycle"),
     "digital.adder_area_um2_per_bit": (0.2835, "MNSIM-2.0 Adder.py, 45 nm: 10·14·45² nm² per bit"),
     "digital.register_energy_pj_per_bit": (2.2527e-06, "MNSIM-2.0 Reg.py: 18.8 nW·(45/65)² for one 2 ns cycle, per 8 bits"),
@@ -40,6 +44,8 @@ MNSIM: dict[str, tuple[Any, str]] = {
     "periphery.row_driver_rate_gsps": (1 / 3, "MNSIM-2.0 DAC.py: latency (precision + 2) / 1 GS/s = 3 ns"),
     "periphery.column_driver_area_um2": (0.0, "MNSIM-2.0 Crossbar.py counts no bit-line driver"),
     "periphery.transistor_area_um2": (0.169, f"MNSIM-2.0 PE.py 10·F², {_INI} Transistor_Tech = 130 nm"),
+    "interconnect.bandwidth_gbps": (20.0, f"{_INI} Inter_Tile_Bandwidth = 20 Gb/s; MNSIM-2.0 Model_latency.py lines "
+                                          "889-890 and 1016 charge every output position's bits over it, per hop (one hop here)"),
     "interconnect.energy_pj_per_bit_mm": (0.0, f"{_INI} NoC_enable = 0: no interconnect costed"),
     "interconnect.wire_pitch_um": (0.0, f"{_INI} NoC_enable = 0: no interconnect costed"),
 }

@@ -11,7 +11,7 @@ from .hardware import HardwareConfig
 from .schedule import Schedule
 
 REPORT_VERSION = 1
-TIMELINE_KEYS = ("cycles", "start_cycle", "end_cycle", "window_ns", "busy_ns", "line_buffer_bits")
+TIMELINE_KEYS = ("cycles", "start_cycle", "end_cycle", "window_ns", "register_transfers", "busy_ns", "line_buffer_bits")
 """What a layer entry takes from the schedule (the rest of the layer comes from the analysis)."""
 
 

@@ -36,12 +36,16 @@ ADC_WIDTHS = 16
 
 def timing_of(hw: HardwareConfig) -> Timing:
     """The schedule's view of a hardware configuration: an array read takes its word lines'
-    drive (one row-driver sample, ``1 / periphery.row_driver_rate_gsps``) and the read itself."""
+    drive (one row-driver sample, ``1 / periphery.row_driver_rate_gsps``) and the read itself;
+    a register transfer takes ``digital.register_cycles`` clocks, an output bit's transfer
+    ``1 / interconnect.bandwidth_gbps`` (Gb/s = bits per ns)."""
     return Timing(
         read_ns=1.0 / hw.periphery.row_driver_rate_gsps + hw.read.time_ns, comparator_ns=hw.comparator.decision_ns,
         adc_ns=tuple(hw.adc_conversion_ns(bits) for bits in range(1, ADC_WIDTHS + 1)),
         adc_share=hw.adc.share, clock_ns=hw.digital.clock_period_ns, periphery_lanes=hw.digital.periphery_lanes,
         buffer_ns=hw.buffer.access_ns, buffer_bits=hw.buffer.access_bits,
+        register_ns=hw.digital.register_cycles * hw.digital.clock_period_ns,
+        transfer_ns_per_bit=1.0 / hw.interconnect.bandwidth_gbps if hw.interconnect.bandwidth_gbps else 0.0,
     )
 
 
@@ -63,6 +67,7 @@ class LayerSchedule:
     adc_bits: int
     window_ns: float
     groups: int
+    register_transfers: int = 0
     start_ns: float = 0.0
     end_ns: float = 0.0
     line_buffer_bits: int = 0
@@ -159,6 +164,7 @@ class Schedule:
                     "sensing": layer.sensing,
                     "adc_bits": layer.adc_bits,
                     "window_ns": layer.window_ns,
+                    "register_transfers": layer.register_transfers,
                     "window_groups": layer.groups,
                     "reads_per_array": layer.reads,
                     "busy_ns": layer.busy_ns,
@@ -244,7 +250,7 @@ def build_schedule(layers: ProgramLayers, timing: Timing) -> Schedule:
         item = LayerSchedule(
             name=layer.name, positions=positions, planes=layer.planes, tiles=layer.tiles, replicas=replicas,
             sensing=layer.sensing_kind, adc_bits=layer.adc_bits, window_ns=layer.window_ns(timing),
-            groups=layer.window_groups(),
+            groups=layer.window_groups(), register_transfers=layer.register_transfers(timing),
         )
         out_rows, out_cols = layer.spatial
         shapes[layer.name] = (out_rows, out_cols)

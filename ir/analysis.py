@@ -41,6 +41,12 @@ class Timing:
     """Time of one line-buffer access of ``buffer_bits`` bits on the window's critical path (0:
     buffer reads overlap the array reads)."""
     buffer_bits: int = 64
+    register_ns: float = 0.0
+    """Time of one register transfer on the window's critical path (0: register transfers
+    overlap the array reads); :meth:`CrossbarLayer.register_transfers` counts them."""
+    transfer_ns_per_bit: float = 0.0
+    """Time to move one output bit to the next layer on the window's critical path (0: the
+    transfer overlaps the next window's reads)."""
 
     def adc_conversion_ns(self, bits: int) -> float:
         return self.adc_ns[min(bits, len(self.adc_ns)) - 1]
@@ -144,6 +150,20 @@ class CrossbarLayer:
         return sum(s.const_type(s.const_defs[0].name).shape[0] for s in self.sensing)
 
     @property
+    def accumulator_bits(self) -> int:
+        """Bits of the exact integer sum of one output over all row tiles and planes (signed:
+        ``ceil(log2(2 · fan_in · 2^(planes − 1) + 1)) + 1``)."""
+        if not self.fan_in:
+            return 1
+        return max(1, math.ceil(math.log2(2 * self.fan_in * max(1, 2 ** (self.planes - 1)) + 1)) + 1)
+
+    @property
+    def output_bits(self) -> int:
+        """Bits of one window's results: a bit per output and comparator level, or an
+        :attr:`accumulator_bits` sum per output read out."""
+        return self.outputs * (self.comparator_levels if self.readout == "comparator" else self.accumulator_bits)
+
+    @property
     def threshold_classes(self) -> int:
         return self.sensing[0].const_type(self.sensing[0].const_defs[0].name).shape[1]
 
@@ -183,13 +203,25 @@ class CrossbarLayer:
         spatial = shape[3:] if isinstance(sensing, xbar.Compare) else shape[2:]
         return (spatial[0], spatial[1]) if len(spatial) == 2 else (1, 1)
 
+    def conversion_rounds(self, timing: Timing) -> int:
+        """ADC conversions in sequence per read, ``min(share, columns)`` (0 for comparators)."""
+        return min(timing.adc_share, self.columns) if self.sensing_kind == "adc" else 0
+
+    def register_transfers(self, timing: Timing) -> int:
+        """Register transfers on a window's critical path: the input register is loaded with the
+        window's port bits (1) and drives each plane's read (``planes``); with ADCs, each
+        conversion round's results are latched for the shift-add of every plane (``planes ·
+        rounds``); the outputs are written into the output register (1)."""
+        return 2 + self.planes * (1 + self.conversion_rounds(timing))
+
     def window_ns(self, timing: Timing) -> float:
         """Time to serve one window group: per plane an array read and its sensing (a
         comparator decision, or ``min(share, columns)`` ADC conversions in sequence), then the
         digital work (one clock; with ADCs, an adder tree over row tiles and planes), after the
         window's new input bits are written into the line buffer and its port bits read out of it
         where that is not overlapped (``ceil(bits / buffer_bits)`` accesses of ``buffer_ns``
-        each way)."""
+        each way), plus :meth:`register_transfers` of ``register_ns`` each and the transfer of
+        the group's results (``replicas ·`` :attr:`output_bits` at ``transfer_ns_per_bit``)."""
         fetch = 0.0
         if timing.buffer_ns:
             written = math.ceil(self.input_bits / max(self.positions, 1))
@@ -199,10 +231,10 @@ class CrossbarLayer:
             per_plane = timing.read_ns + timing.comparator_ns
             digital = timing.clock_ns
         else:
-            conversions = min(timing.adc_share, self.columns)
-            per_plane = timing.read_ns + conversions * timing.adc_conversion_ns(self.adc_bits)
+            per_plane = timing.read_ns + self.conversion_rounds(timing) * timing.adc_conversion_ns(self.adc_bits)
             digital = timing.clock_ns * (1 + math.ceil(math.log2(max(self.tiles[0], 1) * self.planes)))
-        return fetch + self.planes * per_plane + digital
+        transfer = self.replicas * self.output_bits * timing.transfer_ns_per_bit
+        return fetch + self.planes * per_plane + digital + self.register_transfers(timing) * timing.register_ns + transfer
 
     def window_groups(self) -> int:
         """Array reads per plane and inference: ``ceil(positions / replicas)``."""

@@ -51,8 +51,10 @@ def test_the_mnsim_profile_costs_an_array_as_mnsim_does(tmp_path: Path) -> None:
     parameters = report["hardware"]["parameters"]
     assert parameters["read"]["time_ns"]["value"] == 3.16 and "mnsim profile" in parameters["read"]["time_ns"]["source"]
     # a window: 3 ns of row drive (DAC latency (1 + 2) / 1 GS/s), 3.16 ns of read, 1 ns of sense
-    # amplifier, a 2 ns digital cycle, after one 20 ns buffer write and one 20 ns buffer read
-    assert layer["window_ns"] == pytest.approx(20 + 20 + 3 + 3.16 + 1 + 2)
+    # amplifier, a 2 ns digital cycle, after one 20 ns buffer write and one 20 ns buffer read, and
+    # three register transfers of one 2 ns cycle each (PE_latency.py: the input register loaded and
+    # driving the read, the output register written), and the 2 output bits sent on at 20 Gb/s
+    assert layer["window_ns"] == pytest.approx(20 + 20 + 3 + 3.16 + 1 + 2 + 3 * 2 + 2 / 20)
 
 
 def test_a_file_named_like_a_profile_is_read_as_a_file(tmp_path: Path, monkeypatch) -> None:
@@ -86,6 +88,7 @@ def test_the_mnsim_comparison_page_states_what_bnnc_computes(tmp_path: Path) -> 
     assert abs(t["arrays"] / MNSIM_CNV["arrays"] - 1) < 0.25
     assert abs(t["area_mm2"] / MNSIM_CNV["area_mm2"] - 1) < 0.25
     assert abs((t["energy_nj"] - t["energy_breakdown_nj"]["adc"]) / MNSIM_CNV["energy_nj"] - 1) < 0.25
+    assert abs(t["latency_ns"] / MNSIM_CNV["latency_ns"] - 1) < 0.25
 
 
 def test_saved_ir_of_a_profile_compilation_reports_the_same(tmp_path: Path) -> None:

@@ -128,6 +128,17 @@ def test_figures_are_deterministic() -> None:
     assert all(a.svg == b.svg and a.pdf == b.pdf and a.csv == b.csv for a, b in zip(first, second))
 
 
+def test_the_pdf_is_cropped_to_the_svgs_box(cnv_out) -> None:
+    """Both formats come from one layout and one measured box: the PDF page is the SVG's size."""
+    out, _ = cnv_out
+    for name in (*FIGURES, "comparison"):
+        svg = (out / "figures" / f"{name}.svg").read_text()
+        width, height = (float(v) for v in re.search(r'width="([0-9.]+)pt" height="([0-9.]+)pt"', svg).groups())
+        box = re.search(rb"/MediaBox \[ *0 0 ([0-9.]+) ([0-9.]+) *\]", (out / "figures" / f"{name}.pdf").read_bytes())
+        assert box, name
+        assert (float(box.group(1)), float(box.group(2))) == pytest.approx((width, height), abs=1e-3), name
+
+
 def test_components_fall_back_to_totals_and_comparison_takes_the_new_format() -> None:
     """A report whose layers carry no breakdown draws each layer's total as one component; a
     report with ``comparison`` entries (scheme, array, totals) gets the comparison chart."""

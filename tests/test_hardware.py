@@ -84,7 +84,7 @@ def test_default_group_attributes():
 
 def test_every_key_has_unit_in_name_and_a_source():
     suffixes = ("_ns", "_uw", "_mw", "_um2", "_ohm", "_v", "_gsps", "_ghz", "_pj", "_pj_per_bit", "_um2_per_bit", "_lanes",
-                "_nw_per_bit", "_pj_per_bit_mm", "_um", "_seconds")
+                "_nw_per_bit", "_pj_per_bit_mm", "_um", "_seconds", "_cycles", "_gbps")
     unitless = {"array.rows", "array.cols", "array.cell", "adc.scaling", "adc.share", "dac.kind", "read.port_activity",
                 "buffer.bits_per_array", "buffer.access_bits", "interconnect.bus_bits"}
     # the device's relative spreads, fractions, exponents and counts have no unit; the comparator
@@ -92,7 +92,7 @@ def test_every_key_has_unit_in_name_and_a_source():
     unitless |= {f"device.{k}" for k in ("program_sigma", "read_sigma", "stuck_hrs", "stuck_lrs", "drift_nu",
                                          "drift_nu_sigma", "spare_rows", "spare_cols", "comparator_offset_sigma")}
     keys = HardwareConfig.keys()
-    assert len(keys) == len(set(keys)) == 60
+    assert len(keys) == len(set(keys)) == 62
     for key in keys:
         assert HardwareConfig.source_of(key).strip(), key
         if key not in unitless:
@@ -363,8 +363,10 @@ def test_digest_stable_otherwise(tmp_path):
     # a change and its undo: back to the same digest
     assert base.with_values({"array.rows": 64}).with_values({"array.rows": 128}).digest() == base.digest()
     # changes only when a default (or the schema) changes; the periphery, interconnect, buffer
-    # leakage, access time and per-array registers and the port activity joined the defaults in issue 14
-    assert base.digest() == "4e0bdc90b439aff7"
+    # leakage, access time and per-array registers and the port activity joined the defaults in issue 14,
+    # the register transfers and the output transfer on a window's path (digital.register_cycles,
+    # interconnect.bandwidth_gbps) in its latency follow-up
+    assert base.digest() == "ff1e47752e2d3a34"
 
 
 def test_to_json_has_values_units_sources_and_derived():

@@ -114,6 +114,51 @@ def test_small_arrays_cut_rows_and_columns() -> None:
 # ---------------------------------------------------------------------- schedule
 
 
+@pytest.mark.parametrize(
+    "fan_in, outputs, transfers",
+    [
+        # one 128-row array, comparators: input register loaded (1), driving the read (1), output register (1)
+        (100, 10, 3),
+        # three row tiles of 20 outputs + the reference column: 21 columns on ceil(21 / 8) ADCs take
+        # min(8, 21) = 8 conversion rounds, each latched for the shift-add: 1 + 1 + 8 + 1
+        (300, 20, 11),
+    ],
+)
+def test_register_transfers_add_their_cycles_to_every_window(fan_in: int, outputs: int, transfers: int) -> None:
+    """``digital.register_cycles`` = 3 at the default 1 GHz clock adds 3 ns per register transfer
+    on the window's path, and nothing else changes."""
+    from bnnc.backends.hardware import default_hardware
+    from bnnc.backends.schedule import timing_of
+
+    module = parse_module(dense_module(fan_in, outputs))
+    PassManager.from_pipeline("sign-convert{scheme=refcol},canonicalize,tile{rows=128,cols=128},dce").run(module, PassContext())
+    (layer,) = program_layers(module).crossbar
+    base = default_hardware()
+    slow = base.with_values({"digital.register_cycles": 3})
+    assert timing_of(base).register_ns == 0
+    assert layer.register_transfers(timing_of(slow)) == transfers
+    assert layer.window_ns(timing_of(slow)) - layer.window_ns(timing_of(base)) == pytest.approx(3.0 * transfers)
+
+
+def test_a_windows_results_cross_the_interconnect_at_its_bandwidth() -> None:
+    """``interconnect.bandwidth_gbps`` = 5: the 10 comparator bits of a window take 10 / 5 = 2 ns
+    more; two replicas send two windows' bits per group, 4 ns."""
+    from bnnc.backends.hardware import default_hardware
+    from bnnc.backends.schedule import timing_of
+
+    base = default_hardware()
+    narrow = base.with_values({"interconnect.bandwidth_gbps": 5})
+    assert timing_of(base).transfer_ns_per_bit == 0
+    for replicas, extra in ((1, 2.0), (2, 4.0)):
+        module = parse_module(conv_module(4, 10, 3, 1))
+        pipeline = f"sign-convert{{scheme=refcol}},canonicalize,tile{{rows=128,cols=128}},set-replicas{{layers=L,replicas={replicas}}},dce"
+        PassManager.from_pipeline(pipeline).run(module, PassContext())
+        (layer,) = program_layers(module).crossbar
+        assert (layer.replicas, layer.output_bits) == (replicas, 10)
+        assert layer.window_ns(timing_of(narrow)) - layer.window_ns(timing_of(base)) == pytest.approx(extra)
+
+
+
 @pytest.fixture(scope="module")
 def cnn(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("sched") / "cnn.onnx"
