@@ -50,12 +50,12 @@ import numpy as np
 from bnnc.backends.circuit import ir_drop_summary
 from bnnc.backends.hardware import DeviceConfig, HardwareConfig, HardwareConfigError, default_hardware, load_hardware
 from bnnc.backends.simulator import DeviceModel, simulate
-from bnnc.backends.simulator.caches import thresholds_per_position
+from bnnc.backends.simulator.caches import structural, thresholds_per_position
 from bnnc.backends.simulator.chips import Chip, ChipSampler, DeviceInputError
 from bnnc.backends.simulator.deferred import PendingReads
 from bnnc.backends.simulator.device import ColumnCurrents, DeviceSession, analog_margins
 from bnnc.backends.simulator.fault_fold import stuck_cell_shifts
-from bnnc.backends.simulator.integer_chips import chip_cells, chip_margins
+from bnnc.backends.simulator.integer_chips import array_macs, chip_cells, chip_margins
 from bnnc.backends.simulator.packed import PackedBits
 from bnnc.ir import Module, Operation
 from bnnc.ir.analysis import crossbar_layers
@@ -292,17 +292,18 @@ def _monte_carlo(module: Module, base: DeviceModel, chips: int, inputs: Mapping[
     ir_drop: dict[Operation, float] = {}
     rows = []
     chip_seconds = 0.0
+    work = chips * samples * array_macs(module) * (2 if fault_aware else 1)
     for index in range(chips):
         start = time.perf_counter()
         chip = sampler.chip(index)
-        run = _chip_run(sampler, chip)
+        run = _chip_run(sampler, chip, work=work)
         agreement, accuracy = _run_chip(module, run, inputs, ideal, ideal_top1, labels, decisions, layers, ir_drop, base)
         chip_seconds += time.perf_counter() - start
         hrs, lrs = chip.stuck_fraction()
         row = ChipResult(index, agreement, accuracy, hrs, lrs, time.perf_counter() - start, integer_path="cells" in run)
         if fault_layers is not None:
             repaired = sampler.repaired(chip)
-            run = _chip_run(sampler, repaired, stuck_cell_shifts(module, sampler, repaired))
+            run = _chip_run(sampler, repaired, stuck_cell_shifts(module, sampler, repaired), work)
             row.fault_aware_agreement, row.fault_aware_accuracy = _run_chip(
                 module, run, inputs, ideal, ideal_top1, labels, decisions, fault_layers, ir_drop, base)
         rows.append(row)
@@ -313,12 +314,13 @@ def _monte_carlo(module: Module, base: DeviceModel, chips: int, inputs: Mapping[
                       ideal_per_sample, ideal_accuracy)
 
 
-def _chip_run(sampler: ChipSampler, chip: Chip, shifts: Mapping[Operation, np.ndarray] | None = None) -> dict[str, Any]:
-    """How :func:`simulate` runs ``chip`` (with threshold ``shifts``): ``{"cells": ...}``, its
-    cells on the exact integer path where that gives the analog path's results
-    (:func:`~bnnc.backends.simulator.integer_chips.chip_cells`), else ``{"device": ...}``, its
-    device model on the analog path."""
-    cells = chip_cells(sampler, chip, shifts)
+def _chip_run(sampler: ChipSampler, chip: Chip, shifts: Mapping[Operation, np.ndarray] | None = None,
+              work: int = 0) -> dict[str, Any]:
+    """How :func:`simulate` runs ``chip`` (with threshold ``shifts``, in a Monte Carlo of
+    ``work`` multiply-adds): ``{"cells": ...}``, its cells on the exact integer path where that
+    gives the analog path's results (:func:`~bnnc.backends.simulator.integer_chips.chip_cells`),
+    else ``{"device": ...}``, its device model on the analog path."""
+    cells = chip_cells(sampler, chip, shifts, work)
     return {"cells": cells} if cells is not None else {"device": chip.device(shifts)}
 
 
@@ -370,7 +372,7 @@ class _Watch:
         self.parts: dict[Operation, list[np.ndarray | PackedBits]] = {}
         self.cursor: dict[Operation, int] = {}
         self.layers = layers if layers is not None else {}
-        self.names = {op: layer.name for layer in crossbar_layers(module.function("main")) for op in layer.sensing}
+        self.names = _layer_names(module)
         self.ir_drop: dict[Operation, float] = {}
         self.lsb = base.v_read * base.delta_g
 
@@ -400,6 +402,12 @@ class _Watch:
             margins = chip_margins(session.cells, op, x)
         if margins is not None:
             tally.add_margin(_min_margin(margins, recorded.bits()[start : start + count]) / self.lsb)
+
+
+def _layer_names(module: Module) -> dict[Operation, str]:
+    """The crossbar layer's name of every sensing op of ``module``, kept until an IR is edited."""
+    return structural(module, "layer names", lambda: {op: layer.name for layer in crossbar_layers(module.function("main"))
+                                                      for op in layer.sensing})
 
 
 class _Decisions:

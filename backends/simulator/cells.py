@@ -25,6 +25,10 @@ class ChipCells:
     counts: dict[Operation, np.ndarray]
     thresholds: dict[Operation, np.ndarray]
     limits: dict[Operation, tuple[np.ndarray, float]]
+    repays_loading: bool = False
+    """Whether the reads of every chip run with these cells' Monte Carlo together repay loading
+    the compiled popcount kernels (:data:`~.packed.PACKED_MIN_MACS`; each chip's fused plans,
+    made anew, count only their own multiply-adds)."""
     derived: dict[tuple[Operation, Hashable], Any] = field(default_factory=dict, repr=False)
 
     def cells(self, mvm: Operation) -> np.ndarray:

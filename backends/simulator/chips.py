@@ -99,8 +99,8 @@ class Chip:
     def stuck_fraction(self) -> tuple[float, float]:
         """The fractions of this chip's cells stuck off and stuck on."""
         cells = sum(s.size for s in self.stuck.values()) or 1
-        hrs = sum(int((s == STUCK_HRS).sum()) for s in self.stuck.values())
-        lrs = sum(int((s == STUCK_LRS).sum()) for s in self.stuck.values())
+        hrs = sum(np.count_nonzero(s == STUCK_HRS) for s in self.stuck.values())
+        lrs = sum(np.count_nonzero(s == STUCK_LRS) for s in self.stuck.values())
         return hrs / cells, lrs / cells
 
 
@@ -246,8 +246,10 @@ def _stuck_codes(rng: np.random.Generator, shape: tuple[int, ...], config: Devic
     if config.stuck_hrs == 0 and config.stuck_lrs == 0:
         return np.zeros(shape, np.uint8)
     u = rng.random(shape, dtype=np.float32)
-    return (u < config.stuck_hrs).astype(np.uint8) + (
-        (u >= config.stuck_hrs) & (u < config.stuck_hrs + config.stuck_lrs)).astype(np.uint8) * STUCK_LRS
+    assert (STUCK_HRS, STUCK_LRS) == (1, 2)  # 2·[u < hrs + lrs] − [u < hrs]: one pass fewer
+    codes = (u < config.stuck_hrs + config.stuck_lrs).view(np.uint8) * np.uint8(2)
+    codes -= (u < config.stuck_hrs).view(np.uint8)
+    return codes
 
 
 def _has_reference(op: Operation) -> bool:

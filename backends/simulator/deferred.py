@@ -313,7 +313,7 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     value = None
     for group, ports in zip(groups, windows):
         macs = _macs(ports, pending, group)
-        packed = _runs_packed(group, macs)
+        packed = _runs_packed(group, macs, pending.cells)
         group.macs += macs
         if packed:
             dtype = np.int32 if bound < 2**31 else np.int64
@@ -338,7 +338,7 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
         return None
     group, ports = groups[0], windows[0]
     macs = _macs(ports, pending, group)
-    if not _runs_packed(group, macs):
+    if not _runs_packed(group, macs, pending.cells):
         return None
     group.macs += macs
     if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
@@ -367,10 +367,13 @@ def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
     return n * positions * planes * ports.width * group.gemm.weights.shape[1]
 
 
-def _runs_packed(group: _FusedGroup, macs: int) -> bool:
+def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None) -> bool:
     """Whether ``group``'s GEMM runs on packed words this time, doing ``macs`` multiply-adds
-    (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's)."""
-    return group.how is not None and worthwhile(group.macs + macs) and group.packed is not None
+    (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's; a chip's
+    reads count its whole Monte Carlo's, :attr:`~.cells.ChipCells.repays_loading`)."""
+    if group.how is None or not (worthwhile(group.macs + macs) or (cells is not None and cells.repays_loading)):
+        return False
+    return group.packed is not None
 
 
 def _omega(op: Operation, planes: int) -> np.ndarray:

@@ -32,11 +32,12 @@ arrays have one cell pattern for every replica); an ADC that the chip's counts c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from bnnc.ir import Operation
+from bnnc.ir import Module, Operation
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from ..hardware import DeviceConfig
@@ -45,6 +46,7 @@ from .cells import ChipCells
 from .chips import STUCK_HRS, STUCK_LRS, Chip, ChipSampler, drifts
 from .deferred import PendingReads, fused_value
 from .device import DeviceModel, comparator_limits, moved_thresholds, raw_unit, sensing_scheme
+from .packed import PACKED_MIN_MACS
 
 FLOAT32_UNIT = 2.0**-24
 """The unit roundoff of float32, the analog path's GEMMs and currents."""
@@ -81,10 +83,12 @@ def analog_comparator(op: Operation) -> bool:
             and plane_weights(op.attr("encoding"))[0] > 0)
 
 
-def chip_cells(sampler: ChipSampler, chip: Chip, shifts: Mapping[Operation, np.ndarray] | None = None) -> ChipCells | None:
+def chip_cells(sampler: ChipSampler, chip: Chip, shifts: Mapping[Operation, np.ndarray] | None = None,
+               work: int = 0) -> ChipCells | None:
     """``chip`` (of ``sampler``, with threshold ``shifts`` per compare op) on the integer
     path, or None where that could decide otherwise than the analog path (see the module
-    docstring)."""
+    docstring); ``work``: the multiply-adds of every array read of the Monte Carlo it belongs
+    to (:func:`array_macs` per sample), which may repay loading the popcount kernels."""
     if not integer_representable(chip.config):
         return None
     base = sampler.base
@@ -109,14 +113,23 @@ def chip_cells(sampler: ChipSampler, chip: Chip, shifts: Mapping[Operation, np.n
             t = (plane_weights(op.attr("encoding"))[0] * np.ceil(steps)).astype(np.int64)
             limits[op] = (limit, unit)
         thresholds[op] = t
-    return ChipCells(counts, thresholds, limits)
+    return ChipCells(counts, thresholds, limits, repays_loading=work >= PACKED_MIN_MACS)
+
+
+def array_macs(module: Module) -> int:
+    """The multiply-adds of every array read of ``module``'s ``main`` for one sample (planes ×
+    window positions × rows × columns)."""
+    return sum(math.prod(op.operands[0].type.shape) * op.result.type.shape[-1]
+               for op in module.function("main").ops if op.name == "xbar.mvm")
 
 
 def _counts(mvm: Operation, codes: np.ndarray) -> np.ndarray:
     """The counts ``[K, M]`` (int8) of array ``mvm``'s cells with stuck ``codes``: its
     pattern's bits, 0 where stuck off, 1 where stuck on (2 in a refcol reference column)."""
     assert (STUCK_HRS, STUCK_LRS) == (1, 2)  # a stuck cell's count is its code // 2
-    counts = np.where(codes == 0, mvm.const_array("conductance").view(np.int8), (codes >> 1).view(np.int8))
+    counts = mvm.const_array("conductance") & (codes == 0).view(np.uint8)
+    counts |= codes >> 1
+    counts = counts.view(np.int8)
     scheme = sensing_scheme(mvm)
     if scheme is not None and scheme.reference_column:
         counts[codes[:, -1] == STUCK_LRS, -1] = 2
