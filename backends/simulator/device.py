@@ -183,9 +183,10 @@ class DeviceSession:
         figure a read of ``op``'s conductances ``g`` needs, side by side: ``v_read · G`` (the
         ohmic currents, amperes), then ``(read_sigma · v_read)² · G²`` where the device has read
         noise (the variance of each column's current per driven row), then ``v_read · T`` (the
-        mesh's transfer matrices) where ``wire_ohm > 0``. A current over ``K`` rows then errs by
-        about ``K · 6e-8`` of one on-cell's current, far below the half step (0.5 LSB) that every
-        comparator and ADC decision keeps."""
+        mesh's transfer matrices) where ``wire_ohm > 0``, then a column of ones (the driven
+        rows, exact below 2**24 rows; cheaper in the GEMM than a sum of its own). A current over
+        ``K`` rows then errs by about ``K · 6e-8`` of one on-cell's current, far below the half
+        step (0.5 LSB) that every comparator and ADC decision keeps."""
         if op not in self._single:
             device = self.device
             parts = [device.v_read * g]
@@ -193,6 +194,7 @@ class DeviceSession:
                 parts.append((device.read_sigma * device.v_read) ** 2 * (g * g))
             if device.wire_ohm > 0:
                 parts.append(device.v_read * np.stack([m.transfer for m in self.ir_drop(op, reference)]))
+            parts.append(np.ones(g.shape[:2] + (1,)))
             self._single[op] = np.ascontiguousarray(np.concatenate(parts, axis=2), dtype=np.float32)
         return self._single[op]
 
@@ -261,8 +263,8 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     for r in range(replicas):
         part = ports[:, :, r::replicas]
         flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)
-        out = flat @ weights[r]  # [reads, W]: currents, variances, mesh currents side by side
-        current = out[:, -columns:] if wired else out[:, :columns]
+        out = flat @ weights[r]  # [reads, W]: currents, variances, mesh currents, driven rows side by side
+        current = out[:, -columns - 1 : -1] if wired else out[:, :columns]
         if wired:
             worst = float(np.abs(current - out[:, :columns]).max(initial=0.0)) / lsb
             session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
@@ -277,7 +279,7 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
             currents = shaped
         else:
             currents[:, :, r::replicas] = shaped
-        driven[:, :, r::replicas] = flat.sum(axis=1).reshape(part.shape[:3])  # exact below 2**24 rows
+        driven[:, :, r::replicas] = out[:, -1].reshape(part.shape[:3])
     return ColumnCurrents(currents, driven, device.column_steps(columns, reference), device, replicas)
 
 
