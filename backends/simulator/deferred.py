@@ -313,7 +313,7 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     value = None
     for group, ports in zip(groups, windows):
         macs = _macs(ports, pending, group)
-        packed = _runs_packed(group, macs, pending.cells)
+        packed = _runs_packed(group, macs, pending.cells, n * positions)
         group.macs += macs
         if packed:
             dtype = np.int32 if bound < 2**31 else np.int64
@@ -338,7 +338,7 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
         return None
     group, ports = groups[0], windows[0]
     macs = _macs(ports, pending, group)
-    if not _runs_packed(group, macs, pending.cells):
+    if not _runs_packed(group, macs, pending.cells, pending.shape[0] * pending.shape[2]):
         return None
     group.macs += macs
     if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
@@ -367,13 +367,24 @@ def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
     return n * positions * planes * ports.width * group.gemm.weights.shape[1]
 
 
-def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None) -> bool:
+CHIP_PACKED_MIN_ROWS = 1024
+"""A chip's fused plans are made anew for each chip, so packing their weights (about 20 ns per
+weight) repays only a GEMM of enough rows (samples × window positions), each saving about
+0.02 ns per weight over sgemm: a chip's read runs packed from this many rows per call.
+Measured on bench/'s SFC (450 rows per dense read: 7.8 → 6.9 ms of CPU per chip's first run)
+and CNV (50 176 rows per first conv read, 64 per dense one: 54 → 46 ms)."""
+
+
+def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None, rows: int) -> bool:
     """Whether ``group``'s GEMM runs on packed words this time, doing ``macs`` multiply-adds
-    (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's; a chip's
-    reads count its whole Monte Carlo's, :attr:`~.cells.ChipCells.repays_loading`)."""
-    if group.how is None or not (worthwhile(group.macs + macs) or (cells is not None and cells.repays_loading)):
+    over ``rows`` rows (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this
+    call's; a chip's reads count its whole Monte Carlo's, :attr:`~.cells.ChipCells.repays_loading`,
+    and run packed from :data:`CHIP_PACKED_MIN_ROWS` rows)."""
+    if group.how is None:
         return False
-    return group.packed is not None
+    if cells is None:
+        return worthwhile(group.macs + macs) and group.packed is not None
+    return cells.repays_loading and rows >= CHIP_PACKED_MIN_ROWS and group.packed is not None
 
 
 def _omega(op: Operation, planes: int) -> np.ndarray:
