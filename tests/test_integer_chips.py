@@ -18,6 +18,7 @@ import bnnc.robustness as robustness_module
 from bnnc.backends.hardware import DeviceConfig
 from bnnc.backends.simulator import SimulatorError, simulate
 from bnnc.backends.simulator import deferred, integer_chips, packed
+from bnnc.backends.simulator.caches import thresholds_per_position
 from bnnc.backends.simulator.chips import STUCK_HRS, STUCK_LRS, ChipSampler, arrays_of
 from bnnc.backends.simulator.integer_chips import MARGIN_TOLERANCE_LSB, analog_comparator, chip_cells, raw_unit
 from bnnc.robustness import hardware_device
@@ -105,7 +106,7 @@ def test_comparator_offsets_move_the_integer_thresholds(monkeypatch) -> None:
     _assert_same(exact, analog)
     assert ran
     moved = [op for cells in ran for op in cells.limits
-             if not np.array_equal(cells.thresholds[op], robustness_module.thresholds_per_position(op, "thresholds"))]
+             if not np.array_equal(cells.thresholds[op], thresholds_per_position(op, "thresholds"))]
     assert moved and exact["all layers"][0]["flip_rate"] > 0
 
 

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from bnnc.ir import Module, Operation
-from bnnc.ir.schemes import SCHEMES, plane_weights
+from bnnc.ir.schemes import plane_weights
 
 from ..hardware import DeviceConfig
 from .caches import thresholds_per_position
