@@ -162,10 +162,10 @@ What stands in the way where a row is above 3× (figures of 2026-12-01, this mac
 the breakdown's first run):
 
 - mixed device (the analog path): the float32 GEMMs alone — twice the multiply-adds, currents and read-noise
-  variances side by side — take the "sgemm floor" column, on CNV 4.7× the whole budget, on SFC 2×; the compiled
-  read noise (one normal per column current and read, 3.4–4.4 ns each: CNV 1.14 M currents per sample, SFC 4 684)
-  about as much again. Of a CNV chip's ~830 ms: GEMMs ~330 ms (128-row tiles run below the benchmark shape's
-  rate), read noise 247 ms, ADC conversion 75 ms, uint8 → float32 port copies 37 ms, im2col 33 ms (the driven-row
+  variances side by side — take the "sgemm floor" column, on CNV about 4× the whole budget, on SFC about 2×; the
+  compiled read noise (one normal per column current and read, 3.4–4.4 ns each: CNV 1.14 M currents per sample,
+  SFC 4 684) about as much again. Of a CNV chip's 750–850 ms: GEMMs ~330 ms (128-row tiles run below the benchmark
+  shape's rate), read noise 247 ms, ADC conversion 75 ms, uint8 → float32 port copies 37 ms, im2col 33 ms (the driven-row
   sums, 25 ms, now come out of the GEMM as a column of ones). Batching chips changes no multiply-add; only fewer
   multiply-adds or a cheaper noise draw would, and either changes the device model.
 - SFC stuck-only (the integer path): per chip the draw (1.2 ms), the cell counts (0.5 ms), the run (4.6 ms: a
