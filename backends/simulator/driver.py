@@ -24,7 +24,6 @@ from .errors import SimulatorError
 from .packed import PackedBits
 
 
-
 Datum = Union[np.ndarray, ColumnCurrents, PortMatrix, PendingReads, PackedBits]
 """A live value: the array the interpreter holds (with the sample axis), or a deferred form
 that resolves to it."""
