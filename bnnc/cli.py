@@ -20,6 +20,7 @@ import numpy as np
 
 from bnnc import api
 from bnnc.api import DEFAULT_PIPELINE, SCHEMES, parse_array
+from bnnc.backends.simulator.chips import read_fault_map
 from bnnc.choices import OBJECTIVES
 from bnnc.interrupt import interrupted
 from bnnc.errors import BnncError, GoldenMismatch
@@ -279,10 +280,11 @@ def run_onnx(args: argparse.Namespace) -> int:
         compilation = api.compile(path, **options, manager=_manager_options(args, progress), debug=args.debug)
         progress.advance()
         progress.finish()
-        files, golden, user_inputs = _compile_outputs(args, compilation, out_dir, arrays, chips, progress)
+        faults = _fault_map(args, compilation)
+        files, golden, user_inputs = _compile_outputs(args, compilation, out_dir, arrays, chips, faults, progress)
         progress.run("write", lambda: _write_outputs(out_dir, files))
         if args.export_spice is not None:
-            progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs))
+            progress.run("export spice", lambda: _export_spice(args, compilation, user_inputs, faults))
     finally:
         progress.close()
     if args.emit == "ir":
@@ -298,10 +300,11 @@ def run_onnx(args: argparse.Namespace) -> int:
 
 
 def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out_dir: Path,
-                     arrays: list[tuple[int, int]] | None, chips: dict | None, progress: Progress,
-                     ) -> tuple[dict[Path, bytes], api.GoldenResult | None, dict[str, np.ndarray] | None]:
+                     arrays: list[tuple[int, int]] | None, chips: dict | None, faults: dict[str, np.ndarray] | None,
+                     progress: Progress) -> tuple[dict[Path, bytes], api.GoldenResult | None, dict[str, np.ndarray] | None]:
     """After compiling: remarks, pass timings, the comparisons of schemes and array sizes
-    (``arrays``), the golden check, the Monte Carlo over ``chips`` and the output files (with ``--save-outputs``, the
+    (``arrays``), the golden check, the Monte Carlo over ``chips`` (on the stuck cells
+    ``faults`` where given) and the output files (with ``--save-outputs``, the
     program's outputs on ``--inputs``: the golden check's own when it ran on them, so the
     simulator runs once); returns them with the check and ``--inputs`` as the program reads them."""
     print_remarks(compilation.remarks)
@@ -318,7 +321,7 @@ def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out
     if not args.no_check:
         golden = progress.run("golden check", lambda: compilation.check(user_inputs if user_inputs is not None else args.golden_inputs))
     if chips is not None:
-        progress.run("robustness", lambda: run_robustness(args, compilation, chips, user_inputs, labels))
+        progress.run("robustness", lambda: run_robustness(args, compilation, chips, user_inputs, labels, faults))
     phase = "report" if args.no_figures else "report and figures"
     files = progress.run(phase, lambda: compilation.files(out_dir, {"schemes": schemes}, figures=not args.no_figures))
     if args.save_outputs is not None:
@@ -331,13 +334,21 @@ def _compile_outputs(args: argparse.Namespace, compilation: api.Compilation, out
     return files, golden, user_inputs
 
 
-def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None) -> None:
+def _fault_map(args: argparse.Namespace, compilation: api.Compilation) -> dict[str, np.ndarray] | None:
+    """``--fault-map`` read and checked against the compiled arrays (None without): read once
+    per run, for the Monte Carlo and the SPICE export alike."""
+    return None if args.fault_map is None else read_fault_map(args.fault_map, compilation.module)
+
+
+def _export_spice(args: argparse.Namespace, compilation: api.Compilation, inputs: dict[str, np.ndarray] | None,
+                  faults: dict[str, np.ndarray] | None) -> None:
     """``--export-spice DIR``: the arrays' netlists on chip 0 (seed ``--seed``) of the
-    ``[device]`` table (``--device``, else ``--hw``'s), with ``--wire-ohm`` where given."""
+    ``[device]`` table (``--device``, else ``--hw``'s) with the stuck cells ``faults`` where
+    given (``--fault-map``), with ``--wire-ohm`` where given."""
     config = device_config(args.device, compilation.hw)
     if args.wire_ohm is not None:
         config = dataclasses.replace(config, wire_ohm=args.wire_ohm)
-    device = chip_device(compilation.module, compilation.hw, config, args.seed, args.fault_map)
+    device = chip_device(compilation.module, compilation.hw, config, args.seed, faults)
     compilation.export_spice(args.export_spice, inputs, device, args.spice_arrays)
 
 
@@ -365,11 +376,13 @@ def robustness_options(args: argparse.Namespace, hw) -> dict | None:
             "sweep": sweep_values(args.device_sweep) if args.device_sweep else None}
 
 
-def run_robustness(args: argparse.Namespace, compilation, options: dict, inputs: dict | None, labels) -> None:
-    """``--chips``: the Monte Carlo on ``--inputs`` (with its labels) or random inputs."""
+def run_robustness(args: argparse.Namespace, compilation, options: dict, inputs: dict | None, labels,
+                   faults: dict[str, np.ndarray] | None) -> None:
+    """``--chips``: the Monte Carlo on ``--inputs`` (with its labels) or random inputs, on the
+    stuck cells ``faults`` (``--fault-map``, read by :func:`_fault_map`) where given."""
     compilation.robustness(options["device"], chips=options["chips"],
                            inputs=inputs if inputs is not None else args.golden_inputs, labels=labels, seed=args.seed,
-                           fault_aware=args.fault_aware, fault_map=args.fault_map, sweep=options["sweep"],
+                           fault_aware=args.fault_aware, fault_map=faults, sweep=options["sweep"],
                            labels_name=f"{args.inputs}: labels")
 
 
@@ -388,18 +401,19 @@ def run_bir(args: argparse.Namespace) -> int:
     manager = PassManager.from_pipeline(pipeline, **_manager_options(args))
     context = manager.run(compilation.module, PassContext(debug=args.debug))
     print_remarks(context.remarks)
+    faults = _fault_map(args, compilation)
     if args.time_passes:
         print(manager.timing_report(), file=sys.stderr)
     if chips is not None:
         if args.output is None:
             raise BnncError("--chips on saved IR writes its figures into an output directory; give -o DIR")
-        run_robustness(args, compilation, chips, *_user_inputs(args, compilation))
+        run_robustness(args, compilation, chips, *_user_inputs(args, compilation), faults)
     report = None
     if args.output is not None or args.json:  # the report names every pass that made this IR
         compilation.record_passes(pipeline, context.remarks)
         report = compilation.write(args.output, figures=not args.no_figures) if args.output is not None else compilation.report
     if args.export_spice is not None:
-        _export_spice(args, compilation, None)
+        _export_spice(args, compilation, None, faults)
     if args.emit == "ir" or (args.emit is None and args.output is None and not args.json):
         sys.stdout.write(print_module(compilation.module))
     if report is not None:

@@ -25,8 +25,11 @@ which the golden check proves equal to onnxruntime):
   the same figures under ``"fault_aware"``.
 
 Statistics over chips are ``{"mean", "min", "p5", "max"}`` (p5: numpy's linear 5th
-percentile). Chips run one after another, each on every sample at once (batched GEMMs);
-``seconds_per_chip_sample`` is the wall time of the chip runs divided by chips × samples, and
+percentile). Chips run one after another, each on every sample at once: a chip whose device
+is integer-representable (stuck cells, comparator offsets, fault-aware folding and spares
+only) runs exactly on the integer path's kernels with its own cells
+(:mod:`~bnnc.backends.simulator.integer_chips`, which gives the analog path's results), any
+other on the analog path (batched float32 GEMMs); ``seconds_per_chip_sample`` is the wall time of the chip runs divided by chips × samples, and
 ``ideal_seconds_per_sample`` that of the ideal run per sample. Nothing here changes the
 compiled program or the golden check's outcome.
 """
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,10 +50,13 @@ import numpy as np
 from bnnc.backends.circuit import ir_drop_summary
 from bnnc.backends.hardware import DeviceConfig, HardwareConfig, HardwareConfigError, default_hardware, load_hardware
 from bnnc.backends.simulator import DeviceModel, simulate
-from bnnc.backends.simulator.caches import thresholds_per_position
-from bnnc.backends.simulator.chips import ChipSampler, DeviceInputError
+from bnnc.backends.simulator.caches import structural, thresholds_per_position
+from bnnc.backends.simulator.chips import Chip, ChipSampler, DeviceInputError
+from bnnc.backends.simulator.deferred import PendingReads
 from bnnc.backends.simulator.device import ColumnCurrents, DeviceSession, analog_margins
 from bnnc.backends.simulator.fault_fold import stuck_cell_shifts
+from bnnc.backends.simulator.integer_chips import array_macs, chip_cells, chip_margins
+from bnnc.backends.simulator.packed import PackedBits
 from bnnc.ir import Module, Operation
 from bnnc.ir.analysis import crossbar_layers
 from bnnc.ir.schemes import plane_weights
@@ -154,6 +161,8 @@ class ChipResult:
     seconds: float
     fault_aware_agreement: float | None = None
     fault_aware_accuracy: float | None = None
+    integer_path: bool = False
+    """Whether the chip ran on the exact integer path (else the analog path)."""
 
 
 @dataclass
@@ -250,7 +259,7 @@ def robustness(module: Module, hw: HardwareConfig, device: DeviceConfig, chips: 
     chips = check_chips(chips)
     base = hardware_device(hw)
     start = time.perf_counter()
-    ideal_watch = _Watch(module, None)
+    ideal_watch = _Watch(module, None, base)
     ideal = run_program(module, inputs, functools.partial(simulate, observe=ideal_watch))
     ideal_seconds = time.perf_counter() - start
     samples = len(next(iter(ideal.values())))
@@ -273,7 +282,7 @@ def robustness(module: Module, hw: HardwareConfig, device: DeviceConfig, chips: 
 
 def _monte_carlo(module: Module, base: DeviceModel, chips: int, inputs: Mapping[str, np.ndarray],
                  labels: np.ndarray | None, seed: int, fault_aware: bool, fault_map: Mapping[str, np.ndarray] | None,
-                 ideal: dict[str, np.ndarray], decisions: dict[Operation, np.ndarray], ideal_per_sample: float,
+                 ideal: dict[str, np.ndarray], decisions: dict[Operation, _Decisions], ideal_per_sample: float,
                  config: DeviceConfig) -> Robustness:
     sampler = ChipSampler(module, config, base, seed, fault_map)
     samples = len(next(iter(ideal.values())))
@@ -283,18 +292,20 @@ def _monte_carlo(module: Module, base: DeviceModel, chips: int, inputs: Mapping[
     ir_drop: dict[Operation, float] = {}
     rows = []
     chip_seconds = 0.0
+    work = chips * samples * array_macs(module) * (2 if fault_aware else 1)
     for index in range(chips):
         start = time.perf_counter()
         chip = sampler.chip(index)
-        agreement, accuracy = _run_chip(module, chip.device(), inputs, ideal, ideal_top1, labels, decisions, layers, ir_drop)
+        run = _chip_run(sampler, chip, work=work)
+        agreement, accuracy = _run_chip(module, run, inputs, ideal, ideal_top1, labels, decisions, layers, ir_drop, base)
         chip_seconds += time.perf_counter() - start
         hrs, lrs = chip.stuck_fraction()
-        row = ChipResult(index, agreement, accuracy, hrs, lrs, time.perf_counter() - start)
+        row = ChipResult(index, agreement, accuracy, hrs, lrs, time.perf_counter() - start, integer_path="cells" in run)
         if fault_layers is not None:
             repaired = sampler.repaired(chip)
-            device = repaired.device(stuck_cell_shifts(module, sampler, repaired))
+            run = _chip_run(sampler, repaired, stuck_cell_shifts(module, sampler, repaired), work)
             row.fault_aware_agreement, row.fault_aware_accuracy = _run_chip(
-                module, device, inputs, ideal, ideal_top1, labels, decisions, fault_layers, ir_drop)
+                module, run, inputs, ideal, ideal_top1, labels, decisions, fault_layers, ir_drop, base)
         rows.append(row)
     ideal_accuracy = None if labels is None else float(np.mean(ideal_top1 == labels))
     return Robustness(chips, samples, seed, config, rows, layers, fault_layers,
@@ -303,13 +314,24 @@ def _monte_carlo(module: Module, base: DeviceModel, chips: int, inputs: Mapping[
                       ideal_per_sample, ideal_accuracy)
 
 
-def _run_chip(module: Module, device: DeviceModel, inputs: Mapping[str, np.ndarray], ideal: dict[str, np.ndarray],
-              ideal_top1: np.ndarray | None, labels: np.ndarray | None, decisions: dict[Operation, np.ndarray],
-              layers: dict[str, _LayerTally], ir_drop: dict[Operation, float]) -> tuple[float, float | None]:
-    """One chip on every sample: its agreement and accuracy; its flips and margins added to
-    ``layers``, its IR-drop errors to ``ir_drop`` (worst over chips)."""
-    watch = _Watch(module, decisions, layers)
-    outputs = run_program(module, inputs, functools.partial(simulate, device=device, observe=watch))
+def _chip_run(sampler: ChipSampler, chip: Chip, shifts: Mapping[Operation, np.ndarray] | None = None,
+              work: int = 0) -> dict[str, Any]:
+    """How :func:`simulate` runs ``chip`` (with threshold ``shifts``, in a Monte Carlo of
+    ``work`` multiply-adds): ``{"cells": ...}``, its cells on the exact integer path where that
+    gives the analog path's results (:func:`~bnnc.backends.simulator.integer_chips.chip_cells`),
+    else ``{"device": ...}``, its device model on the analog path."""
+    cells = chip_cells(sampler, chip, shifts, work)
+    return {"cells": cells} if cells is not None else {"device": chip.device(shifts)}
+
+
+def _run_chip(module: Module, run: dict[str, Any], inputs: Mapping[str, np.ndarray], ideal: dict[str, np.ndarray],
+              ideal_top1: np.ndarray | None, labels: np.ndarray | None, decisions: dict[Operation, _Decisions],
+              layers: dict[str, _LayerTally], ir_drop: dict[Operation, float], base: DeviceModel) -> tuple[float, float | None]:
+    """One chip (run as :func:`_chip_run` says) on every sample: its agreement and accuracy;
+    its flips and margins added to ``layers``, its IR-drop errors to ``ir_drop`` (worst over
+    chips)."""
+    watch = _Watch(module, decisions, base, layers)
+    outputs = run_program(module, inputs, functools.partial(simulate, observe=watch, **run))
     for op, error in watch.ir_drop.items():
         ir_drop[op] = max(ir_drop.get(op, 0.0), error)
     top1 = _top1(outputs)
@@ -340,51 +362,90 @@ def _top1(outputs: Mapping[str, np.ndarray]) -> np.ndarray | None:
 class _Watch:
     """The simulator observer of one run: with ``decisions`` None it records every
     ``xbar.compare``'s outputs (the ideal run), otherwise it counts the decisions that differ
-    from them per layer, the analog comparators' margins, and (at the end) the device
-    session's IR-drop errors."""
+    from them per layer, the analog comparators' margins (in LSB of the cells of ``base``), and
+    (at the end) the device session's IR-drop errors."""
 
-    def __init__(self, module: Module, decisions: dict[Operation, np.ndarray] | None,
+    def __init__(self, module: Module, decisions: dict[Operation, _Decisions] | None, base: DeviceModel,
                  layers: dict[str, _LayerTally] | None = None):
         self.record = decisions is None
-        self.decisions: dict[Operation, np.ndarray] = {} if decisions is None else decisions
-        self.parts: dict[Operation, list[np.ndarray]] = {}
+        self.decisions: dict[Operation, _Decisions] = {} if decisions is None else decisions
+        self.parts: dict[Operation, list[np.ndarray | PackedBits]] = {}
         self.cursor: dict[Operation, int] = {}
         self.layers = layers if layers is not None else {}
-        self.names = {op: layer.name for layer in crossbar_layers(module.function("main")) for op in layer.sensing}
+        self.names = _layer_names(module)
         self.ir_drop: dict[Operation, float] = {}
+        self.lsb = base.v_read * base.delta_g
 
     def __call__(self, session: DeviceSession, op: Operation, args: list, outputs: list) -> None:
         if op.name == "return":
             if self.record:
-                self.decisions.update({o: np.concatenate(p) for o, p in self.parts.items()})
+                self.decisions.update({o: _Decisions(p) for o, p in self.parts.items()})
             self.ir_drop = dict(getattr(session, "ir_drop_error_lsb", {}))
             return
         if op.name != "xbar.compare":
             return
-        fired = outputs[0] if isinstance(outputs[0], np.ndarray) else outputs[0].resolve()  # packed words → bits
+        fired = outputs[0]  # bits, or packed words
         if self.record:
             self.parts.setdefault(op, []).append(fired)
             return
-        start = self.cursor.get(op, 0)
-        ideal = self.decisions[op][start : start + len(fired)]
-        self.cursor[op] = start + len(fired)
+        start, count = self.cursor.get(op, 0), fired.shape[0]
+        self.cursor[op] = start + count
+        recorded = self.decisions[op]
         tally = self.layers.setdefault(self.names.get(op, op.name), _LayerTally())
-        tally.flips += int(np.count_nonzero(fired != ideal))
-        tally.decisions += fired.size
+        tally.flips += recorded.flips(start, fired)
+        tally.decisions += math.prod(fired.shape)
         x = args[0]
+        margins = None
         if isinstance(x, ColumnCurrents) and x.currents.shape[1] == 1 and plane_weights(op.attr("encoding"))[0] > 0:
-            tally.add_margin(_min_margin(session, op, x, ideal))
+            margins = analog_margins(session, op, x, thresholds_per_position(op, "thresholds"))
+        elif session.cells is not None and isinstance(x, PendingReads):
+            margins = chip_margins(session.cells, op, x)
+        if margins is not None:
+            tally.add_margin(_min_margin(margins, recorded.bits()[start : start + count]) / self.lsb)
 
 
-def _min_margin(session: DeviceSession, op: Operation, x: ColumnCurrents, ideal: np.ndarray) -> float:
-    """The smallest signed margin (LSB) of the analog comparators of ``op`` on this chunk,
+def _layer_names(module: Module) -> dict[Operation, str]:
+    """The crossbar layer's name of every sensing op of ``module``, kept until an IR is edited."""
+    return structural(module, "layer names", lambda: {op: layer.name for layer in crossbar_layers(module.function("main"))
+                                                      for op in layer.sensing})
+
+
+class _Decisions:
+    """One ``xbar.compare``'s outputs in the ideal run over every sample, from its chunks'
+    ``parts``: packed words where every part is packed (a chip's packed outputs are compared
+    word by word), else bits."""
+
+    def __init__(self, parts: list[np.ndarray | PackedBits]):
+        self.words = None
+        self._bits: np.ndarray | None = None
+        if all(isinstance(p, PackedBits) for p in parts):
+            self.words = np.concatenate([p.words for p in parts])
+            self.shape = (len(self.words),) + parts[0].shape[1:]
+        else:
+            self._bits = np.concatenate([p if isinstance(p, np.ndarray) else p.resolve() for p in parts])
+
+    def bits(self) -> np.ndarray:
+        """Every sample's outputs as bits (uint8, the op's result shape)."""
+        if self._bits is None:
+            self._bits = PackedBits(self.words, self.shape).resolve()
+        return self._bits
+
+    def flips(self, start: int, fired: np.ndarray | PackedBits) -> int:
+        """How many of the outputs ``fired`` of samples ``start, start + 1, ...`` differ from these."""
+        if self.words is not None and isinstance(fired, PackedBits):  # bits beyond the channels are 0 in both
+            return int(np.bitwise_count(fired.words ^ self.words[start : start + fired.shape[0]]).sum())
+        bits = fired if isinstance(fired, np.ndarray) else fired.resolve()
+        return int(np.count_nonzero(bits != self.bits()[start : start + len(bits)]))
+
+
+def _min_margin(margins: list[np.ndarray], ideal: np.ndarray) -> float:
+    """The smallest signed margin (amperes) of an op's analog comparators on this chunk —
+    ``margins`` as :func:`~bnnc.backends.simulator.device.analog_margins` gives them —,
     positive where the chip decides as the ideal program (``ideal`` its output planes)."""
-    margins = analog_margins(session, op, x, thresholds_per_position(op, "thresholds"))
-    lsb = x.device.v_read * x.device.delta_g
     n, levels = ideal.shape[0], ideal.shape[1]
     planes = ideal.reshape(n, levels, margins[0].shape[1], -1).astype(bool)
     if len(margins) == 1:
         signed = [np.where(planes[:, 0], margins[0], -margins[0])]
     else:  # p = [S >= limit_1], n = [S < limit_0]
         signed = [np.where(planes[:, 0], margins[1], -margins[1]), np.where(planes[:, 1], -margins[0], margins[0])]
-    return float(min(s.min(initial=np.inf) for s in signed)) / lsb
+    return float(min(s.min(initial=np.inf) for s in signed))

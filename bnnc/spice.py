@@ -10,7 +10,7 @@ import numpy as np
 
 from bnnc.backends.hardware import DeviceConfig, HardwareConfig
 from bnnc.backends.simulator import DeviceModel
-from bnnc.backends.simulator.chips import ChipSampler, read_fault_map
+from bnnc.backends.simulator.chips import ChipSampler
 from bnnc.backends.simulator.spice_export import spice_netlists
 from bnnc.ir import BnncError, Module
 from bnnc.ir.atomic import replace_directory_atomically
@@ -26,11 +26,11 @@ rerun; anything else in the directory is the user's and is kept."""
 
 
 def chip_device(module: Module, hw: HardwareConfig, config: DeviceConfig, seed: int = 0,
-                fault_map: str | Path | None = None) -> DeviceModel:
+                faults: Mapping[str, np.ndarray] | None = None) -> DeviceModel:
     """Chip 0 (of seed ``seed``) of the ``[device]`` configuration ``config`` as a device model
-    of ``module``'s arrays on ``hw``'s cells: its variation, stuck cells (``fault_map``'s where
-    given) and wire resistance — the cells an exported netlist holds."""
-    faults = read_fault_map(fault_map, module) if fault_map is not None else None
+    of ``module``'s arrays on ``hw``'s cells: its variation, stuck cells (``faults``, a fault
+    map as :func:`~bnnc.backends.simulator.chips.read_fault_map` reads it, where given) and
+    wire resistance — the cells an exported netlist holds."""
     return ChipSampler(module, config, hardware_device(hw), seed, faults).chip(0).device()
 
 

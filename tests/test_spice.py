@@ -145,3 +145,24 @@ def test_cli_export_holds_the_device_chip_cells(tmp_path: Path, zoo_dir: Path) -
     near_on = np.abs(np.log(cells / r_on)) < 0.3
     assert 0.2 <= near_on.mean() <= 1.0 and (np.abs(np.log(cells / r_off)) < 0.3).any()
     assert_agrees(circuit, json.loads(circuit.with_name(circuit.stem + ".expected.json").read_text())["probes"])
+
+
+def test_a_fault_map_is_read_once_for_the_monte_carlo_and_the_export(tmp_path: Path, zoo_dir: Path, monkeypatch) -> None:
+    """``--chips`` with ``--export-spice``: one read of ``--fault-map`` serves both, and the
+    exported chip holds its stuck cells (every cell of the first array stuck off: R_off)."""
+    import bnnc
+    from bnnc.backends.simulator import chips
+
+    model = zoo_dir / "cnn_pad1_stride1.onnx"
+    first = chips.arrays_of(bnnc.compile(model, array=(32, 32)).module)[0]
+    np.savez(tmp_path / "map.npz", **{first.const("conductance"): np.full(first.const_type("conductance").shape, chips.STUCK_HRS)})
+    reads = []
+    real = chips.read_npz
+    monkeypatch.setattr(chips, "read_npz", lambda path: reads.append(path) or real(path))
+    spice = tmp_path / "spice"
+    assert main([str(model), "-o", str(tmp_path / "out"), "--array", "32x32", "--no-check", "--chips", "1",
+                 "--fault-map", str(tmp_path / "map.npz"), "--export-spice", str(spice), "--spice-arrays", "1"]) == 0
+    assert reads == [tmp_path / "map.npz"]
+    text = sorted(spice.glob("*.cir"))[0].read_text()
+    cells = {float(line.split()[-1]) for line in text.splitlines() if line.startswith("Rg")}
+    assert cells == {1e6}

@@ -97,6 +97,9 @@ Modules
 -------
 - :mod:`.driver`: :func:`simulate`, chunks, the cached execution plan and its fusions, the kernel registry;
 - :mod:`.device`: the device model, column currents, the hooks' results, analog comparators;
+- :mod:`.integer_chips`, :mod:`.cells`: a chip whose device is integer-representable (stuck
+  cells, comparator offsets, threshold shifts, spares) run exactly on the integer path with its
+  own cell counts (``simulate(cells=...)``), giving the analog path's results;
 - :mod:`.deferred`: port matrices, pending reads and their fusion into one GEMM per window;
 - :mod:`.gemm`: the exact byte GEMM engines;
 - :mod:`.packed`: packed bits, packed windows and weights, the packed engine's choice;

@@ -31,7 +31,7 @@ sequence itself: the same chip whatever the number of chips run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -60,18 +60,28 @@ def arrays_of(module: Module) -> list[Operation]:
 @dataclass
 class Chip:
     """One chip: per array its stuck-cell codes ``[R, K, M]`` (what a test of the chip
-    reports), its conductances ``[R, K, M]`` (siemens), its spares' stuck codes, and per
+    reports), its conductances ``[R, K, M]`` (siemens; drawn by ``programmed`` when first
+    asked for — the exact integer path never needs them), its spares' stuck codes, and per
     comparator op its offsets ``[R, L, M]`` (amperes); ``rng`` draws its read noise."""
 
     index: int
     base: DeviceModel
     config: DeviceConfig
     stuck: dict[Operation, np.ndarray]
-    conductances: dict[Operation, np.ndarray]
+    programmed: Callable[[], dict[Operation, np.ndarray]] = field(repr=False)
     offsets: dict[Operation, np.ndarray]
     rng: np.random.Generator
     spare_rows: dict[Operation, np.ndarray] = field(default_factory=dict)
     spare_cols: dict[Operation, np.ndarray] = field(default_factory=dict)
+    _conductances: dict[Operation, np.ndarray] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def conductances(self) -> dict[Operation, np.ndarray]:
+        """Per array the conductances ``[R, K, M]`` (siemens), drawn once (from the chip's own
+        streams: the same whenever they are first asked for)."""
+        if self._conductances is None:
+            self._conductances = self.programmed()
+        return self._conductances
 
     def device(self, shifts: Mapping[Operation, np.ndarray] | None = None) -> DeviceModel:
         """The chip as the simulator's device model (with threshold ``shifts`` per compare op,
@@ -89,8 +99,8 @@ class Chip:
     def stuck_fraction(self) -> tuple[float, float]:
         """The fractions of this chip's cells stuck off and stuck on."""
         cells = sum(s.size for s in self.stuck.values()) or 1
-        hrs = sum(int((s == STUCK_HRS).sum()) for s in self.stuck.values())
-        lrs = sum(int((s == STUCK_LRS).sum()) for s in self.stuck.values())
+        hrs = sum(np.count_nonzero(s == STUCK_HRS) for s in self.stuck.values())
+        lrs = sum(np.count_nonzero(s == STUCK_LRS) for s in self.stuck.values())
         return hrs / cells, lrs / cells
 
 
@@ -120,20 +130,23 @@ class ChipSampler:
         sequence = np.random.SeedSequence(self.seed).spawn(index + 1)[index]
         stuck_rng, spare_rng, program_rng, drift_rng, offset_rng = map(np.random.default_rng, sequence.spawn(5))
         c = self.config
-        stuck, conductances, spare_rows, spare_cols = {}, {}, {}, {}
+        stuck, spare_rows, spare_cols = {}, {}, {}
         for op in self.arrays:
             ideal = self._ideal[op]
             shape = (op.attr("replicas"),) + ideal.shape
             stuck[op] = self._stuck(op, stuck_rng, shape)
             spare_rows[op] = _stuck_codes(spare_rng, (shape[0], c.spare_rows, shape[2]), c)
             spare_cols[op] = _stuck_codes(spare_rng, (shape[0], shape[1], c.spare_cols), c)
-            conductances[op] = self.program(ideal, stuck[op], program_rng, drift_rng)
+
+        def programmed() -> dict[Operation, np.ndarray]:
+            return {op: self.program(self._ideal[op], stuck[op], program_rng, drift_rng) for op in self.arrays}
+
         offsets = {}
         if c.comparator_offset_sigma > 0:
             for op, replicas in self.comparators:
                 levels, columns = op.const_type("thresholds").shape[2], op.const_type("thresholds").shape[0]
                 offsets[op] = c.comparator_offset_sigma * offset_rng.standard_normal((replicas, levels, columns))
-        return Chip(index, self.base, c, stuck, conductances, offsets, np.random.default_rng(sequence),
+        return Chip(index, self.base, c, stuck, programmed, offsets, np.random.default_rng(sequence),
                     spare_rows, spare_cols)
 
     def program(self, ideal: np.ndarray, stuck: np.ndarray, program_rng: np.random.Generator,
@@ -153,7 +166,7 @@ class ChipSampler:
             g = np.array(np.broadcast_to(ideal, stuck.shape), np.float64)
         g[stuck == STUCK_HRS] = base.g_off
         g[stuck == STUCK_LRS] = base.g_on
-        if c.drift_nu > 0 and c.drift_t_seconds > c.drift_t0_seconds:
+        if drifts(c):
             nu = np.maximum(c.drift_nu + c.drift_nu_sigma * standard_normals(stuck.shape, drift_rng), 0.0)
             g *= (c.drift_t_seconds / c.drift_t0_seconds) ** -nu
         return g
@@ -173,7 +186,7 @@ class ChipSampler:
         if not (self.config.spare_rows or self.config.spare_cols):
             return chip
         program_rng, drift_rng = map(np.random.default_rng, np.random.SeedSequence([self.seed, chip.index, 1]).spawn(2))
-        stuck, conductances = dict(chip.stuck), dict(chip.conductances)
+        stuck, moves = dict(chip.stuck), {}
         for op in self.arrays:
             ideal = self._ideal[op]
             codes = chip.stuck[op].copy()
@@ -183,8 +196,16 @@ class ChipSampler:
                 moved[r] |= _move_worst(codes[r], ideal, chip.spare_rows[op][r], axis=0, base=self.base)
             if moved.any():
                 stuck[op] = codes
-                conductances[op] = np.where(moved, self.program(ideal, codes, program_rng, drift_rng), chip.conductances[op])
-        return replace(chip, stuck=stuck, conductances=conductances)
+                moves[op] = moved
+
+        def programmed() -> dict[Operation, np.ndarray]:
+            conductances = dict(chip.conductances)
+            for op, moved in moves.items():
+                programmed = self.program(self._ideal[op], stuck[op], program_rng, drift_rng)
+                conductances[op] = np.where(moved, programmed, conductances[op])
+            return conductances
+
+        return replace(chip, stuck=stuck, programmed=programmed)
 
 
 def wrong_cells(codes: np.ndarray, ideal: np.ndarray, base: DeviceModel) -> np.ndarray:
@@ -214,14 +235,21 @@ def _move_worst(codes: np.ndarray, ideal: np.ndarray, spares: np.ndarray, axis: 
     return moved
 
 
+def drifts(config: DeviceConfig) -> bool:
+    """Whether ``config``'s cells drift (draw 4 of the module docstring applies)."""
+    return config.drift_nu > 0 and config.drift_t_seconds > config.drift_t0_seconds
+
+
 def _stuck_codes(rng: np.random.Generator, shape: tuple[int, ...], config: DeviceConfig) -> np.ndarray:
     """Stuck codes of ``shape`` from one uniform draw per cell: HRS below ``stuck_hrs``, LRS in
     the next ``stuck_lrs`` (no draws, every cell works, where both are 0)."""
     if config.stuck_hrs == 0 and config.stuck_lrs == 0:
         return np.zeros(shape, np.uint8)
     u = rng.random(shape, dtype=np.float32)
-    return (u < config.stuck_hrs).astype(np.uint8) + (
-        (u >= config.stuck_hrs) & (u < config.stuck_hrs + config.stuck_lrs)).astype(np.uint8) * STUCK_LRS
+    assert (STUCK_HRS, STUCK_LRS) == (1, 2)  # 2·[u < hrs + lrs] − [u < hrs]: one pass fewer
+    codes = (u < config.stuck_hrs + config.stuck_lrs).view(np.uint8) * np.uint8(2)
+    codes -= (u < config.stuck_hrs).view(np.uint8)
+    return codes
 
 
 def _has_reference(op: Operation) -> bool:

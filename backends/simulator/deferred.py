@@ -6,10 +6,10 @@ sensing op, layout of the reads and versions of their cells."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -17,10 +17,12 @@ from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from .caches import prepared, structural
+from .cells import ChipCells
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS, IntegerGemm
 from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, packed_ports, profitable, worthwhile
 from .windows import im2col, plane_ports, window_geometry
+
 
 
 @dataclass(frozen=True)
@@ -166,13 +168,27 @@ class PendingReads:
     layout: ReadLayout | None = field(default=None, compare=False)
     """The reads' :class:`ReadLayout` where it is known already (a fused step's reads are the
     same every call), else made when a sensing needs it."""
+    cells: ChipCells | None = field(default=None, compare=False)
+    """A chip's cells the arrays hold instead of their conductance patterns (None: the
+    program's own; :mod:`.integer_chips`)."""
 
     def resolve(self) -> np.ndarray:
         """The counts, int32 (a sum wraps like the interpreter's int64 → int32)."""
-        total = _counts_of_ports(*self.reads[0])
+        total = _counts_of_ports(*self.reads[0], self.cells)
         for op, ports in self.reads[1:]:
-            total += _counts_of_ports(op, ports)
+            total += _counts_of_ports(op, ports, self.cells)
         return total
+
+    def cells_of(self, mvm: Operation) -> np.ndarray:
+        """The cells ``[K, M]`` that array ``mvm`` reads: its conductance pattern, or the chip's."""
+        return mvm.const_array("conductance") if self.cells is None else self.cells.cells(mvm)
+
+
+def derived(op: Operation, cells: ChipCells | None, key: Hashable, build: Callable[[], Any],
+            also: Callable[[], Sequence[str]] = tuple) -> Any:
+    """``build()`` kept as :func:`~.caches.prepared` keeps it for the program's cells
+    (``cells`` None), or for as long as the chip ``cells`` is run."""
+    return prepared(op, key, build, also) if cells is None else cells.prepared(op, key, build)
 
 
 @dataclass(frozen=True)
@@ -199,8 +215,8 @@ def read_layout(pending: PendingReads) -> ReadLayout:
     return ReadLayout(tuple(ports.key for _, ports in pending.reads), tuple(indices), tuple(firsts))
 
 
-def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
-    """Counts of a read of ``ports`` without materializing complementary rows: a complement
+def _counts_of_ports(op: Operation, ports: PortMatrix, cells: ChipCells | None = None) -> np.ndarray:
+    """Counts of a read of ``ports`` (with the chip ``cells``, or the program's) without materializing complementary rows: a complement
     row ``k`` carries ``valid[p, k] − bit[k]``, so its cells add ``valid @ G`` (a per-position
     constant) and ``−G`` on ``bit[k]``'s row. The direct and complement parts of the range
     become one GEMM on the direct bits with signed weights (or two, where merging their row
@@ -208,7 +224,8 @@ def _counts_of_ports(op: Operation, ports: PortMatrix) -> np.ndarray:
     n, planes, positions, width = ports.bits.shape
     if width >= SGEMM_EXACT_ROWS:
         raise SimulatorError.at(op, f"a window of {width} ports is beyond exact float32 counting")
-    pieces, constant = prepared(op, ("ports", ports.key), lambda: _port_weights(op.const_array("conductance"), ports, width))
+    g = op.const_array("conductance") if cells is None else cells.cells(op)
+    pieces, constant = derived(op, cells, ("ports", ports.key), lambda: _port_weights(g, ports, width))
     sums = None
     for lo, hi, weights in pieces:
         partial = ports.bits[..., lo:hi].reshape(-1, hi - lo).astype(np.float32) @ weights
@@ -296,7 +313,7 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     value = None
     for group, ports in zip(groups, windows):
         macs = _macs(ports, pending, group)
-        packed = _runs_packed(group, macs)
+        packed = _runs_packed(group, macs, pending.cells, n * positions)
         group.macs += macs
         if packed:
             dtype = np.int32 if bound < 2**31 else np.int64
@@ -321,7 +338,7 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
         return None
     group, ports = groups[0], windows[0]
     macs = _macs(ports, pending, group)
-    if not _runs_packed(group, macs):
+    if not _runs_packed(group, macs, pending.cells, pending.shape[0] * pending.shape[2]):
         return None
     group.macs += macs
     if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
@@ -339,8 +356,8 @@ def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup]
     layout = pending.layout or read_layout(pending)
     windows = [pending.reads[read][1] for read in layout.firsts]
     key = ("fused", op.attr("scheme"), op.attr("encoding"), layout)
-    groups, bound = prepared(op, key, lambda: _fusion_plan(op, pending, windows),
-                             also=lambda: [mvm.const("conductance") for mvm, _ in pending.reads])
+    groups, bound = derived(op, pending.cells, key, lambda: _fusion_plan(op, pending, windows),
+                            also=lambda: [mvm.const("conductance") for mvm, _ in pending.reads])
     return groups, bound, windows
 
 
@@ -350,10 +367,24 @@ def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
     return n * positions * planes * ports.width * group.gemm.weights.shape[1]
 
 
-def _runs_packed(group: _FusedGroup, macs: int) -> bool:
+CHIP_PACKED_MIN_ROWS = 1024
+"""A chip's fused plans are made anew for each chip, so packing their weights (about 20 ns per
+weight) repays only a GEMM of enough rows (samples × window positions), each saving about
+0.02 ns per weight over sgemm: a chip's read runs packed from this many rows per call.
+Measured on bench/'s SFC (450 rows per dense read: 7.8 → 6.9 ms of CPU per chip's first run)
+and CNV (50 176 rows per first conv read, 64 per dense one: 54 → 46 ms)."""
+
+
+def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None, rows: int) -> bool:
     """Whether ``group``'s GEMM runs on packed words this time, doing ``macs`` multiply-adds
-    (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this call's)."""
-    return group.how is not None and worthwhile(group.macs + macs) and group.packed is not None
+    over ``rows`` rows (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this
+    call's; a chip's reads count its whole Monte Carlo's, :attr:`~.cells.ChipCells.repays_loading`,
+    and run packed from :data:`CHIP_PACKED_MIN_ROWS` rows)."""
+    if group.how is None:
+        return False
+    if cells is None:
+        return worthwhile(group.macs + macs) and group.packed is not None
+    return cells.repays_loading and rows >= CHIP_PACKED_MIN_ROWS and group.packed is not None
 
 
 def _omega(op: Operation, planes: int) -> np.ndarray:
@@ -380,7 +411,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
         width = reads[0][1].width
         pieces, constant = [], None
         for mvm, ports in reads:
-            parts, c = _port_weights(mvm.const_array("conductance"), ports, width)
+            parts, c = _port_weights(pending.cells_of(mvm), ports, width)
             pieces += parts
             if c is not None:
                 constant = (0 if constant is None else constant) + combine(c.astype(np.float64), axis=1)

@@ -15,7 +15,9 @@ from bnnc.ir.schemes import SCHEMES, Scheme, plane_weights
 
 from ..circuit import IRDropModel, ir_drop_model
 from .caches import prepared
+from .cells import ChipCells
 from .errors import SimulatorError
+
 
 
 ConductanceHook = Callable[[Operation, np.ndarray], np.ndarray]
@@ -130,11 +132,14 @@ class ColumnCurrents:
 
 
 class DeviceSession:
-    """A device model (or None, the integer path) during one :func:`~bnnc.backends.simulator.simulate` call: what its
+    """A device model (or None, the integer path, on the program's cells or a chip's) during one :func:`~bnnc.backends.simulator.simulate` call: what its
     hooks return, asked once per op (its chunks and an array's replicas share it)."""
 
-    def __init__(self, device: DeviceModel | None):
+    def __init__(self, device: DeviceModel | None, cells: ChipCells | None = None):
         self.device = device
+        self.cells = cells
+        """With ``device`` None: a chip's cells on the integer path (:mod:`.integer_chips`), or
+        None for the compiled program's own."""
         self._conductances: dict[Operation, np.ndarray] = {}
         self._offsets: dict[Operation, np.ndarray] = {}
         self._ir_drop: dict[Operation, list[IRDropModel]] = {}
@@ -178,9 +183,10 @@ class DeviceSession:
         figure a read of ``op``'s conductances ``g`` needs, side by side: ``v_read · G`` (the
         ohmic currents, amperes), then ``(read_sigma · v_read)² · G²`` where the device has read
         noise (the variance of each column's current per driven row), then ``v_read · T`` (the
-        mesh's transfer matrices) where ``wire_ohm > 0``. A current over ``K`` rows then errs by
-        about ``K · 6e-8`` of one on-cell's current, far below the half step (0.5 LSB) that every
-        comparator and ADC decision keeps."""
+        mesh's transfer matrices) where ``wire_ohm > 0``, then a column of ones (the driven
+        rows, exact below 2**24 rows; cheaper in the GEMM than a sum of its own). A current over
+        ``K`` rows then errs by about ``K · 6e-8`` of one on-cell's current, far below the half
+        step (0.5 LSB) that every comparator and ADC decision keeps."""
         if op not in self._single:
             device = self.device
             parts = [device.v_read * g]
@@ -188,6 +194,7 @@ class DeviceSession:
                 parts.append((device.read_sigma * device.v_read) ** 2 * (g * g))
             if device.wire_ohm > 0:
                 parts.append(device.v_read * np.stack([m.transfer for m in self.ir_drop(op, reference)]))
+            parts.append(np.ones(g.shape[:2] + (1,)))
             self._single[op] = np.ascontiguousarray(np.concatenate(parts, axis=2), dtype=np.float32)
         return self._single[op]
 
@@ -256,8 +263,8 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
     for r in range(replicas):
         part = ports[:, :, r::replicas]
         flat = np.ascontiguousarray(part, dtype=np.float32).reshape(-1, rows)
-        out = flat @ weights[r]  # [reads, W]: currents, variances, mesh currents side by side
-        current = out[:, -columns:] if wired else out[:, :columns]
+        out = flat @ weights[r]  # [reads, W]: currents, variances, mesh currents, driven rows side by side
+        current = out[:, -columns - 1 : -1] if wired else out[:, :columns]
         if wired:
             worst = float(np.abs(current - out[:, :columns]).max(initial=0.0)) / lsb
             session.ir_drop_error_lsb[op] = max(worst, session.ir_drop_error_lsb.get(op, 0.0))
@@ -272,7 +279,7 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
             currents = shaped
         else:
             currents[:, :, r::replicas] = shaped
-        driven[:, :, r::replicas] = flat.sum(axis=1).reshape(part.shape[:3])  # exact below 2**24 rows
+        driven[:, :, r::replicas] = out[:, -1].reshape(part.shape[:3])
     return ColumnCurrents(currents, driven, device.column_steps(columns, reference), device, replicas)
 
 
@@ -306,7 +313,11 @@ def shifted_thresholds(session: DeviceSession, op: Operation, thresholds: np.nda
     """The integer thresholds ``[M, P, L]`` of ``xbar.compare`` op ``op`` moved by the device's
     threshold shifts: ``v ≥ T + shift ⇔ v ≥ ceil(T + shift)`` for the integer ``v`` the ideal
     program senses, so a moved threshold still lies half a step from every ideal value."""
-    shift = session.threshold_shifts(op, thresholds.shape)
+    return moved_thresholds(thresholds, session.threshold_shifts(op, thresholds.shape))
+
+
+def moved_thresholds(thresholds: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
+    """``ceil(T + shift)`` (int64) of integer thresholds ``[M, P, L]``, or ``T`` itself for no shift."""
     return thresholds if shift is None else np.ceil(thresholds + shift).astype(np.int64)
 
 
@@ -317,17 +328,32 @@ def analog_margins(session: DeviceSession, op: Operation, x: ColumnCurrents, thr
     device = x.device
     scheme = SCHEMES[op.attr("scheme")]
     currents = np.ascontiguousarray(x.currents[:, 0].transpose(0, 2, 1))  # [N, M', P]
-    unit = device.v_read * device.delta_g
-    if scheme.reference_column:  # S = I_j − I_ref: one raw step is half an on-cell
-        sensed, unit = currents[:, :-1] - currents[:, -1:], unit / 2
+    if scheme.reference_column:  # S = I_j − I_ref
+        sensed = currents[:, :-1] - currents[:, -1:]
     elif scheme.complement_ports:  # S = I − I_base, the popcount current
         sensed = currents - x.baseline[:, 0].transpose(0, 2, 1)
     else:  # S = the scheme's combination of the currents (I⁺ − I⁻: the baselines cancel)
         sensed = scheme.combine(currents, axis=1)
-    omega = plane_weights(op.attr("encoding"))[0]
-    steps = -((-shifted_thresholds(session, op, thresholds)) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
-    threshold_current = (steps - 0.5) * unit  # [M, P, L]
     offsets = session.comparator_offsets(op, thresholds.shape[0], thresholds.shape[2], x.replicas)  # [R, M, L]
-    positions = thresholds.shape[1]
-    limit = threshold_current + offsets[np.arange(positions) % len(offsets)].transpose(1, 0, 2)
+    limit = comparator_limits(op, shifted_thresholds(session, op, thresholds), offsets, raw_unit(device, op))
     return [sensed - limit[..., level] for level in range(limit.shape[2])]
+
+
+def raw_unit(device: DeviceModel, op: Operation) -> float:
+    """``u``: the sensed current of one step of the integer raw value of analog comparator
+    ``op`` (``v_read · ΔG``, half that for refcol, whose ``I_j − I_ref`` steps by half an
+    on-cell)."""
+    unit = device.v_read * device.delta_g
+    return unit / 2 if SCHEMES[op.attr("scheme")].reference_column else unit
+
+
+def comparator_limits(op: Operation, thresholds: np.ndarray, offsets: np.ndarray, unit: float) -> np.ndarray:
+    """``I_T + offset`` ``[M, P, L]`` (amperes): the current at which each analog comparator of
+    ``op`` fires, for its integer thresholds ``[M, P, L]`` on ``v`` (already moved by any
+    threshold shifts), offsets ``[R, M, L]`` (replica ``p mod R`` at position ``p``) and raw
+    unit ``unit`` (:func:`raw_unit`): ``(ceil(T / ω) − 1/2) · u + offset``."""
+    omega = plane_weights(op.attr("encoding"))[0]
+    steps = -((-thresholds) // omega)  # ceil(T / ω): v ≥ T ⇔ raw ≥ steps
+    threshold_current = (steps - 0.5) * unit  # [M, P, L]
+    positions = thresholds.shape[1]
+    return threshold_current + offsets[np.arange(positions) % len(offsets)].transpose(1, 0, 2)

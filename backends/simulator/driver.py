@@ -17,6 +17,7 @@ from bnnc.ir.diagnostics import plural
 from ..interpreter import sample_count
 from ..semantics.core import to_domain
 from .caches import structural
+from .cells import ChipCells
 from .deferred import PendingReads, PortMatrix
 from .device import ColumnCurrents, DeviceModel, DeviceSession
 from .errors import SimulatorError
@@ -70,6 +71,7 @@ def simulate(
     *,
     chunk: int | None = None,
     observe: Observer | None = None,
+    cells: ChipCells | None = None,
 ) -> list[np.ndarray]:
     """Run ``function`` of ``module`` on a batch: every input has a leading sample axis ``N`` and
     otherwise its argument's declared shape; returns each result stacked along ``N``, in its
@@ -78,7 +80,8 @@ def simulate(
     else on integer counts. Samples run in chunks of at most ``chunk`` (by default as many as keep
     the largest intermediate value near :data:`CHUNK_BYTES`), which bounds memory and keeps
     the working set in cache; results do not depend on it. ``observe`` sees every op's operands
-    and results, chunk by chunk in sample order."""
+    and results, chunk by chunk in sample order. ``cells`` (without ``device``) runs a chip's
+    cells on the integer path instead of the program's (:mod:`.integer_chips`)."""
     try:
         func = module.function(function)
     except KeyError:
@@ -86,7 +89,9 @@ def simulate(
     samples, arrays = _batched_arguments(func, inputs)
     if samples == 0:
         return [np.empty((0,) + t.shape, dtype=t.domain.dtype) for t in func.result_types]
-    session = DeviceSession(device)
+    if cells is not None and device is not None:
+        raise SimulatorError("a chip's cells run on the integer path: give cells or a device, not both")
+    session = DeviceSession(device, cells)
     if chunk is not None:
         step = max(1, int(chunk))
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer

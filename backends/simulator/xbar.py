@@ -13,8 +13,9 @@ from bnnc.ir import Operation, Value
 from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from ..semantics.bnn import sign_masks
-from .caches import prepared, structural, thresholds_per_position
-from .deferred import PendingReads, PortMatrix, RangedReads, ReadLayout, fused_comparison, fused_value, read_layout
+from .caches import structural, thresholds_per_position
+from .deferred import (PendingReads, PortMatrix, RangedReads, ReadLayout, derived, fused_comparison, fused_value,
+                       read_layout)
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
 from .driver import Datum, Kernel, Run, fuses, kernel
 from .packed import PackedBits, concat_channels, pool_words
@@ -172,14 +173,16 @@ def _mvm(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     (ports,) = args
     if run.device is not None:
         return [column_currents(run.session, op, ports)]
+    cells = run.session.cells
     if isinstance(ports, PortMatrix):
-        return [PendingReads(((op, ports),), (run.samples,) + op.result.type.shape)]
+        return [PendingReads(((op, ports),), (run.samples,) + op.result.type.shape, cells=cells)]
     n, planes, positions, rows = ports.shape
+    pattern = op.const_array("conductance") if cells is None else cells.cells(op)
     if rows >= SGEMM_EXACT_ROWS:
-        g = op.const_array("conductance").astype(np.float64)
+        g = pattern.astype(np.float64)
         counts = ports.reshape(-1, rows).astype(np.float64) @ g
     else:
-        g = prepared(op, "g32", lambda: op.const_array("conductance").astype(np.float32))
+        g = derived(op, cells, "g32", lambda: pattern.astype(np.float32))
         counts = ports.reshape(-1, rows).astype(np.float32) @ g
     return [counts.astype(np.int32).reshape(n, planes, positions, g.shape[1])]
 
@@ -207,7 +210,7 @@ def _accumulate(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     """Digital sum of partial counts (int32 wraps like the interpreter's int64 → int32);
     pending reads stay pending, as one sum."""
     if all(isinstance(a, PendingReads) for a in args):
-        return [PendingReads(tuple(read for a in args for read in a.reads), args[0].shape)]
+        return [PendingReads(tuple(read for a in args for read in a.reads), args[0].shape, cells=args[0].cells)]
     args = [a.resolve() if isinstance(a, PendingReads) else a for a in args]
     total = args[0].astype(np.int32, copy=True)
     for partial in args[1:]:
@@ -273,7 +276,8 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
     """One level: ``[v >= T0]``; two levels: ``p = [v >= T1]``, ``n = [v < T0]`` — on counts,
     or in current units where the comparator senses one array read directly."""
     (x,) = args
-    thresholds = thresholds_per_position(op, "thresholds")  # [M, P, L]
+    cells = run.session.cells
+    thresholds = thresholds_per_position(op, "thresholds") if cells is None else cells.thresholds[op]  # [M, P, L]
     if isinstance(x, ColumnCurrents):
         if x.currents.shape[1] == 1 and plane_weights(op.attr("encoding"))[0] > 0:
             return [_comparator_planes(run, op, analog_fires(run.session, op, x, thresholds))]
@@ -285,7 +289,7 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
         if packed is not None:
             return [packed]
         v, bound = fused_value(op, x)  # [N, P, M]
-        t = prepared(op, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
+        t = derived(op, cells, ("thresholds", bound, v.dtype), lambda: _clipped_thresholds(thresholds, bound, v.dtype))
         fired = [v >= t[..., 0]] if t.shape[2] == 1 else [v >= t[..., 1], v < t[..., 0]]
         return [PackedBits.of(np.stack(fired, axis=1), (run.samples,) + op.result.type.shape)]
     bound = _value_bound(op, x)
@@ -315,7 +319,8 @@ def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...
     known: list[ReadLayout] = []  # the reads' layout, the same every call: made on the first
 
     def sensed(run: Run, op: Operation, ports: list[Datum]) -> list[Datum]:
-        pending = PendingReads(RangedReads(ranges, ports), (run.samples,) + shape, known[0] if known else None)
+        pending = PendingReads(RangedReads(ranges, ports), (run.samples,) + shape, known[0] if known else None,
+                               run.session.cells)
         if not known:
             known.append(read_layout(pending))
         return sense(run, op, [pending])
