@@ -55,7 +55,8 @@ def test_packed_comparison_is_the_comparators_on_the_sums(levels: int) -> None:
     weights = packed.pack_weights(w.astype(np.float64), ports, 0, how)
     offset = rng.integers(-5, 6, (positions, columns))
     t = np.sort(rng.integers(-12, 13, (positions, columns, levels)), axis=-1)
-    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega, t - offset[..., None], samples)
+    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega,
+                            np.ascontiguousarray((t - offset[..., None]).transpose(2, 0, 1)), samples)
     v = (x[:, 0].astype(np.int64) @ w - x[:, 1].astype(np.int64) @ w).reshape(samples, positions, columns) + offset
     fired = [v >= t[..., 0]] if levels == 1 else [v >= t[..., 1], v < t[..., 0]]
     got = packed.PackedBits(words, (samples, levels, 1, columns, positions)).channel_last()

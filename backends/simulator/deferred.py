@@ -263,7 +263,7 @@ class _FusedGroup:
     macs: int = 0
     """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
     comparator: np.ndarray | None = None
-    """The packed comparison's ``[P, M, L]`` thresholds on the GEMM's sums (int64: the
+    """The packed comparison's ``[L, P, M]`` thresholds on the GEMM's sums (int64: the
     comparator's thresholds less the complement constant), made once: a plan lives as long as
     its op's constants (thresholds included) are the same."""
 
@@ -325,9 +325,9 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
         return None
     group.macs += macs
     if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
-        per_position = thresholds.transpose(1, 0, 2).astype(np.int64)  # [P, M, L]
+        per_position = thresholds.transpose(2, 1, 0).astype(np.int64)  # [L, P, M]
         if group.constant is not None:
-            per_position = per_position - np.asarray(group.constant).astype(np.int64)[..., None]
+            per_position = per_position - np.asarray(group.constant).astype(np.int64)
         group.comparator = np.ascontiguousarray(per_position)
     words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), group.comparator, pending.shape[0])
     return PackedBits(words, (pending.shape[0],) + op.result.type.shape)

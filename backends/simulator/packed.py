@@ -142,12 +142,12 @@ class PackedWeights:
 
     def compare(self, x: np.ndarray, omega: np.ndarray, thresholds: np.ndarray, samples: int) -> np.ndarray:
         """Comparators on ``v = Σ_b omega[b] · x[:, b] @ W`` (rows ``n · P + p``): one level
-        ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds`` ``[P, M, L]``
-        int64), as packed words ``[N, L, P, ⌈M/64⌉]``."""
+        ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds`` ``[L, P, M]``
+        int64, C-contiguous), as packed words ``[N, L, P, ⌈M/64⌉]``."""
         global _loaded
         from .popcount import popcount_compare
 
-        positions, columns, levels = thresholds.shape
+        levels, positions, columns = thresholds.shape
         out = np.empty((samples, levels, positions, -(-columns // 64)), np.uint64)
         popcount_compare(x, self.planes, omega, self.lo, self.scale, thresholds, out)
         _loaded = True
