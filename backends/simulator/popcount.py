@@ -113,14 +113,12 @@ their bits (byte ``k`` → bit ``k``): the partial products of distinct bytes ne
 @njit(cache=True, nogil=True)
 def _rows(x, w, omega, lo, scale, thresholds, out):
     """Every row's sums, four rows at a time: stored (``thresholds`` None, a branch numba
-    compiles away) or compared (see :func:`popcount_compare`): per row, a byte per column and
-    level (``fired``, zero beyond the columns) packed into the words eight bytes at a time."""
+    compiles away) or compared (see :func:`popcount_compare`)."""
     rows, columns = x.shape[0], w.shape[2]
     ones = np.zeros((4, x.shape[1]), np.int64)
     acc = np.zeros((4, columns), np.int64)
     counts = np.zeros((4, columns), np.uint64)
-    words = -(-columns // 64)
-    fired = np.zeros((2, words * 64), np.uint8)
+    fired = np.zeros((2, -(-columns // 64) * 64), np.uint8)
     fired_words = fired.view(np.uint64)
     for r0 in range(0, rows, 4):
         block = min(4, rows - r0)
@@ -129,20 +127,36 @@ def _rows(x, w, omega, lo, scale, thresholds, out):
             if thresholds is None:
                 for j in range(columns):
                     out[r0 + i, j] = acc[i, j]
-                continue
-            levels, positions = thresholds.shape[0], thresholds.shape[1]
-            n, p = divmod(r0 + i, positions)
-            if levels == 1:
-                for j in range(columns):
-                    fired[0, j] = acc[i, j] >= thresholds[0, p, j]
             else:
-                for j in range(columns):
-                    fired[0, j] = acc[i, j] >= thresholds[1, p, j]
-                    fired[1, j] = acc[i, j] < thresholds[0, p, j]
-            for level in range(levels):
-                for word in range(words):
-                    bits = np.uint64(0)
-                    for q in range(8):
-                        byte = (fired_words[level, word * 8 + q] * _BYTE_BITS) >> np.uint64(56)
-                        bits |= byte << np.uint64(8 * q)
-                    out[n, level, p, word] = bits
+                n, p = divmod(r0 + i, thresholds.shape[1])
+                _fire_row(acc, i, p, thresholds, fired)
+                _pack_row(fired_words, n, p, thresholds.shape[0], out)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fire_row(sums, i, p, thresholds, fired):
+    """Comparators on row ``i`` of ``sums`` ``[·, M]`` (int64) at window position ``p``
+    (thresholds ``[L, P, M]``, see :func:`popcount_compare`) as a byte per column and level in
+    ``fired`` (uint8 ``[2, ≥ M]``, rounded up to whole words, zero beyond ``M``): one vectorized
+    compare per level. (With :func:`_pack_row`, two inlined steps: one inlined function doing
+    both measured 1.6× slower.)"""
+    if thresholds.shape[0] == 1:
+        for j in range(sums.shape[1]):
+            fired[0, j] = sums[i, j] >= thresholds[0, p, j]
+    else:
+        for j in range(sums.shape[1]):
+            fired[0, j] = sums[i, j] >= thresholds[1, p, j]
+            fired[1, j] = sums[i, j] < thresholds[0, p, j]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pack_row(fired_words, n, p, levels, out):
+    """:func:`_fire_row`'s bytes (``fired_words``, their uint64 view) as ``out[n, :levels, p]``'s
+    words, eight bytes at a time."""
+    for level in range(levels):
+        for word in range(out.shape[3]):
+            bits = np.uint64(0)
+            for q in range(8):
+                byte = (fired_words[level, word * 8 + q] * _BYTE_BITS) >> np.uint64(56)
+                bits |= byte << np.uint64(8 * q)
+            out[n, level, p, word] = bits
