@@ -262,10 +262,9 @@ class _FusedGroup:
     shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
     macs: int = 0
     """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
-    comparator: np.ndarray | None = None
-    """The packed comparison's ``[L, P, M]`` thresholds on the GEMM's sums (int64: the
-    comparator's thresholds less the complement constant), made once: a plan lives as long as
-    its op's constants (thresholds included) are the same."""
+    comparator: PackedComparison | None = None
+    """The packed comparison (its thresholds less the complement constant), made once: a plan
+    lives as long as its op's constants (thresholds included) are the same."""
 
     @cached_property
     def packed(self) -> PackedWeights | None:
@@ -312,15 +311,35 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     return value, bound
 
 
-def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
-    """The comparator ``op``'s result as packed bits straight from the popcount kernel —
+@dataclass(frozen=True)
+class PackedComparison:
+    """A comparator's route through the AND-popcount kernel (:func:`packed_comparison`): its
+    window's packed weights, the ports' layout, the input planes' weights and the thresholds
+    less the complement constant ``[L, P, M]``, for results of declared shape ``shape``. It
+    holds until an IR or a constant is edited (:func:`~bnnc.ir.edit_count`,
+    :func:`~bnnc.ir.constant_edit_count`): the kernels, once loaded, stay."""
+
+    weights: PackedWeights
+    how: Layout
+    omega: np.ndarray
+    thresholds: np.ndarray
+    shape: tuple[int, ...]
+
+    def __call__(self, ports: PortMatrix, samples: int) -> PackedBits:
+        """The comparator's result over the window ``ports`` (of ``samples`` samples) as packed bits."""
+        words = self.weights.compare(ports.packed(self.how), self.omega, self.thresholds, samples)
+        return PackedBits(words, (samples,) + self.shape)
+
+
+def packed_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedComparison | None:
+    """The comparator ``op``'s route straight to packed bits through the popcount kernel —
     thresholds ``[M, P, L]`` (less the complement constant) applied per row, no ``v`` array —
     where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
     groups, _, windows = _fused_plan(op, pending)
     if len(groups) != 1:
         return None
-    group, ports = groups[0], windows[0]
-    macs = _macs(ports, pending, group)
+    group = groups[0]
+    macs = _macs(windows[0], pending, group)
     if not _runs_packed(group, macs):
         return None
     group.macs += macs
@@ -328,9 +347,15 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
         per_position = thresholds.transpose(2, 1, 0).astype(np.int64)  # [L, P, M]
         if group.constant is not None:
             per_position = per_position - np.asarray(group.constant).astype(np.int64)
-        group.comparator = np.ascontiguousarray(per_position)
-    words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), group.comparator, pending.shape[0])
-    return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
+        group.comparator = PackedComparison(group.packed, group.how, _omega(op, pending.shape[1]),
+                                            np.ascontiguousarray(per_position), op.result.type.shape)
+    return group.comparator
+
+
+def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
+    """The comparator ``op``'s result as packed bits by :func:`packed_comparison`'s route, or None."""
+    route = packed_comparison(op, pending, thresholds)
+    return None if route is None else route(_fused_plan(op, pending)[2][0], pending.shape[0])
 
 
 def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup], int, list[PortMatrix]]:
