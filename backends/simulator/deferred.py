@@ -251,7 +251,8 @@ class _FusedGroup:
     where ``X = Σ_b ω_b · bits_b`` (plane weights folded into the weights for one plane),
     ``gemm`` holding the weights; ``how`` the packing of the window's ports where the
     AND-popcount GEMM over packed ports is cheaper (:mod:`.packed`), else None; ``shifted``
-    the constant terms made so far (:meth:`shifted_constant`)."""
+    the constant terms and comparators made so far (:meth:`shifted_constant`,
+    :meth:`sums_comparator`)."""
 
     lo: int
     hi: int
@@ -259,7 +260,7 @@ class _FusedGroup:
     gemm: IntegerGemm
     constant: np.ndarray | None
     how: Layout | None
-    shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
+    shifted: dict[tuple, np.ndarray] = field(default_factory=dict)
     macs: int = 0
     """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
     comparator: PackedComparison | None = None
@@ -271,6 +272,17 @@ class _FusedGroup:
         """The weights packed for the popcount GEMM (made when first needed), or None where
         that GEMM is not cheaper or not exact here."""
         return None if self.how is None else pack_weights(self.gemm.weights, self.width, self.lo, self.how)
+
+    def sums_comparator(self, shift: int, thresholds: np.ndarray, bound: int) -> np.ndarray:
+        """Thresholds ``[M, P, L]`` on ``v`` as thresholds ``[L, P, M]`` (int64) on the sums
+        ``(X − shift) @ weights``, less :meth:`shifted_constant` and clipped to ``±(bound + 1)``
+        (the sums' magnitude is at most ``bound``: beyond, every threshold decides alike) —
+        made once per shift."""
+        key = ("comparator", shift)
+        if key not in self.shifted:
+            per_position = thresholds.transpose(2, 1, 0).astype(np.int64) - self.shifted_constant(shift, np.dtype(np.int64))
+            self.shifted[key] = np.ascontiguousarray(np.clip(per_position, -bound - 1, bound + 1))
+        return self.shifted[key]
 
     def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
         """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``
@@ -353,9 +365,27 @@ def packed_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarr
 
 
 def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
-    """The comparator ``op``'s result as packed bits by :func:`packed_comparison`'s route, or None."""
+    """The comparator ``op``'s result as packed bits where its reads are of one window: by
+    :func:`packed_comparison`'s route, or — once the compiled kernels are loaded — its byte
+    GEMM's sums compared by :func:`~.popcount.compare_sums` (thresholds less the constant
+    terms, no ``v`` array, no byte per bit); else None."""
     route = packed_comparison(op, pending, thresholds)
-    return None if route is None else route(_fused_plan(op, pending)[2][0], pending.shape[0])
+    groups, bound, windows = _fused_plan(op, pending)
+    if route is not None:
+        return route(windows[0], pending.shape[0])
+    if len(groups) != 1 or not worthwhile(0):
+        return None
+    from .popcount import compare_sums
+
+    group, ports = groups[0], windows[0]
+    group.macs += _macs(ports, pending, group)
+    x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
+    sums = group.gemm(x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo), bound)
+    comparator = group.sums_comparator(shift, thresholds, bound)
+    levels, positions, columns = comparator.shape
+    words = np.empty((pending.shape[0], levels, positions, -(-columns // 64)), np.uint64)
+    compare_sums(sums, comparator, words)
+    return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
 
 
 def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup], int, list[PortMatrix]]:

@@ -133,6 +133,19 @@ def _rows(x, w, omega, lo, scale, thresholds, out):
                 _pack_row(fired_words, n, p, thresholds.shape[0], out)
 
 
+@njit(cache=True, nogil=True)
+def compare_sums(sums, thresholds, out):
+    """:func:`popcount_compare`'s comparators on sums computed elsewhere: ``sums`` ``[R, M]``
+    (rows ``n · P + p``; integers, or floats holding integers), thresholds ``[L, P, M]`` (int64)
+    and ``out`` ``[N, L, P, ⌈M/64⌉]`` as there."""
+    fired = np.zeros((2, out.shape[3] * 64), np.uint8)
+    fired_words = fired.view(np.uint64)
+    for row in range(sums.shape[0]):
+        n, p = divmod(row, thresholds.shape[1])
+        _fire_row(sums, row, p, thresholds, fired)
+        _pack_row(fired_words, n, p, thresholds.shape[0], out)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _fire_row(sums, i, p, thresholds, fired):
     """Comparators on row ``i`` of ``sums`` ``[·, M]`` (int64) at window position ``p``
