@@ -103,6 +103,7 @@ Modules
 - :mod:`.gemm`: the exact byte GEMM engines;
 - :mod:`.packed`: packed bits, packed windows and weights, the packed engine's choice;
 - :mod:`.popcount`: the compiled AND-popcount kernels (numba, cached on disk);
+- :mod:`.word_ops`: compiled pooling and concatenation of packed words (once the kernels are loaded);
 - :mod:`.windows`: batched im2col, valid ports, pooling reductions;
 - :mod:`.caches`: what is derived from constants, keyed by symbol and version;
 - :mod:`.bnn`, :mod:`.xbar`, :mod:`.host`: the kernels of each dialect;
