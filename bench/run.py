@@ -454,11 +454,13 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
               "(2247 ops) and 1.34 s at 44 M (7070 ops, over a third of that compile's passes) — the one quadratic "
               "term found, small at Bi-Real-18 size (`erase`, used by dce, scans the same way).",
               "- Simulator: the integer path keeps bits packed end to end — comparators write channel-last uint64 "
-              "words straight from the compiled AND-popcount kernel (numba, cached on disk), windows gather whole "
-              "words, pooling ORs/ANDs words — once a read's work repays loading numba (about 0.6 CPU-s); an RGB "
-              "first layer (8 bit-planes × 27 ports) stays a byte GEMM. At batch 1 per-op Python dispatch (hundreds "
-              "of ops, most of them the tiles' slice/read/ADC steps, a few µs each) dominates; TFC's 64-wide layers "
-              "leave too little GEMM work to amortize it."]
+              "words straight from the compiled AND-popcount kernel (numba, cached on disk; its comparators "
+              "vectorized), windows gather whole words, pooling and channel concatenations run compiled over the "
+              "words — once a read's work repays loading numba (about 0.6 CPU-s); an RGB first layer (8 bit-planes "
+              "× 27 ports) stays a byte GEMM whose sums the compiled comparator reads. A comparator that ran packed "
+              "keeps its route to the kernel until an IR or a constant is edited. At batch 1 the largest parts left "
+              "are CNV's first layer (numpy plane sum, im2col and GEMM: ~120 µs of ~560) and the driver's per-step "
+              "Python (~2.5 µs a step, 41 steps)."]
     write_section(path, BEGIN, END, BEGIN + "\n" + "\n".join(lines) + "\n" + END)
     print(f"wrote {path}")
 

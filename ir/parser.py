@@ -31,8 +31,20 @@ from .types import Domain, TensorType
 
 @cache
 def _lark() -> lark.Lark:
-    grammar = (Path(__file__).parent / "grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True)
+    """The parser of ``grammar.lark``. Building its LALR tables takes about 50 ms of CPU — a
+    twelfth of a whole ``bnnc cnv.onnx`` run, which parses the imported module once
+    (:func:`clone_module`) — so lark keeps them in ``__pycache__/grammar.lark.cache`` beside
+    this file (lark checks the grammar's and options' digest stored in it and rebuilds where
+    the file is stale or unreadable; no cache where the folder cannot be made or written)."""
+    here = Path(__file__).parent
+    grammar = (here / "grammar.lark").read_text()
+    folder = here / "__pycache__"
+    try:
+        folder.mkdir(exist_ok=True)
+        cache: str | bool = str(folder / "grammar.lark.cache")
+    except OSError:
+        cache = False
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, cache=cache)
 
 
 _TOKEN_NAMES = {

@@ -55,7 +55,8 @@ def test_packed_comparison_is_the_comparators_on_the_sums(levels: int) -> None:
     weights = packed.pack_weights(w.astype(np.float64), ports, 0, how)
     offset = rng.integers(-5, 6, (positions, columns))
     t = np.sort(rng.integers(-12, 13, (positions, columns, levels)), axis=-1)
-    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega, t - offset[..., None], samples)
+    words = weights.compare(np.ascontiguousarray(packed._words(x, how.words)), omega,
+                            np.ascontiguousarray((t - offset[..., None]).transpose(2, 0, 1)), samples)
     v = (x[:, 0].astype(np.int64) @ w - x[:, 1].astype(np.int64) @ w).reshape(samples, positions, columns) + offset
     fired = [v >= t[..., 0]] if levels == 1 else [v >= t[..., 1], v < t[..., 0]]
     got = packed.PackedBits(words, (samples, levels, 1, columns, positions)).channel_last()
@@ -110,8 +111,12 @@ def test_packed_windows_give_the_ports_products(channels: int, kernel, pads, str
                 assert np.array_equal(got.reshape(3, -1, 7), expected[:, b]), (order, type(source))
 
 
-@pytest.mark.parametrize("parts", [(127, 127, 2), (64, 64, 5), (1,)])
-def test_packed_bits_concatenate_along_channels(parts: tuple[int, ...]) -> None:
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+@pytest.mark.parametrize("parts", [(127, 127, 2), (64, 64, 5), (1,), (3, 70, 61, 130)])
+def test_packed_bits_concatenate_along_channels(parts: tuple[int, ...], compiled: bool, monkeypatch) -> None:
+    """Whole words, or parts at any bit offset (unpacked and packed again, or ORed in shifted
+    by the compiled kernel once the kernels are loaded)."""
+    monkeypatch.setattr(packed, "_loaded", compiled)
     rng = np.random.default_rng(sum(parts))
     arrays = [_bits(rng, (4, 2, 1, c, 3, 3)) for c in parts]
     values = [packed.PackedBits.of(a[:, :, 0].reshape(4, 2, c, 9).transpose(0, 1, 3, 2), a.shape)
@@ -138,10 +143,14 @@ def _pool_module(channels: int, levels: int, direction: np.ndarray, pads: tuple[
     return module
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
 @pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1)])
 @pytest.mark.parametrize("mix", ["or", "and", "mixed"])
-def test_packed_pooling_is_the_interpreters(levels: int, pads: tuple[int, ...], mix: str) -> None:
+def test_packed_pooling_is_the_interpreters(levels: int, pads: tuple[int, ...], mix: str, compiled: bool,
+                                            monkeypatch) -> None:
+    """numpy's word operations per tap, or the compiled pass once the kernels are loaded."""
+    monkeypatch.setattr(packed, "_loaded", compiled)
     rng = np.random.default_rng(levels)
     channels = 70
     direction = {"or": np.ones(channels), "and": -np.ones(channels), "mixed": rng.choice([-1, 1], channels)}[mix]

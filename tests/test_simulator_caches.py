@@ -138,3 +138,26 @@ def test_a_constant_replaced_after_a_cached_call_changes_the_result(zoo_dir: Pat
     assert identical(replaced, interpret_batch(module, arguments)) and not identical(replaced, first)
     module.constants[symbol] = original
     assert identical(simulate(module, arguments), first)
+
+
+def test_a_packed_comparators_kept_route_follows_its_thresholds(zoo_dir: Path, monkeypatch) -> None:
+    """A comparator that ran packed goes straight to the kernel on its next calls (its route is
+    not planned again) until a constant changes: thresholds given new data after such a call
+    are the ones the next call compares with, as in the interpreter."""
+    from bnnc.backends.simulator import packed, xbar
+
+    monkeypatch.setattr(packed, "PACKED_MIN_MACS", 0)
+    planned = []
+    monkeypatch.setattr(xbar, "packed_comparison",
+                        lambda *args, original=xbar.packed_comparison: planned.append(args[0]) or original(*args))
+    module = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx", array=(32, 32), scheme="xnor").module
+    arguments = random_arguments(module.function("main"), SAMPLES, seed=5)
+    first = simulate(module, arguments)
+    assert planned and identical(first, interpret_batch(module, arguments))
+    routes = len(planned)
+    assert identical(simulate(module, arguments), first) and len(planned) == routes
+    compare = next(op for op in module.function("main").ops if op.name == "xbar.compare" and op in planned)
+    thresholds = module.constants[compare.const("thresholds")]
+    thresholds.data = thresholds.data + 3
+    moved = simulate(module, arguments)
+    assert len(planned) > routes and identical(moved, interpret_batch(module, arguments)) and not identical(moved, first)

@@ -46,7 +46,9 @@ Any other consumer of a deferred value gets exactly the array the interpreter ho
 Without an observer, the integer path's plan fuses what the program fixes (made once per
 function, kept until an IR is edited, :func:`bnnc.ir.edit_count`): each sensing op runs in one
 step with its tiles' array reads, proven-exact ADCs and accumulations (their slices left out),
-and a ``bnn.sign`` that only feeds ``xbar.planes`` writes the planes' packed words directly.
+and a ``bnn.sign`` that only feeds ``xbar.planes`` writes the planes' packed words directly; a
+comparator that ran packed keeps its route to the kernel until an IR or a constant is edited
+(:func:`bnnc.ir.constant_edit_count`).
 
 Analog path (a :class:`DeviceModel`)
 -------------------------------------
@@ -104,6 +106,7 @@ Modules
 - :mod:`.gemm`: the exact byte GEMM engines;
 - :mod:`.packed`: packed bits, packed windows and weights, the packed engine's choice;
 - :mod:`.popcount`: the compiled AND-popcount kernels (numba, cached on disk);
+- :mod:`.word_ops`: compiled pooling and concatenation of packed words (once the kernels are loaded);
 - :mod:`.windows`: batched im2col, valid ports, pooling reductions;
 - :mod:`.caches`: what is derived from constants, keyed by symbol and version;
 - :mod:`.bnn`, :mod:`.xbar`, :mod:`.host`: the kernels of each dialect;

@@ -268,7 +268,8 @@ class _FusedGroup:
     where ``X = Σ_b ω_b · bits_b`` (plane weights folded into the weights for one plane),
     ``gemm`` holding the weights; ``how`` the packing of the window's ports where the
     AND-popcount GEMM over packed ports is cheaper (:mod:`.packed`), else None; ``shifted``
-    the constant terms made so far (:meth:`shifted_constant`)."""
+    the constant terms and comparators made so far (:meth:`shifted_constant`,
+    :meth:`sums_comparator`)."""
 
     lo: int
     hi: int
@@ -276,19 +277,29 @@ class _FusedGroup:
     gemm: IntegerGemm
     constant: np.ndarray | None
     how: Layout | None
-    shifted: dict[tuple[int, np.dtype], np.ndarray] = field(default_factory=dict)
+    shifted: dict[tuple, np.ndarray] = field(default_factory=dict)
     macs: int = 0
     """Multiply-adds of this group's GEMMs so far (see :func:`~.packed.worthwhile`)."""
-    comparator: np.ndarray | None = None
-    """The packed comparison's ``[P, M, L]`` thresholds on the GEMM's sums (int64: the
-    comparator's thresholds less the complement constant), made once: a plan lives as long as
-    its op's constants (thresholds included) are the same."""
+    comparator: PackedComparison | None = None
+    """The packed comparison (its thresholds less the complement constant), made once: a plan
+    lives as long as its op's constants (thresholds included) are the same."""
 
     @cached_property
     def packed(self) -> PackedWeights | None:
         """The weights packed for the popcount GEMM (made when first needed), or None where
         that GEMM is not cheaper or not exact here."""
         return None if self.how is None else pack_weights(self.gemm.weights, self.width, self.lo, self.how)
+
+    def sums_comparator(self, shift: int, thresholds: np.ndarray, bound: int) -> np.ndarray:
+        """Thresholds ``[M, P, L]`` on ``v`` as thresholds ``[L, P, M]`` (int64) on the sums
+        ``(X − shift) @ weights``, less :meth:`shifted_constant` and clipped to ``±(bound + 1)``
+        (the sums' magnitude is at most ``bound``: beyond, every threshold decides alike) —
+        made once per shift."""
+        key = ("comparator", shift)
+        if key not in self.shifted:
+            per_position = thresholds.transpose(2, 1, 0).astype(np.int64) - self.shifted_constant(shift, np.dtype(np.int64))
+            self.shifted[key] = np.ascontiguousarray(np.clip(per_position, -bound - 1, bound + 1))
+        return self.shifted[key]
 
     def shifted_constant(self, shift: int, dtype: np.dtype) -> np.ndarray:
         """The ``[P, M]`` term added to ``(X − shift) @ weights``: ``constant + shift · Σ_rows weights``
@@ -329,24 +340,68 @@ def fused_value(op: Operation, pending: PendingReads) -> tuple[np.ndarray, int]:
     return value, bound
 
 
-def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
-    """The comparator ``op``'s result as packed bits straight from the popcount kernel —
+@dataclass(frozen=True)
+class PackedComparison:
+    """A comparator's route through the AND-popcount kernel (:func:`packed_comparison`): its
+    window's packed weights, the ports' layout, the input planes' weights and the thresholds
+    less the complement constant ``[L, P, M]``, for results of declared shape ``shape``. It
+    holds until an IR or a constant is edited (:func:`~bnnc.ir.edit_count`,
+    :func:`~bnnc.ir.constant_edit_count`): the kernels, once loaded, stay."""
+
+    weights: PackedWeights
+    how: Layout
+    omega: np.ndarray
+    thresholds: np.ndarray
+    shape: tuple[int, ...]
+
+    def __call__(self, ports: PortMatrix, samples: int) -> PackedBits:
+        """The comparator's result over the window ``ports`` (of ``samples`` samples) as packed bits."""
+        words = self.weights.compare(ports.packed(self.how), self.omega, self.thresholds, samples)
+        return PackedBits(words, (samples,) + self.shape)
+
+
+def packed_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedComparison | None:
+    """The comparator ``op``'s route straight to packed bits through the popcount kernel —
     thresholds ``[M, P, L]`` (less the complement constant) applied per row, no ``v`` array —
     where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
     groups, _, windows = _fused_plan(op, pending)
     if len(groups) != 1:
         return None
-    group, ports = groups[0], windows[0]
-    macs = _macs(ports, pending, group)
+    group = groups[0]
+    macs = _macs(windows[0], pending, group)
     if not _runs_packed(group, macs, pending.cells, pending.shape[0] * pending.shape[2]):
         return None
     group.macs += macs
     if group.comparator is None:  # v = sums + constant ≥ T  ⇔  sums ≥ T − constant
-        per_position = thresholds.transpose(1, 0, 2).astype(np.int64)  # [P, M, L]
+        per_position = thresholds.transpose(2, 1, 0).astype(np.int64)  # [L, P, M]
         if group.constant is not None:
-            per_position = per_position - np.asarray(group.constant).astype(np.int64)[..., None]
-        group.comparator = np.ascontiguousarray(per_position)
-    words = group.packed.compare(ports.packed(group.how), _omega(op, pending.shape[1]), group.comparator, pending.shape[0])
+            per_position = per_position - np.asarray(group.constant).astype(np.int64)
+        group.comparator = PackedComparison(group.packed, group.how, _omega(op, pending.shape[1]),
+                                            np.ascontiguousarray(per_position), op.result.type.shape)
+    return group.comparator
+
+
+def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedBits | None:
+    """The comparator ``op``'s result as packed bits where its reads are of one window: by
+    :func:`packed_comparison`'s route, or — once the compiled kernels are loaded — its byte
+    GEMM's sums compared by :func:`~.popcount.compare_sums` (thresholds less the constant
+    terms, no ``v`` array, no byte per bit); else None."""
+    route = packed_comparison(op, pending, thresholds)
+    groups, bound, windows = _fused_plan(op, pending)
+    if route is not None:
+        return route(windows[0], pending.shape[0])
+    if len(groups) != 1 or not worthwhile(0):
+        return None
+    from .popcount import compare_sums
+
+    group, ports = groups[0], windows[0]
+    group.macs += _macs(ports, pending, group)
+    x, shift = ports.plane_sum(plane_weights(op.attr("encoding")))
+    sums = group.gemm(x[..., group.lo : group.hi].reshape(-1, group.hi - group.lo), bound)
+    comparator = group.sums_comparator(shift, thresholds, bound)
+    levels, positions, columns = comparator.shape
+    words = np.empty((pending.shape[0], levels, positions, -(-columns // 64)), np.uint64)
+    compare_sums(sums, comparator, words)
     return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
 
 

@@ -142,12 +142,12 @@ class PackedWeights:
 
     def compare(self, x: np.ndarray, omega: np.ndarray, thresholds: np.ndarray, samples: int) -> np.ndarray:
         """Comparators on ``v = Σ_b omega[b] · x[:, b] @ W`` (rows ``n · P + p``): one level
-        ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds`` ``[P, M, L]``
-        int64), as packed words ``[N, L, P, ⌈M/64⌉]``."""
+        ``[v ≥ T0]``, two levels ``[v ≥ T1]`` and ``[v < T0]`` (``thresholds`` ``[L, P, M]``
+        int64, C-contiguous), as packed words ``[N, L, P, ⌈M/64⌉]``."""
         global _loaded
         from .popcount import popcount_compare
 
-        positions, columns, levels = thresholds.shape
+        levels, positions, columns = thresholds.shape
         out = np.empty((samples, levels, positions, -(-columns // 64)), np.uint64)
         popcount_compare(x, self.planes, omega, self.lo, self.scale, thresholds, out)
         _loaded = True
@@ -223,21 +223,39 @@ class PackedBits:
 
 def concat_channels(parts: list[PackedBits], shape: tuple[int, ...]) -> PackedBits:
     """``parts`` concatenated along the channel axis (whole words where every part but the last
-    fills its words, else through channel-last bytes)."""
+    fills its words; else each part's words ORed in at its bit offset once the compiled kernels
+    are loaded, :func:`~.word_ops.or_words_at`, or through channel-last bytes)."""
     if all(p.channels % 64 == 0 for p in parts[:-1]):
         return PackedBits(np.concatenate([p.words for p in parts], axis=-1), tuple(shape))
-    return PackedBits.of(np.concatenate([p.channel_last() for p in parts], axis=-1), shape)
+    if not _loaded:
+        return PackedBits.of(np.concatenate([p.channel_last() for p in parts], axis=-1), shape)
+    from .word_ops import or_words_at
+
+    lead = parts[0].words.shape[:-1]
+    words = np.zeros(lead + (-(-sum(p.channels for p in parts) // 64),), np.uint64)
+    rows, offset = words.reshape(-1, words.shape[-1]), 0
+    for p in parts:
+        or_words_at(rows, p.words.reshape(-1, p.words.shape[-1]), offset)
+        offset += p.channels
+    return PackedBits(words, tuple(shape))
 
 
 def pool_words(bits: PackedBits, op: Operation, use_or: np.ndarray, shape: tuple[int, ...]) -> PackedBits:
     """``xbar.pool_bits`` on packed bits: per channel OR (where ``use_or``, for plane 0; the
     other plane takes the other one) or AND over each window, pads holding 0 for OR and 1 for
-    AND — one word operation per kernel tap over strided views of the whole batch."""
+    AND — one compiled pass once the kernels are loaded (:func:`~.word_ops.pool_words`), else
+    one word operation per kernel tap over strided views of the whole batch."""
     image = bits.image()  # [N, L, H, W, Cw]
     n, levels, height, width, cw = image.shape
     out_h, out_w = output_size(op, height, width)
     ones, masks, any_or, any_and = structural(op, ("pool masks", use_or.tobytes(), bits.channels, cw, levels),
                                               lambda: _pool_masks(use_or, bits.channels, cw, levels))
+    if _loaded:  # one compiled pass over the words
+        from .word_ops import pool_words as compiled
+
+        out = np.empty((n, levels, out_h, out_w, cw), np.uint64)
+        compiled(np.ascontiguousarray(image), structural(op, "pool geometry", lambda: _pool_geometry(op)), masks, ones, out)
+        return PackedBits(out.reshape(n, levels, out_h * out_w, cw), tuple(shape))
 
     def reduce(combine: np.ufunc, pad: np.ndarray) -> np.ndarray:
         padded = _pad_words(image, op, np.broadcast_to(pad, (levels, cw)))
@@ -258,13 +276,20 @@ def pool_words(bits: PackedBits, op: Operation, use_or: np.ndarray, shape: tuple
     return PackedBits(out.reshape(n, levels, out_h * out_w, cw), tuple(shape))
 
 
-def _pool_masks(use_or: np.ndarray, channels: int, cw: int, levels: int) -> tuple[np.ndarray, list[np.ndarray], bool, bool]:
+def _pool_masks(use_or: np.ndarray, channels: int, cw: int, levels: int) -> tuple[np.ndarray, np.ndarray, bool, bool]:
     """For :func:`pool_words`: every channel's bit as ``cw`` words, per plane the channels that
-    OR (plane 0: ``use_or``, plane 1: the others), and whether any plane ORs or ANDs any channel."""
+    OR (``[L, Cw]``; plane 0: ``use_or``, plane 1: the others), and whether any plane ORs or
+    ANDs any channel."""
     ones = _words(np.ones(channels, np.uint8), cw)
     or_mask = _words(use_or.astype(np.uint8), cw)
-    masks = [or_mask, ones & ~or_mask][:levels]
+    masks = np.stack([or_mask, ones & ~or_mask][:levels])
     return ones, masks, any(m.any() for m in masks), any((ones & ~m).any() for m in masks)
+
+
+def _pool_geometry(op: Operation) -> tuple[int, ...]:
+    """``(kh, kw, sh, sw, dh, dw, pt, pl)`` of the pooling ``op``."""
+    (kh, kw), (sh, sw), (dh, dw) = op.attr("kernel"), op.attr("strides"), op.attr("dilations")
+    return (kh, kw, sh, sw, dh, dw, *op.attr("pads")[:2])
 
 
 def _pad_words(words: np.ndarray, op: Operation, fill: np.ndarray) -> np.ndarray:
