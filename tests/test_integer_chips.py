@@ -190,3 +190,20 @@ def test_cells_and_a_device_are_not_both_given() -> None:
     with pytest.raises(SimulatorError, match="not both"):
         simulate(c.module, _arguments(c, c.random_inputs(2)), device=sampler.chip(0).device(),
                  cells=chip_cells(sampler, sampler.chip(0)))
+
+
+def test_a_chips_cells_never_take_the_programs_kept_packed_route(zoo_dir: Path, monkeypatch) -> None:
+    """The integer path keeps a comparator's packed route (its packed weights) from call to call;
+    a chip's cells run without an observer must still read the chip's cells, not the kept route."""
+    monkeypatch.setattr(packed, "PACKED_MIN_MACS", 0)  # every read runs packed: the route is kept
+    c = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx", scheme="xnor")
+    x = _arguments(c, c.random_inputs(16, seed=0))
+    for _ in range(2):
+        ideal = simulate(c.module, x)
+    sampler = _sampler(c, stuck_lrs=0.2, stuck_hrs=0.2)
+    cells = chip_cells(sampler, sampler.chip(0))
+    assert cells is not None
+    got = simulate(c.module, x, cells=cells)
+    expected = simulate(c.module, x, device=sampler.chip(0).device())
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected))
+    assert not all(np.array_equal(g, i) for g, i in zip(got, ideal))
