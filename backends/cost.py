@@ -201,17 +201,7 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
     arrays = layer.arrays
     mnsim = layer.tiles[0] * math.ceil(outputs_total / cols) * replicas if scheme.columns_per_output == 2 else arrays
     p = hw.periphery
-    buf = hw.buffer
-    register_bits = arrays * buf.bits_per_array
-    if buf.macro_table == "none":
-        buffer_pj = layer.input_bits * buf.write_energy_pj_per_bit + port_reads * buf.read_energy_pj_per_bit
-        buffer_bits = timed.line_buffer_bits + register_bits
-        buffer_area, leakage_mw = buffer_bits * buf.area_um2_per_bit, buffer_bits * buf.leakage_nw_per_bit * 1e-6
-    else:  # each array's share of the line buffer in SRAM macros chosen by size (backends/sram.py)
-        macro, count = macros_for(math.ceil(timed.line_buffer_bits / arrays), SRAM_TABLES[buf.macro_table])
-        buffer_pj = layer.input_bits * macro.write_pj_per_bit + port_reads * macro.read_pj_per_bit
-        buffer_area = arrays * count * macro.area_um2 + register_bits * buf.area_um2_per_bit
-        leakage_mw = arrays * count * macro.leakage_mw + register_bits * buf.leakage_nw_per_bit * 1e-6
+    buffer_pj, buffer_area, leakage_mw = _buffers(layer, timed.line_buffer_bits, port_reads, hw)
     slots = -(-arrays // hw.array.arrays_per_tile) * hw.array.arrays_per_tile
     per_slot = slots / arrays  # an empty tile slot costs as much as an average array of the layer
     area = {
@@ -223,7 +213,8 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         "buffers": buffer_area,
     }
     area = {key: value * per_slot for key, value in area.items()}
-    area["digital"] = adders * acc_bits * d.adder_area_um2_per_bit + outputs_total * max(levels, 1) * replicas * d.register_area_um2_per_bit
+    area["digital"] = (adders * acc_bits * d.adder_area_um2_per_bit
+                       + outputs_total * max(levels, 1) * replicas * d.register_area_um2_per_bit)
     side_mm = math.sqrt(sum(area.values())) / 1000  # the side of the layer's block
     wires = hw.interconnect
     area["interconnect"] = 2 * wires.bus_bits * wires.wire_pitch_um * side_mm * 1000
@@ -237,3 +228,21 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         name=layer.name, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs, adders=adders,
         macs=layer.positions * fan_in * outputs_total, energy_pj=energy, area_um2=area,
     )
+
+
+def _buffers(layer: CrossbarLayer, line_buffer_bits: int, port_reads: int, hw: HardwareConfig) -> tuple[float, float, float]:
+    """A layer's buffers: (access energy pJ, area µm², leakage mW) of its line buffer, every input
+    bit written once and every port bit read once, and its ``buffer.bits_per_array`` registers;
+    per bit, or with ``buffer.macro_table`` each array's share of the line buffer in the SRAM
+    macros that hold it (:mod:`backends.sram`)."""
+    buf = hw.buffer
+    register_bits = layer.arrays * buf.bits_per_array
+    if buf.macro_table == "none":
+        bits = line_buffer_bits + register_bits
+        energy_pj = layer.input_bits * buf.write_energy_pj_per_bit + port_reads * buf.read_energy_pj_per_bit
+        return energy_pj, bits * buf.area_um2_per_bit, bits * buf.leakage_nw_per_bit * 1e-6
+    macro, count = macros_for(math.ceil(line_buffer_bits / layer.arrays), SRAM_TABLES[buf.macro_table])
+    macros = layer.arrays * count
+    energy_pj = layer.input_bits * macro.write_pj_per_bit + port_reads * macro.read_pj_per_bit
+    return (energy_pj, macros * macro.area_um2 + register_bits * buf.area_um2_per_bit,
+            macros * macro.leakage_mw + register_bits * buf.leakage_nw_per_bit * 1e-6)

@@ -206,7 +206,7 @@ class ArrayConfig(_Group):
         note="descriptive only: the model assumes one binary (R_on/R_off) cell per weight bit",
     )
     arrays_per_tile: int = _param(
-        1, "arrays", "bnnc default: no tile level, every array is placed on its own", minimum=1, exclusive=False,
+        1, "", "bnnc default: no tile level, every array is placed on its own", minimum=1, exclusive=False,
         note="arrays are placed in tiles of this many slots, each layer in whole tiles of its own; the area counts "
         "every slot (an empty one as much as an average array of the layer, with its periphery and buffer)",
     )
@@ -507,7 +507,7 @@ class BufferConfig(_Group):
         "none", "", "bnnc default: buffers costed per bit", choices=("none", "mnsim-90nm"),
         note="mnsim-90nm: each array's share of its layer's line buffer is one SRAM macro chosen by size from "
         "MNSIM-2.0 Buffer.py's 90 nm, 64-bit table (backends/sram.py), with that macro's area, dynamic energy per "
-        "access and leakage over the run; the per-bit read, write, area and leakage figures above are then unused",
+        "access and leakage over the run; the per-bit figures above then cost only the bits_per_array registers",
     )
 
 

@@ -5,10 +5,11 @@ or in Python (``bnnc.compile(..., hw="mnsim")``), every value with the place it 
 it estimates a binary network with 1-bit sense amplifiers: 256 × 256 1T1R arrays of 1.44 µm²
 cells at 10 kΩ / 1 MΩ read at 0.15 V for 3.16 ns, inputs at V_read one read in ten, a
 1150 µm² driver per row, a 500 MHz digital clock with one cycle per register transfer on a
-window's path, 45 nm adders and registers, MNSIM's 90 nm SRAM macros
-as input buffers, one per array sized from its layer's line buffer, and arrays placed in tiles of
-eight (four PEs of two arrays) with the area of every slot counted; no network-on-chip (``NoC_enable = 0``), but each window's results sent one hop at MNSIM's
-20 Gb/s inter-tile bandwidth. ``docs/mnsim-comparison.md`` sets bnnc with this
+window's path, 45 nm adders and registers, MNSIM's 90 nm SRAM macros as input buffers (one per
+array, chosen by the size of its share of the layer's line buffer, leaking over the run), arrays
+placed in tiles of eight (four PEs of two arrays) with every slot's area counted; no
+network-on-chip (``NoC_enable = 0``), but each window's results sent one hop at MNSIM's 20 Gb/s
+inter-tile bandwidth. ``docs/mnsim-comparison.md`` sets bnnc with this
 profile beside MNSIM's figures for FINN's CNV.
 """
 
