@@ -21,13 +21,19 @@ components of :data:`COMPONENTS`, which sum to the layer's totals:
 - ``digital``: for ADC layers an add per digitized column count and a digital comparison per
   output; an output register bit per comparator decision; adders and registers as area;
 - ``buffers``: every input bit written once into the line buffer and read once per port drive;
-  area of the line buffer plus ``buffer.bits_per_array`` of registers at each array;
+  area of the line buffer plus ``buffer.bits_per_array`` of registers at each array; with
+  ``buffer.macro_table`` set, each array's share of the line buffer is an SRAM macro chosen by
+  size (:mod:`backends.sram`), whose dynamic energy per bit accessed and area are used instead;
 - ``interconnect``: every bit read out of the buffer into the ports, and every output bit, moves
   the side of the layer's block (√ of the area of the other components) at
   ``interconnect.energy_pj_per_bit_mm``; area two buses (in and out) of ``bus_bits`` wires at
   ``wire_pitch_um`` over that length;
-- ``leakage``: the static power of the layer's buffer bits for the latency of one inference
-  (no area of its own).
+- ``leakage``: the static power of the layer's buffer bits (or macros) for the latency of one
+  inference (no area of its own).
+
+With ``array.arrays_per_tile`` above 1 a layer occupies whole tiles of that many array slots,
+and its cells, drivers, sensing, ADCs, buffers and their leakage are counted for every slot: an
+empty slot as an average array of the layer (MNSIM-2.0 counts whole tiles the same way).
 
 Digital blocks between arrays (:mod:`bnnc.ir.periphery`) are costed per operation of each
 unit (float32 adder and multiplier, integer adder, comparator) and per result register write,
@@ -45,6 +51,7 @@ from bnnc.ir.periphery import DigitalBlock
 
 from .hardware import HardwareConfig
 from .schedule import LayerSchedule, Schedule
+from .sram import SRAM_TABLES, macros_for
 
 COMPONENTS = ("cells", "drivers", "sensing", "adc", "digital", "buffers", "interconnect", "leakage")
 """The components every energy and area breakdown has, in this order."""
@@ -191,20 +198,23 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
         if levels:  # digital comparators after the accumulation
             comparators += outputs_total * levels * replicas
     port_reads = layer.positions * layer.port_bits
-    buffer_pj = layer.input_bits * hw.buffer.write_energy_pj_per_bit + port_reads * hw.buffer.read_energy_pj_per_bit
     arrays = layer.arrays
     mnsim = layer.tiles[0] * math.ceil(outputs_total / cols) * replicas if scheme.columns_per_output == 2 else arrays
     p = hw.periphery
-    buffer_bits = timed.line_buffer_bits + arrays * hw.buffer.bits_per_array
+    buffer_pj, buffer_area, leakage_mw = _buffers(layer, timed.line_buffer_bits, port_reads, hw)
+    slots = -(-arrays // hw.array.arrays_per_tile) * hw.array.arrays_per_tile
+    per_slot = slots / arrays  # an empty tile slot costs as much as an average array of the layer
     area = {
         "cells": arrays * rows * cols * hw.cell.area_um2,
         "drivers": arrays * (rows * p.row_driver_area_um2 + cols * p.column_driver_area_um2
                              + 8 * (rows - 1) * p.transistor_area_um2),
         "sensing": comparators * hw.comparator.area_um2,
         "adc": adcs * (hw.adc(max(layer.adc_bits, 1)).area_um2 + 8 * (hw.adc.share - 1) * p.transistor_area_um2) if adcs else 0.0,
-        "digital": adders * acc_bits * d.adder_area_um2_per_bit + outputs_total * max(levels, 1) * replicas * d.register_area_um2_per_bit,
-        "buffers": buffer_bits * hw.buffer.area_um2_per_bit,
+        "buffers": buffer_area,
     }
+    area = {key: value * per_slot for key, value in area.items()}
+    area["digital"] = (adders * acc_bits * d.adder_area_um2_per_bit
+                       + outputs_total * max(levels, 1) * replicas * d.register_area_um2_per_bit)
     side_mm = math.sqrt(sum(area.values())) / 1000  # the side of the layer's block
     wires = hw.interconnect
     area["interconnect"] = 2 * wires.bus_bits * wires.wire_pitch_um * side_mm * 1000
@@ -212,9 +222,27 @@ def _layer_cost(layer: CrossbarLayer, timed: LayerSchedule, hw: HardwareConfig, 
     energy = {
         "cells": array_pj, "drivers": driver_pj, "sensing": sensing_pj, "adc": adc_pj, "digital": digital_pj,
         "buffers": buffer_pj, "interconnect": (port_reads + output_bits) * wires.energy_pj_per_bit_mm * side_mm,
-        "leakage": buffer_bits * hw.buffer.leakage_nw_per_bit * latency_ns * 1e-6,  # nW · ns = 1e-6 pJ
+        "leakage": leakage_mw * per_slot * latency_ns,  # mW · ns = pJ
     }
     return LayerCost(
         name=layer.name, arrays_mnsim_style=mnsim, comparators=comparators, adcs=adcs, adders=adders,
         macs=layer.positions * fan_in * outputs_total, energy_pj=energy, area_um2=area,
     )
+
+
+def _buffers(layer: CrossbarLayer, line_buffer_bits: int, port_reads: int, hw: HardwareConfig) -> tuple[float, float, float]:
+    """A layer's buffers: (access energy pJ, area µm², leakage mW) of its line buffer, every input
+    bit written once and every port bit read once, and its ``buffer.bits_per_array`` registers;
+    per bit, or with ``buffer.macro_table`` each array's share of the line buffer in the SRAM
+    macros that hold it (:mod:`backends.sram`)."""
+    buf = hw.buffer
+    register_bits = layer.arrays * buf.bits_per_array
+    if buf.macro_table == "none":
+        bits = line_buffer_bits + register_bits
+        energy_pj = layer.input_bits * buf.write_energy_pj_per_bit + port_reads * buf.read_energy_pj_per_bit
+        return energy_pj, bits * buf.area_um2_per_bit, bits * buf.leakage_nw_per_bit * 1e-6
+    macro, count = macros_for(math.ceil(line_buffer_bits / layer.arrays), SRAM_TABLES[buf.macro_table])
+    macros = layer.arrays * count
+    energy_pj = layer.input_bits * macro.write_pj_per_bit + port_reads * macro.read_pj_per_bit
+    return (energy_pj, macros * macro.area_um2 + register_bits * buf.area_um2_per_bit,
+            macros * macro.leakage_mw + register_bits * buf.leakage_nw_per_bit * 1e-6)

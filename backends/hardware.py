@@ -205,6 +205,11 @@ class ArrayConfig(_Group):
         "1T1R binary", "", "1T1R as in MNSIM-2.0 Cell_Type and NeuroSim; binary weights (Chen et al. 2021)",
         note="descriptive only: the model assumes one binary (R_on/R_off) cell per weight bit",
     )
+    arrays_per_tile: int = _param(
+        1, "", "bnnc default: no tile level, every array is placed on its own", minimum=1, exclusive=False,
+        note="arrays are placed in tiles of this many slots, each layer in whole tiles of its own; the area counts "
+        "every slot (an empty one as much as an average array of the layer, with its periphery and buffer)",
+    )
 
     @property
     def cells(self) -> int:
@@ -497,6 +502,12 @@ class BufferConfig(_Group):
         2304, "bits", "ISAAC (Shafiee et al., ISCA 2016) IMA: 2 KB input + 256 B output register per 8 arrays",
         minimum=0, exclusive=False,
         note="input and output registers beside each array (16384 + 2048 bits / 8 arrays), on top of the line buffers",
+    )
+    macro_table: str = _param(
+        "none", "", "bnnc default: buffers costed per bit", choices=("none", "mnsim-90nm"),
+        note="mnsim-90nm: each array's share of its layer's line buffer is one SRAM macro chosen by size from "
+        "MNSIM-2.0 Buffer.py's 90 nm, 64-bit table (backends/sram.py), with that macro's area, dynamic energy per "
+        "access and leakage over the run; the per-bit figures above then cost only the bits_per_array registers",
     )
 
 

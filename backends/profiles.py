@@ -5,10 +5,11 @@ or in Python (``bnnc.compile(..., hw="mnsim")``), every value with the place it 
 it estimates a binary network with 1-bit sense amplifiers: 256 × 256 1T1R arrays of 1.44 µm²
 cells at 10 kΩ / 1 MΩ read at 0.15 V for 3.16 ns, inputs at V_read one read in ten, a
 1150 µm² driver per row, a 500 MHz digital clock with one cycle per register transfer on a
-window's path, 45 nm adders and registers, and 16 KB SRAM
-input buffers per PE (a pair of arrays) with their leakage charged per access as MNSIM does;
-no network-on-chip (``NoC_enable = 0``), but each window's results sent one hop at MNSIM's
-20 Gb/s inter-tile bandwidth. ``docs/mnsim-comparison.md`` sets bnnc with this
+window's path, 45 nm adders and registers, MNSIM's 90 nm SRAM macros as input buffers (one per
+array, chosen by the size of its share of the layer's line buffer, leaking over the run), arrays
+placed in tiles of eight (four PEs of two arrays) with every slot's area counted; no
+network-on-chip (``NoC_enable = 0``), but each window's results sent one hop at MNSIM's 20 Gb/s
+inter-tile bandwidth. ``docs/mnsim-comparison.md`` sets bnnc with this
 profile beside MNSIM's figures for FINN's CNV.
 """
 
@@ -19,7 +20,6 @@ from typing import Any
 from .hardware import HardwareConfig, hardware_from_overrides
 
 _INI = "MNSIM-2.0 SimConfig.ini"
-_SRAM_16KB = "MNSIM-2.0 Buffer.py, 16 KB 64-bit SRAM at 90 nm (Buffer_Technology = 90)"
 
 MNSIM: dict[str, tuple[Any, str]] = {
     "array.rows": (256, f"{_INI} Xbar_Size = 256,256"),
@@ -34,12 +34,15 @@ MNSIM: dict[str, tuple[Any, str]] = {
     "digital.adder_area_um2_per_bit": (0.2835, "MNSIM-2.0 Adder.py, 45 nm: 10·14·45² nm² per bit"),
     "digital.register_energy_pj_per_bit": (2.2527e-06, "MNSIM-2.0 Reg.py: 18.8 nW·(45/65)² for one 2 ns cycle, per 8 bits"),
     "digital.register_area_um2_per_bit": (0.08541, "MNSIM-2.0 Reg.py: 1.4256 µm²·(45/65)² per 8-bit register"),
-    "buffer.read_energy_pj_per_bit": (3.4704, f"{_SRAM_16KB}: (0.044837 nJ + 8.86342 mW leakage × 20 ns cycle) / 64 bits"),
-    "buffer.write_energy_pj_per_bit": (3.4528, f"{_SRAM_16KB}: (0.0437094 nJ + 8.86342 mW leakage × 20 ns cycle) / 64 bits"),
-    "buffer.area_um2_per_bit": (4.7021, f"{_SRAM_16KB}: 0.616313686 mm² / 131072 bits"),
-    "buffer.access_ns": (20.0, "MNSIM-2.0 Buffer.py: buf_cycle = 20 ns per 64-bit access, not overlapped"),
-    "buffer.leakage_nw_per_bit": (0.0, "MNSIM-2.0 Buffer.py charges SRAM leakage per access (in the access energy)"),
-    "buffer.bits_per_array": (65536, "MNSIM-2.0 PE.py: one 16 KB input buffer per PE of two arrays (Xbar_Polarity = 2)"),
+    "buffer.macro_table": ("mnsim-90nm", f"{_INI} Buffer_Technology = 90, Buffer_Bitwidth = 64; MNSIM-2.0 "
+                                         "Tile_connection_graph.py lines 301 and 470 size each PE's input buffer from "
+                                         "its layer's line buffer, Buffer.py lines 37-112 pick the SRAM entry by size"),
+    "buffer.access_ns": (20.0, "MNSIM-2.0 Buffer.py line 325: buf_cycle = 20 ns per 64-bit access, not overlapped"),
+    "buffer.bits_per_array": (0, "MNSIM-2.0 PE.py: a PE's input buffer is its SRAM macro (buffer.macro_table); "
+                                 "its input and output registers (Reg.py) are digital"),
+    "array.arrays_per_tile": (8, f"{_INI} PE_Num = 2,2 (4 PEs per tile) x Xbar_Polarity = 2 (2 arrays per PE); "
+                                 "MNSIM-2.0 Tile_connection_graph.py line 463 gives each layer ceil(PEs / 4) tiles, "
+                                 "Model_Area.py line 82 and Tile.py lines 195-216 count every PE slot of a tile"),
     "periphery.row_driver_area_um2": (1150.0, "MNSIM-2.0 Crossbar.py: 1150 µm² per row (78.4 TOPS/W ReRAM chip)"),
     "periphery.row_driver_rate_gsps": (1 / 3, "MNSIM-2.0 DAC.py: latency (precision + 2) / 1 GS/s = 3 ns"),
     "periphery.column_driver_area_um2": (0.0, "MNSIM-2.0 Crossbar.py counts no bit-line driver"),

@@ -86,13 +86,14 @@ def test_every_key_has_unit_in_name_and_a_source():
     suffixes = ("_ns", "_uw", "_mw", "_um2", "_ohm", "_v", "_gsps", "_ghz", "_pj", "_pj_per_bit", "_um2_per_bit", "_lanes",
                 "_nw_per_bit", "_pj_per_bit_mm", "_um", "_seconds", "_cycles", "_gbps")
     unitless = {"array.rows", "array.cols", "array.cell", "adc.scaling", "adc.share", "dac.kind", "read.port_activity",
-                "buffer.bits_per_array", "buffer.access_bits", "interconnect.bus_bits"}
+                "buffer.bits_per_array", "buffer.access_bits", "buffer.macro_table", "interconnect.bus_bits",
+                "array.arrays_per_tile"}
     # the device's relative spreads, fractions, exponents and counts have no unit; the comparator
     # offset keeps the issue's name (its unit, A, is in its spec)
     unitless |= {f"device.{k}" for k in ("program_sigma", "read_sigma", "stuck_hrs", "stuck_lrs", "drift_nu",
                                          "drift_nu_sigma", "spare_rows", "spare_cols", "comparator_offset_sigma")}
     keys = HardwareConfig.keys()
-    assert len(keys) == len(set(keys)) == 62
+    assert len(keys) == len(set(keys)) == 64
     for key in keys:
         assert HardwareConfig.source_of(key).strip(), key
         if key not in unitless:
@@ -330,7 +331,7 @@ def test_adc_rejects_bad_widths():
 
 # ---- digest and JSON ------------------------------------------------------------------------------
 
-_CHANGED = {"geometric": "pow2", "1T1R binary": "1T1R binary (HfOx)"}
+_CHANGED = {"geometric": "pow2", "1T1R binary": "1T1R binary (HfOx)", "none": "mnsim-90nm"}
 
 
 def _changed(value):
@@ -365,8 +366,9 @@ def test_digest_stable_otherwise(tmp_path):
     # changes only when a default (or the schema) changes; the periphery, interconnect, buffer
     # leakage, access time and per-array registers and the port activity joined the defaults in issue 14,
     # the register transfers and the output transfer on a window's path (digital.register_cycles,
-    # interconnect.bandwidth_gbps) in its latency follow-up
-    assert base.digest() == "ff1e47752e2d3a34"
+    # interconnect.bandwidth_gbps) in its latency follow-up, the tile level and the SRAM macro table
+    # (array.arrays_per_tile, buffer.macro_table, both off by default) in its MNSIM 2.0 run
+    assert base.digest() == "5962f56bb06e0b15"
 
 
 def test_to_json_has_values_units_sources_and_derived():
