@@ -120,15 +120,17 @@ def check_output_directory(out_dir: Path, inputs: tuple[Path, ...] = ()) -> None
     ancestor = target.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor, target.name):
         raise BnncError(f"{out_dir}: cannot create the output directory ({ancestor} is not a writable directory)")
 
 
-def _can_create_in(directory: Path) -> bool:
+def _can_create_in(directory: Path, name: str) -> bool:
     """Whether a directory can really be created in ``directory`` (``os.access`` says yes to
-    root for /proc and some special filesystems); the trial directory is removed at once."""
+    root for /proc and some special filesystems); the trial directory, a hidden
+    ``.NAME.XXXXXXXX.tmp`` named after the output directory ``name`` like every temporary
+    sibling of an output, is removed at once."""
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".bnnc-check.", dir=directory))
+        os.rmdir(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=directory))
     except OSError:
         return False
     return True
