@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 import onnx
@@ -156,6 +157,19 @@ def test_components_fall_back_to_totals_and_comparison_takes_the_new_format() ->
                             {"scheme": "refcol", "array": [128, 128], "totals": report["totals"]}]
     assert comparison_table(report).column("configuration") == ["xnor 64×64", "refcol 128×128"]
     assert [name for name, _, _ in figure_tables(report, schedule)][-1] == "comparison"
+
+
+def test_a_program_without_arrays_draws_every_figure_without_a_warning() -> None:
+    """A pipeline that lowers nothing (``-p 'replicate{max-arrays=4}'``): no array is busy, the
+    timeline has no row; every figure is still drawn, and matplotlib has nothing to warn about."""
+    c = api.compile(EXAMPLE, pipeline="replicate{max-arrays=4}")
+    report, schedule = c._report()
+    assert report["totals"]["arrays"] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drawn = render_figures(report, schedule)
+    assert [f.name for f in drawn] == list(FIGURES)
+    assert b"no crossbar array is busy" in next(f.svg for f in drawn if f.name == "timeline")
 
 
 def test_no_figures_skips_them(tmp_path: Path) -> None:

@@ -153,8 +153,10 @@ def draw_timeline(fig: Figure, table: Table, title: str) -> None:
         color = COLORS[i % len(COLORS)]  # an edge of its colour: a run far shorter than a pixel still shows
         ax.broken_barh(spans[name], (i - 0.35, 0.7), facecolors=color, edgecolors=color, linewidth=0.6)
     ax.set_yticks(list(range(len(names))), labels)
-    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_ylim(max(len(names), 1) - 0.5, -0.5)
     ax.set_xlim(left=0)
+    if not names:  # a program without crossbar arrays (e.g. a pipeline that lowers nothing)
+        ax.text(0.5, 0.5, "no crossbar array is busy", transform=ax.transAxes, ha="center", va="center")
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time since the input arrives (µs)")
     ax.set_ylabel("layer")
