@@ -101,3 +101,21 @@ def test_nan_into_a_fused_sign_is_refused_like_the_interpreter(zoo_dir: Path) ->
         interpret_batch(module, arguments)
     with pytest.raises(SimulatorError, match="sign of NaN"):
         simulate(module, arguments)
+
+
+def test_making_the_plan_is_linear_in_the_tiles(monkeypatch) -> None:
+    """The digits MLP at 2×2 arrays (thousands of tiles reading a few windows): making the fused
+    plan walks the uses of a window (and of its port slices) once, not once per tile read
+    (quadratic: minutes on FINN's TFC at 2×2)."""
+    from bnnc.backends.simulator import xbar
+
+    c = bnnc.compile(Path(__file__).parent / "models" / "digits" / "digits_bnn.onnx", array=(2, 2))
+    function = c.module.function("main")
+    reads = sum(op.name == "xbar.mvm" for op in function.ops)
+    walked = sum(op.name in ("xbar.window", "xbar.slice") for op in function.ops)
+    asked: list[int] = []
+    walk = xbar._only_array_reads
+    monkeypatch.setattr(xbar, "_only_array_reads", lambda value: asked.append(1) or walk(value))
+    inputs = random_arguments(function, 2, seed=0)
+    assert identical(simulate(c.module, inputs), interpret_batch(c.module, inputs))
+    assert reads > 1000 and len(asked) <= walked, (reads, walked, len(asked))

@@ -373,7 +373,7 @@ def _port_range(value: Value) -> tuple[Value, int, int] | None:
     if op is not None and op.name == "xbar.slice" and op.attr("axis") == 2:
         outer = _port_range(op.operands[0])
         return None if outer is None else (outer[0], outer[1] + op.attr("start"), outer[1] + op.attr("start") + op.attr("size"))
-    if op is not None and op.name == "xbar.window" and _only_array_reads(value):
+    if op is not None and op.name == "xbar.window" and _window_read_only(op):
         return value, 0, value.type.shape[-1]
     return None
 
