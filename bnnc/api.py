@@ -43,7 +43,7 @@ from bnnc.ir.analysis import ProgramLayers, Timing, layer_name, program_layers
 from bnnc.ir.dialects import bnn
 from bnnc.ir.atomic import check_output_directory, replace_directory_atomically
 from bnnc.ir.parser import bir_files
-from bnnc.passes import PassContext, PassManager
+from bnnc.passes import PassContext, PassError, PassManager
 
 from .choices import (
     OBJECTIVES, LayerChoice, check_layers, comparison_entry, layer_passes, objective_value, per_layer_assignments,
@@ -211,7 +211,10 @@ def compile(
     timings["load"] = time.perf_counter() - start
     start = time.perf_counter()
     passes = PassManager.from_pipeline(pipeline, **dict(manager or {}))
-    context = passes.run(module, PassContext(debug=debug))
+    try:
+        context = passes.run(module, PassContext(debug=debug))
+    except PassError as e:
+        raise e.at(str(model)) from e
     timings["passes"] = time.perf_counter() - start
     _record(module, pipeline, config, context.remarks)
     compilation = Compilation(module, config, source=source, model=model_proto, timings=timings)

@@ -30,7 +30,7 @@ from bnnc.ir import print_module
 from bnnc.ir.atomic import check_output_directory, write_files_atomically
 from bnnc.ir.diagnostics import printable
 from bnnc.ir.parser import npz_bytes
-from bnnc.passes import PassContext, PassManager, load_plugin, registered_passes
+from bnnc.passes import PassContext, PassError, PassManager, load_plugin, registered_passes
 from bnnc.program import onnx_inputs_to_domain, read_inputs
 from bnnc.progress import Progress
 from bnnc.report_writers import console_summary
@@ -399,7 +399,10 @@ def run_bir(args: argparse.Namespace) -> int:
     chips = robustness_options(args, compilation.hw)
     pipeline = ",".join(p for p in (_given_pipeline(args) or "", _appended_passes(args)) if p)
     manager = PassManager.from_pipeline(pipeline, **_manager_options(args))
-    context = manager.run(compilation.module, PassContext(debug=args.debug))
+    try:
+        context = manager.run(compilation.module, PassContext(debug=args.debug))
+    except PassError as e:
+        raise e.at(str(path)) from e
     print_remarks(context.remarks)
     faults = _fault_map(args, compilation)
     if args.time_passes:

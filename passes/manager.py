@@ -22,14 +22,19 @@ pass changed what the program computes."""
 
 
 class PassError(BnncError):
-    """A failure inside a pass or in the verification after it: ``in pass X (after passes A, B): …``."""
+    """A failure inside a pass or in the verification after it: ``[FILE: ]in pass X (after
+    passes A, B): …``, naming the compiled file where one is known (:meth:`at`)."""
 
-    def __init__(self, pass_name: str, previous: list[str], message: str):
+    def __init__(self, pass_name: str, previous: list[str], message: str, source: str | None = None):
         self.pass_name = pass_name
         self.previous = previous
         self.message = message
         after = f" (after passes {', '.join(previous)})" if previous else " (the first pass)"
-        super().__init__(f"in pass {pass_name}{after}: {message}")
+        super().__init__(f"{source + ': ' if source else ''}in pass {pass_name}{after}: {message}")
+
+    def at(self, source: str) -> PassError:
+        """The same failure, naming the file ``source`` whose module the pass ran on."""
+        return PassError(self.pass_name, self.previous, self.message, source)
 
 
 @dataclass

@@ -194,3 +194,14 @@ def test_an_error_while_running_the_compiled_model_names_the_model_file(tmp_path
     assert main([str(tmp_path / "m.onnx"), "--golden-inputs", "2", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bnnc: error: {tmp_path / 'm.onnx'}: '") and "NaN" in err and err.count("\n") == 1, err
+
+
+def test_a_failing_pass_names_the_file_it_ran_on(tmp_path: Path, capsys) -> None:
+    """A pass option refused by the pass: the one error line names the model, .onnx or .bir."""
+    assert main([str(EXAMPLE), "-p", "replicate{max-arrays=-5}", "-o", str(tmp_path / "a")]) == 2
+    assert capsys.readouterr().err.startswith(f"bnnc: error: {EXAMPLE}: in pass replicate{{max-arrays=-5}} (the first pass): ")
+    assert main([str(EXAMPLE), "-p", "", "-o", str(tmp_path / "bnn"), "--no-check", "-q"]) == 0
+    bir = tmp_path / "bnn" / "model.bir"
+    assert main([str(bir), "-p", "tile{rows=-1,cols=0}", "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bnnc: error: {bir}: in pass tile{{rows=-1,cols=0}} (the first pass): ") and err.count("\n") == 1
