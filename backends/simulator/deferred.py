@@ -424,12 +424,14 @@ def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
     return n * positions * planes * ports.width * group.gemm.weights.shape[1]
 
 
-CHIP_PACKED_MIN_ROWS = 1024
-"""A chip's fused plans are made anew for each chip, so packing their weights (about 20 ns per
-weight) repays only a GEMM of enough rows (samples × window positions), each saving about
-0.02 ns per weight over sgemm: a chip's read runs packed from this many rows per call.
-Measured on bench/'s SFC (450 rows per dense read: 7.8 → 6.9 ms of CPU per chip's first run)
-and CNV (50 176 rows per first conv read, 64 per dense one: 54 → 46 ms)."""
+CHIP_PACKED_MIN_ROWS = 512
+"""A chip's fused plans are made anew for each chip, so packing their weights (about 5 ns per
+weight, :func:`~.packed.pack_weights`) repays only a GEMM of enough rows (samples × window
+positions), each saving about 0.01–0.02 ns per weight over sgemm: a chip's read runs packed
+from this many rows per call. Measured on bench/'s CNV (its fifth conv's two tiles read 576
+rows: 1.7 ms of sgemm each against 0.8 ms packing; about 1.5 ms of CPU less per chip of the
+Monte Carlo than from 1024 rows) and SFC (450 rows per dense read: from 256 rows, about 0.4 ms
+more per chip)."""
 
 
 def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None, rows: int) -> bool:
