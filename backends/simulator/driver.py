@@ -84,7 +84,7 @@ def simulate(
     else on integer counts. Samples run in chunks of at most ``chunk`` (by default as many as keep
     the largest intermediate value near :data:`CHUNK_BYTES`), which bounds memory and keeps
     the working set in cache; results do not depend on it. ``observe`` sees every op's operands
-    and results, chunk by chunk in sample order. ``cells`` (without ``device``) runs a chip's
+    and results (or the ops it watches, :data:`Observer`), chunk by chunk in sample order. ``cells`` (without ``device``) runs a chip's
     cells on the integer path instead of the program's (:mod:`.integer_chips`)."""
     try:
         func = module.function(function)
