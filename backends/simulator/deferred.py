@@ -242,10 +242,10 @@ GemmPiece = tuple[int, int, np.ndarray]
 
 def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int,
                   dtype: type = np.float32) -> tuple[list[GemmPiece], np.ndarray | None]:
-    """The GEMM pieces over direct bits (weights in ``dtype``), and the ``[P, M]`` int32
-    constant of the complement rows (None without), that give the counts of ``ports``' range
-    read with ``cells``."""
-    g = cells.astype(dtype)
+    """The GEMM pieces over direct bits (weights in ``dtype``, which holds ``±cells``), and the
+    ``[P, M]`` int32 constant of the complement rows (None without), that give the counts of
+    ``ports``' range read with ``cells``."""
+    g = cells.astype(dtype, copy=False)
     start, stop = ports.start, ports.stop
     if stop <= width:  # direct ports only
         return [(start, stop, g)], None
@@ -470,7 +470,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
         width = reads[0][1].width
         pieces, constant = [], None
         for mvm, ports in reads:
-            parts, c = _port_weights(pending.cells_of(mvm), ports, width, np.float64)
+            parts, c = _port_weights(pending.cells_of(mvm), ports, width, np.int8)  # counts 0-2: no float copy
             pieces += parts
             if c is not None:
                 constant = (0 if constant is None else constant) + c
@@ -482,7 +482,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
         if constant is not None:
             constant = combine(constant.astype(np.float64), axis=1) * (scale if planes == 1 else sum(weights))
         how = layout(window.image_shape[2], tuple(window.window.attr("kernel")))
-        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed * scale), constant,
+        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed if scale == 1 else summed * scale), constant,
                                   how if profitable(planes, width, how.words) else None))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1
