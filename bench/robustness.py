@@ -168,11 +168,25 @@ the breakdown's first run):
   shape's rate), read noise 247 ms, ADC conversion 75 ms, uint8 → float32 port copies 37 ms, im2col 33 ms (the driven-row
   sums, 25 ms, now come out of the GEMM as a column of ones). Batching chips changes no multiply-add; only fewer
   multiply-adds or a cheaper noise draw would, and either changes the device model.
-- SFC stuck-only (the integer path): per chip the draw (1.2 ms), the cell counts (0.5 ms), the run (4.6 ms: a
-  dense read of 450 rows is too few to repay packing the chip's weights, `packed.pack_weights` at ~20 ns per
-  weight, 3.3 ms a chip, against a 1.5 ms packed run) and the Monte Carlo's comparisons (~1.8 ms) against a
-  4.6 ms budget: a chip costs about as much as its cells, the ideal sample 3.4 µs. Against the ideal sample a run
-  of 450 samples gets on its own (before loading the popcount kernels: byte GEMMs), it is 1.8×."""
+- SFC stuck-only (the integer path): per chip the draw (0.9 ms), the cell counts (0.5 ms), the run (4.1 ms: a
+  dense read of 450 rows stays on sgemm — a chip's reads are packed from 512 rows, `deferred.CHIP_PACKED_MIN_ROWS`:
+  packing the chip's 0.33 M weights, `packed.pack_weights` at ~5 ns a weight, costs more than the reads it would
+  speed up; from 256 rows a chip took ~0.4 ms more), its fused plans (~1.3 ms) and the Monte Carlo's comparisons
+  against a 2.8 ms budget (3 ideal samples of ~2 µs, × 450). Against the ideal sample a
+  run of 450 samples gets on its own (before loading the popcount kernels: byte GEMMs), it is 1.4–2.1×.
+- CNV stuck-only (the integer path): about 3× — 2.6–3.3× CPU over the runs of this benchmark on
+  2026-12-01 15:26–15:35 (3.5× at 15:10), as the shared machine's load moved the ideal sample between 0.198
+  and 0.235 ms and a chip-sample between 0.61 and 0.67 ms. The chips run the fused plan under the Monte Carlo's
+  observer (it watches only the comparators and the return, `driver.Observer`; the observed run was unfused:
+  ~2.5 ms a chip more). Per chip: draw 3.9 ms (the seeded draws, unchanged; empty spare lines no longer
+  draw), cells 2.2, the chip's fused plans and packed weights (made anew per chip) ~5 ms, the run ~20 ms
+  against the ideal's ~13: a stuck cell gives its column a third
+  weight value (0 among ±1; 2 in a refcol reference column), so the big convs' weights take two bit-planes in
+  the popcount kernel where the ideal's take one (the 28×28 conv: 6.2 against 3.3 ms), and the dense layers'
+  64-row reads stay on sgemm (0.9 against 0.16 ms packed: packing a chip's 2304×127 weights costs more). The
+  breakdown's first run, apart from the Monte Carlo, also pays fresh pages for each chip's plans (system time:
+  20–30 ms with 250–700 minor faults per run where several chips' plans are alive; 0.2–0.4 ms a chip inside the
+  Monte Carlo, which frees each chip's plans before the next)."""
 
 
 def main() -> None:

@@ -363,7 +363,10 @@ class _Watch:
     """The simulator observer of one run: with ``decisions`` None it records every
     ``xbar.compare``'s outputs (the ideal run), otherwise it counts the decisions that differ
     from them per layer, the analog comparators' margins (in LSB of the cells of ``base``), and
-    (at the end) the device session's IR-drop errors."""
+    (at the end) the device session's IR-drop errors. It watches only the comparators and the
+    return (:data:`watches`), so the integer path runs its fused plan under it."""
+
+    watches = frozenset({"xbar.compare", "return"})
 
     def __init__(self, module: Module, decisions: dict[Operation, _Decisions] | None, base: DeviceModel,
                  layers: dict[str, _LayerTally] | None = None):

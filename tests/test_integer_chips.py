@@ -207,3 +207,33 @@ def test_a_chips_cells_never_take_the_programs_kept_packed_route(zoo_dir: Path, 
     expected = simulate(c.module, x, device=sampler.chip(0).device())
     assert all(np.array_equal(g, e) for g, e in zip(got, expected))
     assert not all(np.array_equal(g, i) for g, i in zip(got, ideal))
+
+
+def test_a_monte_carlos_integer_chips_run_the_fused_plan(zoo_dir: Path, monkeypatch) -> None:
+    """The Monte Carlo's observer watches only the comparators and the return, so the ideal run
+    and every integer chip run the integer path's fused plan: no step of its own for an array
+    read, an ADC or an accumulation (a tiled program has all three), a step per comparator —
+    and the report is the analog path's (margins included: the observer gets each fused
+    comparator's pending reads)."""
+    from bnnc.backends.simulator import driver
+
+    c = bnnc.compile(zoo_dir / "cnn_pad1_stride1.onnx", array=(32, 32))
+    ops = [op.name for op in c.module.function("main").ops]
+    assert {"xbar.mvm", "xbar.adc", "xbar.accumulate"} <= set(ops)
+    plans = []
+    plan = driver._plan
+
+    def spy(*args, **kwargs):
+        steps = plan(*args, **kwargs)
+        plans.append([step.op().name for step in steps])
+        return steps
+
+    monkeypatch.setattr(driver, "_plan", spy)
+    config = DeviceConfig(stuck_hrs=0.05, stuck_lrs=0.05, comparator_offset_sigma=0.1 * _lsb(c))
+    exact, analog, ran = _both_paths(c, config, c.random_inputs(8, seed=1), monkeypatch, chips=2, seed=3)
+    _assert_same(exact, analog)
+    assert len(ran) == 2 and len(plans) == 6  # per Monte Carlo: the ideal run and two chips
+    for steps in plans[:3]:
+        assert not {"xbar.mvm", "xbar.adc", "xbar.accumulate"} & set(steps)
+        assert steps.count("xbar.compare") == ops.count("xbar.compare")
+    assert all("xbar.mvm" in steps for steps in plans[4:])  # the analog path's chips: unfused

@@ -43,8 +43,10 @@ linear and exact, which the simulator exploits without changing any result:
 
 Any other consumer of a deferred value gets exactly the array the interpreter holds.
 
-Without an observer, the integer path's plan fuses what the program fixes (made once per
-function, kept until an IR is edited, :func:`bnnc.ir.edit_count`): each sensing op runs in one
+Without an observer, or with one that watches only ops no fusion hides (the Monte Carlo's
+watches the comparators and the return; :data:`~.driver.Observer`), the integer path's plan
+fuses what the program fixes (made once per function, kept until an IR is edited,
+:func:`bnnc.ir.edit_count`): each sensing op runs in one
 step with its tiles' array reads, proven-exact ADCs and accumulations (their slices left out),
 and a ``bnn.sign`` that only feeds ``xbar.planes`` writes the planes' packed words directly; a
 comparator that ran packed keeps its route to the kernel until an IR or a constant is edited

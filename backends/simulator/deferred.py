@@ -240,23 +240,25 @@ GemmPiece = tuple[int, int, np.ndarray]
 """``(lo, hi, W)``: direct-bit rows ``[lo, hi)`` times weights ``W``."""
 
 
-def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int) -> tuple[list[GemmPiece], np.ndarray | None]:
-    """The GEMM pieces over direct bits, and the ``[P, M]`` int32 constant of the complement
-    rows (None without), that give the counts of ``ports``' range read with ``cells``."""
-    g = cells.astype(np.float32)
+def _port_weights(cells: np.ndarray, ports: PortMatrix, width: int,
+                  dtype: type = np.float32) -> tuple[list[GemmPiece], np.ndarray | None]:
+    """The GEMM pieces over direct bits (weights in ``dtype``, which holds ``±cells``), and the
+    ``[P, M]`` int32 constant of the complement rows (None without), that give the counts of
+    ``ports``' range read with ``cells``."""
+    g = cells.astype(dtype, copy=False)
     start, stop = ports.start, ports.stop
     if stop <= width:  # direct ports only
         return [(start, stop, g)], None
     split = max(0, width - start)  # cells on direct ports, then cells on complement ports
     c_lo, c_hi = max(start, width) - width, stop - width  # complement ports as direct-bit rows
     g_direct, g_complement = g[:split], g[split:]
-    constant = (ports.valid[:, c_lo:c_hi].astype(np.float32) @ g_complement).astype(np.int32)
+    constant = (ports.valid[:, c_lo:c_hi].astype(np.float32) @ g_complement.astype(np.float32, copy=False)).astype(np.int32)
     if not split:
         return [(c_lo, c_hi, -g_complement)], constant
     lo, hi = min(start, c_lo), max(start + split, c_hi)
     if hi - lo > split + (c_hi - c_lo):  # far apart: two GEMMs
         return [(start, start + split, g_direct), (c_lo, c_hi, -g_complement)], constant
-    merged = np.zeros((hi - lo, g.shape[1]), np.float32)  # overlapping: one GEMM, weights summed
+    merged = np.zeros((hi - lo, g.shape[1]), dtype)  # overlapping: one GEMM, weights summed
     merged[start - lo : start + split - lo] += g_direct
     merged[c_lo - lo : c_hi - lo] -= g_complement
     return [(lo, hi, merged)], constant
@@ -422,12 +424,14 @@ def _macs(ports: PortMatrix, pending: PendingReads, group: _FusedGroup) -> int:
     return n * positions * planes * ports.width * group.gemm.weights.shape[1]
 
 
-CHIP_PACKED_MIN_ROWS = 1024
-"""A chip's fused plans are made anew for each chip, so packing their weights (about 20 ns per
-weight) repays only a GEMM of enough rows (samples × window positions), each saving about
-0.02 ns per weight over sgemm: a chip's read runs packed from this many rows per call.
-Measured on bench/'s SFC (450 rows per dense read: 7.8 → 6.9 ms of CPU per chip's first run)
-and CNV (50 176 rows per first conv read, 64 per dense one: 54 → 46 ms)."""
+CHIP_PACKED_MIN_ROWS = 512
+"""A chip's fused plans are made anew for each chip, so packing their weights (about 5 ns per
+weight, :func:`~.packed.pack_weights`) repays only a GEMM of enough rows (samples × window
+positions), each saving about 0.01–0.02 ns per weight over sgemm: a chip's read runs packed
+from this many rows per call. Measured on bench/'s CNV (its fifth conv's two tiles read 576
+rows: 1.7 ms of sgemm each against 0.8 ms packing; about 1.5 ms of CPU less per chip of the
+Monte Carlo than from 1024 rows) and SFC (450 rows per dense read: from 256 rows, about 0.4 ms
+more per chip)."""
 
 
 def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None, rows: int) -> bool:
@@ -453,31 +457,32 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
     """Per window (in ``windows`` order): the summed weights ``G · S`` of its reads over the
     direct-bit rows they use and the complement constant, with plane weights folded in for
     one plane; and the bound of ``|v|`` (``Σ|ω|`` times, per window, the sum over rows of the
-    largest ``|weight|`` plus the largest ``|constant|``)."""
+    largest ``|weight|`` plus the largest ``|constant|``). The reads' weights are summed in
+    float64 (exact integers) before the scheme combines their columns once (it is linear)."""
     weights = plane_weights(op.attr("encoding"))
     planes = pending.shape[1]
     scale = weights[0] if planes == 1 else 1
     total = sum(abs(w) for w in weights)
     combine = SCHEMES[op.attr("scheme")].combine  # linear in the columns: ``x @ column_matrix``
-    outputs = SCHEMES[op.attr("scheme")].outputs_in(pending.shape[3])
     groups, bound = [], 0.0
     for window in windows:
         reads = [(mvm, ports) for mvm, ports in pending.reads if ports.cache is window.cache]
         width = reads[0][1].width
         pieces, constant = [], None
         for mvm, ports in reads:
-            parts, c = _port_weights(pending.cells_of(mvm), ports, width)
+            parts, c = _port_weights(pending.cells_of(mvm), ports, width, np.int8)  # counts 0-2: no float copy
             pieces += parts
             if c is not None:
-                constant = (0 if constant is None else constant) + combine(c.astype(np.float64), axis=1)
+                constant = (0 if constant is None else constant) + c
         lo, hi = min(p[0] for p in pieces), max(p[1] for p in pieces)
-        summed = np.zeros((hi - lo, outputs))
+        raw = np.zeros((hi - lo, pieces[0][2].shape[1]))
         for start, stop, w in pieces:
-            summed[start - lo : stop - lo] += combine(w.astype(np.float64), axis=1)
+            raw[start - lo : stop - lo] += w
+        summed = combine(raw, axis=1)
         if constant is not None:
-            constant = constant * (scale if planes == 1 else sum(weights))
+            constant = combine(constant.astype(np.float64), axis=1) * (scale if planes == 1 else sum(weights))
         how = layout(window.image_shape[2], tuple(window.window.attr("kernel")))
-        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed * scale), constant,
+        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed if scale == 1 else summed * scale), constant,
                                   how if profitable(planes, width, how.words) else None))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1

@@ -33,7 +33,11 @@ Kernel = Callable[["Run", Operation, list[Datum]], list[Datum]]
 
 Observer = Callable[[DeviceSession, Operation, list[Datum], list[Datum]], None]
 """Called after every op of a chunk with ``(session, op, operands, results)`` (values as the
-kernels see them, deferred forms included); must not modify them."""
+kernels see them, deferred forms included); must not modify them. An observer with a
+``watches`` attribute (a set of op names) looks only at those ops: the integer path's plan
+then keeps each fusion that absorbs none of them (see :data:`Fuser`) and calls the observer
+for the watched ops only, a fused op with its operands as its fuser rebuilds them (deferred
+forms); without ``watches`` it sees every op, on the unfused plan."""
 
 _KERNELS: dict[str, Kernel] = {}
 _ACCEPTS: dict[str, tuple[type, ...]] = {}
@@ -80,7 +84,7 @@ def simulate(
     else on integer counts. Samples run in chunks of at most ``chunk`` (by default as many as keep
     the largest intermediate value near :data:`CHUNK_BYTES`), which bounds memory and keeps
     the working set in cache; results do not depend on it. ``observe`` sees every op's operands
-    and results, chunk by chunk in sample order. ``cells`` (without ``device``) runs a chip's
+    and results (or the ops it watches, :data:`Observer`), chunk by chunk in sample order. ``cells`` (without ``device``) runs a chip's
     cells on the integer path instead of the program's (:mod:`.integer_chips`)."""
     try:
         func = module.function(function)
@@ -97,7 +101,8 @@ def simulate(
     else:  # the smallest default chunk holds 16 samples: no need to size one for fewer
         step = samples if samples <= MIN_CHUNK else structural(func, ("chunk", device is not None),
                                                                lambda: _default_chunk(func, device is not None))
-    plan = _plan(func, fused=device is None and observe is None)
+    watched = frozenset() if observe is None else getattr(observe, "watches", None)
+    plan = _plan(func, fused=device is None and watched is not None, watched=frozenset(watched or ()))
     parts = [Run(func, session, [a[s : s + step] for a in arrays], plan, observe).execute()
              for s in range(0, samples, step)]
     if len(parts) == 1:
@@ -162,12 +167,19 @@ def _default_chunk(func: Function, analog: bool) -> int:
     return int(min(4096, max(MIN_CHUNK, budget // largest)))
 
 
-Fuser = Callable[[Operation], Union[tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]], None]]
-"""A fusion of the integer path's plan (no device, no observer): for an op, ``(absorbed, reads,
-kernel, accepts)`` — the ops before it whose work its step does, the values that step reads
-instead of its operands, its kernel ``(run, op, values of reads) -> results`` and the deferred
-forms that kernel takes — or None where the op does not fuse. An absorbed op's results must
-be used only by absorbed ops and the fused op (the plan checks it)."""
+Operands = Callable[["Run", list[Datum]], list[Datum]]
+"""``(run, values of a fused step's reads) -> the fused op's operands`` (deferred forms), for
+an observer that watches the op."""
+
+Fuser = Callable[[Operation], Union[tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...],
+                                          Union[Operands, None]], None]]
+"""A fusion of the integer path's plan (no device; an observer, if any, watching none of the
+absorbed ops): for an op, ``(absorbed, reads, kernel, accepts, operands)`` — the ops before it
+whose work its step does, the values that step reads instead of its operands, its kernel
+``(run, op, values of reads) -> results``, the deferred forms that kernel takes, and how to
+rebuild the op's operands from the reads for an observer (None: the fusion is left out where
+an observer watches the op) — or None where the op does not fuse. An absorbed op's results
+must be used only by absorbed ops and the fused op (the plan checks it)."""
 
 _FUSERS: dict[str, Fuser] = {}
 
@@ -188,8 +200,9 @@ class _Step:
     """One step of a function's execution plan: an op (weakly: a cached plan must not keep its
     function alive), its kernel, the slots its operands are read from (None for a value that
     is not the function's), its results' slots, declared types and indices, the slots dead
-    after it, and the deferred forms its kernel takes. A fused step runs its op and the ops it
-    absorbed (see :data:`Fuser`) at once."""
+    after it, the deferred forms its kernel takes, and whether an observer sees it. A fused
+    step runs its op and the ops it absorbed (see :data:`Fuser`) at once; ``rebuild`` gives
+    its op's operands from the values it reads (None: it reads the op's operands)."""
 
     op: weakref.ReferenceType
     kernel: Kernel | None
@@ -197,6 +210,8 @@ class _Step:
     results: tuple[tuple[int, TensorType, int], ...]
     frees: tuple[int, ...]
     accepts: tuple[type, ...]
+    observed: bool = True
+    rebuild: Operands | None = None
 
 
 def _slots(func: Function) -> Callable[[Value], int | None]:
@@ -217,66 +232,76 @@ def _slots(func: Function) -> Callable[[Value], int | None]:
     return slot
 
 
-def _plan(func: Function, fused: bool) -> list[_Step]:
-    """The function's steps (``fused``: with the integer path's fusions, see :data:`Fuser`),
-    made once per function and kept while no IR is edited (:func:`~bnnc.ir.edit_count`: any
-    change of an op list, an operand or an attribute anywhere makes it again)."""
-    return structural(func, ("plan", fused), lambda: _steps(func, _fusions(func) if fused else {}))
+def _plan(func: Function, fused: bool, watched: frozenset[str] = frozenset()) -> list[_Step]:
+    """The function's steps (``fused``: with the integer path's fusions, see :data:`Fuser`,
+    but those that would hide an op named in ``watched`` from an observer; every step is
+    observed where ``watched`` is empty), made once per function and kept while no IR is
+    edited (:func:`~bnnc.ir.edit_count`: any change of an op list, an operand or an attribute
+    anywhere makes it again)."""
+    return structural(func, ("plan", fused, watched),
+                      lambda: _steps(func, _fusions(func, watched) if fused else {}, watched))
 
 
-Fusion = tuple[tuple[Value, ...], Kernel, tuple[type, ...]]
-"""A fused op's reads, kernel and accepted forms (see :data:`Fuser`)."""
+Fusion = tuple[tuple[Value, ...], Kernel, tuple[type, ...], Union[Operands, None]]
+"""A fused op's reads, kernel, accepted forms and operands for an observer (see :data:`Fuser`)."""
 
 
-def _fusions(func: Function) -> dict[Operation, Fusion | None]:
-    """The fused ops of ``func`` (their reads, kernels and accepted forms) and the ops they
-    absorb (mapped to None)."""
+def _fusions(func: Function, watched: frozenset[str] = frozenset()) -> dict[Operation, Fusion | None]:
+    """The fused ops of ``func`` (their reads, kernels, accepted forms and operands for an
+    observer) and the ops they absorb (mapped to None), without the fusions that would hide an
+    op named in ``watched`` from an observer."""
     fusions: dict[Operation, Fusion | None] = {}
     for op in func.ops:
         fuser = _FUSERS.get(op.name)
         found = fuser(op) if fuser is not None else None
         if found is None:
             continue
-        absorbed, reads, fused_kernel, accepts = found
+        absorbed, reads, fused_kernel, accepts, operands = found
+        if any(a.name in watched for a in absorbed) or (op.name in watched and operands is None):
+            continue
         inside = set(absorbed) | {op}
         if any(a in fusions or a.parent is not func or any(u.op not in inside for r in a.results for u in r.uses)
                for a in absorbed):
             continue
-        fusions[op] = (reads, fused_kernel, accepts)
+        fusions[op] = (reads, fused_kernel, accepts, operands)
         fusions.update(dict.fromkeys(absorbed))
     return fusions
 
 
-def _steps(func: Function, fusions: dict[Operation, Fusion | None]) -> list[_Step]:
-    """The plan: a step per op that is not absorbed by a fusion, each with the slots it reads
-    and the slots dead after it."""
+def _steps(func: Function, fusions: dict[Operation, Fusion | None], watched: frozenset[str] = frozenset()) -> list[_Step]:
+    """The plan: a step per op that is not absorbed by a fusion, each with the slots it reads,
+    the slots dead after it, and whether an observer watching ``watched`` (empty: every op)
+    sees it."""
     slot = _slots(func)
     staged = []
     for op in func.ops:
         if op in fusions and fusions[op] is None:
             continue
-        reads, fused_kernel, accepts = fusions.get(op) or (op.operands, _KERNELS.get(op.name), _ACCEPTS.get(op.name, ()))
-        staged.append((op, tuple(map(slot, reads)), fused_kernel, accepts))
+        reads, fused_kernel, accepts, rebuild = fusions.get(op) or (
+            op.operands, _KERNELS.get(op.name), _ACCEPTS.get(op.name, ()), None)
+        staged.append((op, tuple(map(slot, reads)), fused_kernel, accepts, rebuild))
     read: set[int | None] = set()
     kept = []
-    for op, operands, step_kernel, accepts in reversed(staged):  # pure steps whose results no step reads go
+    for entry in reversed(staged):  # pure steps whose results no step reads go
+        op, operands = entry[:2]
         if op.name in _PURE and not any(slot(v) in read for v in op.results):
             continue
         read.update(operands)
-        kept.append((op, operands, step_kernel, accepts))
+        kept.append(entry)
     staged = kept[::-1]
     last: dict[int, int] = {}
-    for index, (op, operands, _, _) in enumerate(staged):
+    for index, (op, operands, *_) in enumerate(staged):
         for s in operands:
             if s is not None:
                 last[s] = len(staged) if op.name == "return" else index
     steps = []
-    for index, (op, operands, step_kernel, accepts) in enumerate(staged):
+    for index, (op, operands, step_kernel, accepts, rebuild) in enumerate(staged):
         first = slot(op.results[0]) if op.results else None
         results = tuple((first + v.index, v.type, v.index) for v in op.results)
         dead = {v for v in operands if v is not None and last.get(v) == index}
         dead |= {r for r, _, _ in results if r not in last}
-        steps.append(_Step(weakref.ref(op), step_kernel, operands, results, tuple(sorted(dead)), accepts))
+        steps.append(_Step(weakref.ref(op), step_kernel, operands, results, tuple(sorted(dead)), accepts,
+                           not watched or op.name in watched, rebuild))
     return steps
 
 
@@ -313,8 +338,8 @@ class Run:
                 raise
             except Exception as e:  # numpy, onnxruntime or interpreter failures still name the op
                 raise SimulatorError.wrap(op, e) from e
-            if self.observe is not None:
-                self.observe(self.session, op, args, outputs)
+            if self.observe is not None and step.observed:
+                self.observe(self.session, op, args if step.rebuild is None else step.rebuild(self, args), outputs)
             if op.name == "return":
                 return [self._final(a) for a in outputs]
             if len(outputs) != len(step.results):

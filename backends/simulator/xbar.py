@@ -17,7 +17,7 @@ from .caches import structural, thresholds_per_position
 from .deferred import (PackedComparison, PendingReads, PortMatrix, RangedReads, ReadLayout, derived, fused_comparison,
                        fused_value, packed_comparison, read_layout)
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
-from .driver import Datum, Kernel, Run, fuses, kernel
+from .driver import Datum, Kernel, Operands, Run, fuses, kernel
 from .packed import PackedBits, concat_channels, pool_words
 from .errors import SimulatorError
 from .gemm import SGEMM_EXACT_ROWS
@@ -47,11 +47,11 @@ def _planes(run: Run, op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
 
 
 @fuses("xbar.planes")
-def _signed_planes(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]] | None:
+def _signed_planes(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...], None] | None:
     """``bnn.sign`` then ``xbar.planes`` in one step, straight to packed bits: one plane holds
     ``[sign(x) = 1]`` (``(s + 1) / 2`` of ±1, or of a ternary 0), two planes ``[sign(x) = 1]`` and
     ``[sign(x) = −1]`` — where the sign's result only feeds the planes and its input has the
-    ``[1, C, *spatial]`` form of packed bits."""
+    ``[1, C, *spatial]`` form of packed bits (not where an observer watches the planes)."""
     sign = op.operands[0].producer
     shape = op.operands[0].type.shape
     if sign is None or sign.name != "bnn.sign" or len(shape) < 2 or shape[0] != 1:
@@ -65,7 +65,7 @@ def _signed_planes(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, .
         bits = np.stack([positive, negative][:planes], axis=1).transpose(0, 1, 3, 2)  # [N, L, S, C]
         return [PackedBits.of(np.ascontiguousarray(bits), (run.samples,) + op.result.type.shape)]
 
-    return (sign,), tuple(sign.operands), packed, ()
+    return (sign,), tuple(sign.operands), packed, (), None
 
 
 @kernel("xbar.decode")
@@ -304,14 +304,15 @@ def _compare(run: Run, op: Operation, args: list[Datum]) -> list[np.ndarray]:
 
 
 @fuses("xbar.compare", "xbar.readout")
-def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...]] | None:
+def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...], Kernel, tuple[type, ...], Operands] | None:
     """The integer path's sensing of array reads in one step: where every value between the
     sensing op ``op`` and its reads' port ranges is pending reads (array reads of a window that
     only array reads use, through ADCs the program proves exact and accumulations), the step
     reads the port ranges (port matrices) and senses them as the ops in between would leave
     them — no step per tile. A comparator whose reads run packed keeps its route
     (:class:`~.deferred.PackedComparison`) until an IR or a constant is edited: its next calls
-    go straight to the kernel."""
+    go straight to the kernel. An observer sees the op with its operand as the unfused plan
+    gives it, the pending reads of the port ranges."""
     absorbed: list[Operation] = []
     reads: list[tuple[Operation, Value, int, int]] = []
     if not _pending_chain(op.operands[0], absorbed, reads):
@@ -324,12 +325,15 @@ def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...
     known: list[ReadLayout] = []  # the reads' layout, the same every call: made on the first
     route: list[tuple[tuple[int, int], PackedComparison]] = []  # a comparator's packed route and when it was made
 
+    def pending_reads(run: Run, ports: list[Datum]) -> list[Datum]:
+        return [PendingReads(RangedReads(ranges, ports), (run.samples,) + shape, known[0] if known else None,
+                             run.session.cells)]
+
     def sensed(run: Run, op: Operation, ports: list[Datum]) -> list[Datum]:
         ideal = run.session.cells is None  # a chip's cells (simulate(cells=...)): its own plans, no kept route
         if ideal and route and route[0][0] == (edit_count(), constant_edit_count()):
             return [route[0][1](ports[0], run.samples)]
-        pending = PendingReads(RangedReads(ranges, ports), (run.samples,) + shape, known[0] if known else None,
-                               run.session.cells)
+        (pending,) = pending_reads(run, ports)
         if not known:
             known.append(read_layout(pending))
         if ideal and op.name == "xbar.compare" and len(ports) == 1:
@@ -339,7 +343,7 @@ def _fused_reads(op: Operation) -> tuple[tuple[Operation, ...], tuple[Value, ...
                 return [packed(ports[0], run.samples)]
         return sense(run, op, [pending])
 
-    return tuple(absorbed), tuple(windows), sensed, (PortMatrix,)
+    return tuple(absorbed), tuple(windows), sensed, (PortMatrix,), pending_reads
 
 
 def _pending_chain(value: Value, absorbed: list[Operation], reads: list[tuple[Operation, Value, int, int]]) -> bool:
