@@ -175,8 +175,9 @@ the breakdown's first run):
   against a 2.8 ms budget (3 ideal samples of ~2 µs, × 450). Against the ideal sample a
   run of 450 samples gets on its own (before loading the popcount kernels: byte GEMMs), it is 1.4–2.1×.
 - CNV stuck-only (the integer path): about 3× — 2.6–3.3× CPU over the runs of this benchmark on
-  2026-12-01 15:26–15:35 (3.5× at 15:10), as the shared machine's load moved the ideal sample between 0.198
-  and 0.235 ms and a chip-sample between 0.61 and 0.67 ms. The chips run the fused plan under the Monte Carlo's
+  2026-12-01 15:26–15:42 (3.2× on the idle machine at 15:42, the ideal sample at 0.199 ms: the target is
+  missed by a few percent; 3.5× at 15:10, before the chips ran fused), as the machine's load moved the
+  ideal sample between 0.198 and 0.235 ms and a chip-sample between 0.61 and 0.67 ms. The chips run the fused plan under the Monte Carlo's
   observer (it watches only the comparators and the return, `driver.Observer`; the observed run was unfused:
   ~2.5 ms a chip more). Per chip: draw 3.9 ms (the seeded draws, unchanged; empty spare lines no longer
   draw), cells 2.2, the chip's fused plans and packed weights (made anew per chip) ~5 ms, the run ~20 ms
