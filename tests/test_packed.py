@@ -63,6 +63,21 @@ def test_packed_comparison_is_the_comparators_on_the_sums(levels: int) -> None:
     assert np.array_equal(got, np.stack(fired, axis=1).astype(np.uint8))
 
 
+def test_weight_columns_are_split_by_their_steps_gcd() -> None:
+    """Each column's least weight and the gcd of its steps, by hand: a multiple of a power of two
+    held in the column (6 = 2·3 is not one: the reduction), ±1 (2), no steps (1), coprime steps
+    (1); the planes hold the steps over the gcd, 5 at most: three planes."""
+    w = np.array([[0, -1, 7, 4, 0, 3], [6, 1, 7, 10, 2, 5], [12, 1, 7, 4, 4, 8], [6, -1, 7, 4, 6, 3]])
+    how = packed.layout(4, (1, 1))
+    weights = packed.pack_weights(w.astype(np.float64), 4, 0, how)
+    assert weights is not None
+    assert weights.lo.tolist() == [0, -1, 7, 4, 0, 3] and weights.scale.tolist() == [6, 2, 1, 6, 2, 1]
+    bits = (weights.planes[:, 0, None, :] >> np.arange(4, dtype=np.uint64)[None, :, None]) & np.uint64(1)  # [T, K, M]
+    assert weights.planes.shape[0] == 3
+    steps = (bits.astype(np.int64) << np.arange(3)[:, None, None]).sum(axis=0)
+    assert np.array_equal(steps, [[0, 0, 0, 0, 0, 0], [1, 1, 0, 1, 1, 2], [2, 1, 0, 0, 2, 5], [1, 0, 0, 0, 3, 0]])
+
+
 def test_weights_beyond_the_kernel_stay_with_the_byte_gemm() -> None:
     how = packed.layout(4, (1, 1))
     assert packed.pack_weights(np.array([[0.5], [1], [0], [1]]), 4, 0, how) is None

@@ -168,20 +168,32 @@ def pack_weights(weights: np.ndarray, ports: int, start: int, how: Layout) -> Pa
     w = full.astype(dtype)
     lo = w.min(axis=0) if ports else np.zeros(w.shape[1], dtype)
     steps = w - lo
-    scale = np.gcd.reduce(steps, axis=0)
-    scale[scale == 0] = 1
+    scale = _column_gcds(steps)
     if (scale != 1).any():  # exact in float64: integers below 2**41, multiples of their column's scale
         steps = (steps / scale).astype(dtype)
     count = max(1, int(steps.max(initial=0)).bit_length())
     if count > MAX_WEIGHT_PLANES:
         return None
-    planes = np.empty((count, how.words, w.shape[1]), np.uint64)
+    columns = steps.T  # each plane packed along the ports, column-major: one row of words per column
+    bits = np.zeros((count, w.shape[1], how.words * 64), np.uint8)
     for t in range(count):
-        bits = np.zeros((how.words * 64, w.shape[1]), np.uint8)
-        bits[how.bit] = (steps >> t) & 1
-        packed = np.packbits(bits, axis=0, bitorder="little").reshape(how.words, 8, -1)  # byte q of word k: row 8k + q
-        planes[t] = np.ascontiguousarray(packed.transpose(0, 2, 1)).view(np.uint64)[..., 0]
+        bits[t][:, how.bit] = (columns >> t) & 1
+    words = np.packbits(bits, axis=-1, bitorder="little").view(np.uint64)  # [T, M, Kw]: port 64k + i at bit i of word k
+    planes = np.ascontiguousarray(words.transpose(0, 2, 1))
     return PackedWeights(how, planes, lo.astype(np.int64), scale.astype(np.int64))
+
+
+def _column_gcds(steps: np.ndarray) -> np.ndarray:
+    """The gcd of each column of non-negative integers ``steps`` ``[K, M]`` (1 for a column of
+    zeros). A column's largest power of two dividing every step is the lowest set bit of their
+    OR; where the column holds that power itself, it is the gcd, without the reduction."""
+    ored = np.bitwise_or.reduce(steps, axis=0)
+    scale = ored & -ored  # the lowest set bit (0 for a column of zeros)
+    others = ~(steps == scale).any(axis=0) & (scale != 0)
+    if others.any():
+        scale[others] = np.gcd.reduce(steps[:, others], axis=0)
+    scale[scale == 0] = 1
+    return scale
 
 
 @dataclass(frozen=True)
