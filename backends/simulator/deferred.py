@@ -458,7 +458,8 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
     direct-bit rows they use and the complement constant, with plane weights folded in for
     one plane; and the bound of ``|v|`` (``Σ|ω|`` times, per window, the sum over rows of the
     largest ``|weight|`` plus the largest ``|constant|``). The reads' weights are summed in
-    float64 (exact integers) before the scheme combines their columns once (it is linear)."""
+    int32 (cells count at most 2) before the scheme combines their columns once (it is linear,
+    with integer coefficients)."""
     weights = plane_weights(op.attr("encoding"))
     planes = pending.shape[1]
     scale = weights[0] if planes == 1 else 1
@@ -475,7 +476,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
             if c is not None:
                 constant = (0 if constant is None else constant) + c
         lo, hi = min(p[0] for p in pieces), max(p[1] for p in pieces)
-        raw = np.zeros((hi - lo, pieces[0][2].shape[1]))
+        raw = np.zeros((hi - lo, pieces[0][2].shape[1]), np.int32)  # |Σ| ≤ 2 per piece
         for start, stop, w in pieces:
             raw[start - lo : stop - lo] += w
         summed = combine(raw, axis=1)
