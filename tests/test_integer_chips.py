@@ -17,7 +17,7 @@ import bnnc
 import bnnc.robustness as robustness_module
 from bnnc.backends.hardware import DeviceConfig
 from bnnc.backends.simulator import SimulatorError, simulate
-from bnnc.backends.simulator import deferred, integer_chips, packed
+from bnnc.backends.simulator import deferred, gemm, integer_chips, packed
 from bnnc.backends.simulator.caches import thresholds_per_position
 from bnnc.backends.simulator.chips import STUCK_HRS, STUCK_LRS, ChipSampler, arrays_of
 from bnnc.backends.simulator.integer_chips import MARGIN_TOLERANCE_LSB, analog_comparator, chip_cells, raw_unit
@@ -74,11 +74,12 @@ CASES = [("digits", {}), ("cnn_pad1_stride1", {}), ("cnn_pad1_stride1", {"array"
 @pytest.mark.parametrize("name, options", CASES, ids=[f"{n}-{'tiled' if o else 'untiled'}" for n, o in CASES])
 @pytest.mark.parametrize("scheme", ["refcol", "xnor", "diff"])
 @pytest.mark.parametrize("fault_aware", [False, True])
-@pytest.mark.parametrize("engine", ["gemm", "packed"])
+@pytest.mark.parametrize("engine", ["gemm", "packed", "integer-gemm"])
 def test_integer_chips_give_the_analog_paths_results(zoo_dir: Path, monkeypatch, name: str, options: dict, scheme: str,
                                                      fault_aware: bool, engine: str) -> None:
-    """``engine``: the chips' reads on byte GEMMs (a small Monte Carlo's), or on the popcount
-    kernels wherever they are profitable (every read's work taken to repay packing)."""
+    """``engine``: the chips' reads on byte GEMMs (a small Monte Carlo's), on the popcount
+    kernels wherever they are profitable (every read's work taken to repay packing), or on
+    ``MatMulInteger`` wherever it is exact (every read's work taken to repay its session)."""
     c = bnnc.compile(DIGITS if name == "digits" else zoo_dir / f"{name}.onnx", scheme=scheme, **options)
     config = DeviceConfig(stuck_hrs=0.05, stuck_lrs=0.05, comparator_offset_sigma=0.1 * _lsb(c), spare_rows=2, spare_cols=2)
     inputs = c.random_inputs(24, seed=4)
@@ -88,9 +89,17 @@ def test_integer_chips_give_the_analog_paths_results(zoo_dir: Path, monkeypatch,
         monkeypatch.setattr(deferred, "CHIP_PACKED_MIN_ROWS", 0)
         compare = packed.PackedWeights.compare
         monkeypatch.setattr(packed.PackedWeights, "compare", lambda *a: packed_calls.append(1) or compare(*a))
+    integer_calls = []
+    if engine == "integer-gemm":
+        monkeypatch.setattr(integer_chips, "PACKED_MIN_MACS", 0)
+        monkeypatch.setattr(deferred, "CHIP_PACKED_MIN_ROWS", 1 << 40)
+        monkeypatch.setattr(deferred, "CHIP_INTEGER_GEMM_MACS", 0)
+        run = gemm.MatMulInteger.__call__
+        monkeypatch.setattr(gemm.MatMulInteger, "__call__", lambda *a: integer_calls.append(1) or run(*a))
     exact, analog, ran = _both_paths(c, config, inputs, monkeypatch, chips=3, seed=5, fault_aware=fault_aware)
     _assert_same(exact, analog)
     assert bool(packed_calls) == (engine == "packed")  # every model here has a profitable packed read
+    assert bool(integer_calls) or engine != "integer-gemm"  # and a chip's read of bytes on cells it holds
     assert len(ran) >= (3 if fault_aware else 2)  # most chips ran exactly (a few may meet a threshold on a step)
     counts = np.concatenate([cells.counts[op].ravel() for cells in ran for op in cells.counts])
     assert {0, 1} <= set(np.unique(counts)) and (scheme != "refcol" or 2 in counts)  # a reference cell stuck on

@@ -434,6 +434,16 @@ Monte Carlo than from 1024 rows) and SFC (450 rows per dense read: from 256 rows
 more per chip)."""
 
 
+CHIP_INTEGER_GEMM_MACS = 1 << 26
+"""A chip's fused GEMM whose cells repay loading the compiled kernels
+(:attr:`~.cells.ChipCells.repays_loading`: its Monte Carlo's reads are beyond
+:data:`~.gemm.INTEGER_GEMM_MACS` too, so onnxruntime is loaded) runs on ``MatMulInteger`` from
+this many multiply-adds in one call: its session, made anew per chip, costs about 0.35 ms of
+CPU, about what a call of 2**25 multiply-adds saves over sgemm. Measured on bench/'s CNV (its
+RGB first conv, 99.5 M multiply-adds over 64 samples: 2.6 ms of sgemm, 1.0 ms on
+``MatMulInteger``); SFC's reads (at most 45 M) stay on sgemm."""
+
+
 def _runs_packed(group: _FusedGroup, macs: int, cells: ChipCells | None, rows: int) -> bool:
     """Whether ``group``'s GEMM runs on packed words this time, doing ``macs`` multiply-adds
     over ``rows`` rows (see :func:`~.packed.worthwhile`: the multiply-adds done so far and this
@@ -459,12 +469,14 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
     one plane; and the bound of ``|v|`` (``Σ|ω|`` times, per window, the sum over rows of the
     largest ``|weight|`` plus the largest ``|constant|``). The reads' weights are summed in
     int32 (cells count at most 2) before the scheme combines their columns once (it is linear,
-    with integer coefficients)."""
+    with integer coefficients). A chip's GEMMs take ``MatMulInteger`` from
+    :data:`CHIP_INTEGER_GEMM_MACS` where its cells repay loading the kernels."""
     weights = plane_weights(op.attr("encoding"))
     planes = pending.shape[1]
     scale = weights[0] if planes == 1 else 1
     total = sum(abs(w) for w in weights)
     combine = SCHEMES[op.attr("scheme")].combine  # linear in the columns: ``x @ column_matrix``
+    from_macs = CHIP_INTEGER_GEMM_MACS if pending.cells is not None and pending.cells.repays_loading else None
     groups, bound = [], 0.0
     for window in windows:
         reads = [(mvm, ports) for mvm, ports in pending.reads if ports.cache is window.cache]
@@ -483,7 +495,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
         if constant is not None:
             constant = combine(constant.astype(np.float64), axis=1) * (scale if planes == 1 else sum(weights))
         how = layout(window.image_shape[2], tuple(window.window.attr("kernel")))
-        groups.append(_FusedGroup(lo, hi, width, IntegerGemm(summed if scale == 1 else summed * scale), constant,
-                                  how if profitable(planes, width, how.words) else None))
+        gemm = IntegerGemm(summed if scale == 1 else summed * scale, from_macs)
+        groups.append(_FusedGroup(lo, hi, width, gemm, constant, how if profitable(planes, width, how.words) else None))
         bound += total * np.abs(summed).max(axis=1).sum() + (np.abs(constant).max() if constant is not None else 0)
     return groups, int(bound) + 1

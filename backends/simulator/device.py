@@ -14,7 +14,7 @@ from bnnc.ir import Operation
 from bnnc.ir.schemes import SCHEMES, Scheme, plane_weights
 
 from ..circuit import IRDropModel, ir_drop_model
-from .caches import prepared
+from .caches import prepared, structural
 from .cells import ChipCells
 from .errors import SimulatorError
 
@@ -285,7 +285,13 @@ def column_currents(session: DeviceSession, op: Operation, ports: np.ndarray) ->
 
 def sensing_scheme(mvm: Operation) -> Scheme | None:
     """The mapping scheme of the sensing op that reads ``mvm``'s columns (through ADCs and
-    accumulations), or None when nothing senses them."""
+    accumulations), or None when nothing senses them; found once until an IR is edited (a
+    chip's cells look it up per array)."""
+    return structural(mvm, "sensing scheme", lambda: _sensing_scheme(mvm))
+
+
+def _sensing_scheme(mvm: Operation) -> Scheme | None:
+    """:func:`sensing_scheme`, found along ``mvm``'s uses."""
     value = mvm.result
     while True:
         users = [u.op for u in value.uses]

@@ -23,12 +23,13 @@ class IntegerGemm:
     ``MatMulInteger`` (MLAS, u8 × s8 → i32: ~3.5x numpy sgemm on AVX-512 VNNI) for uint8
     ``x`` and int8 weights whose products cannot saturate MLAS' 16-bit pair sums
     (``2 · 255 · max|w| < 2**15``, conservatively), once the read has done
-    :data:`INTEGER_GEMM_MACS`; else float32 sgemm while the bound of the
-    results is below 2**24, float64 beyond. The ``MatMulInteger`` engine is made when first
-    needed."""
+    :data:`INTEGER_GEMM_MACS` (or ``from_macs``, where given); else float32 sgemm while the
+    bound of the results is below 2**24, float64 beyond. The ``MatMulInteger`` engine is made
+    when first needed."""
 
-    def __init__(self, weights: np.ndarray):
+    def __init__(self, weights: np.ndarray, from_macs: int | None = None):
         self.weights = weights
+        self.from_macs = from_macs
         self.engine: MatMulInteger | None = None
         self.macs = 0
 
@@ -37,7 +38,8 @@ class IntegerGemm:
         rows, k = x.shape
         w = self.weights
         self.macs += rows * k * w.shape[1]
-        if x.dtype == np.uint8 and self.macs >= INTEGER_GEMM_MACS and np.abs(w).max(initial=0) <= 64:
+        threshold = INTEGER_GEMM_MACS if self.from_macs is None else self.from_macs
+        if x.dtype == np.uint8 and self.macs >= threshold and np.abs(w).max(initial=0) <= 64:
             if self.engine is None:
                 self.engine = MatMulInteger(w.astype(np.int8))
             return self.engine(np.ascontiguousarray(x))
