@@ -174,13 +174,13 @@ the breakdown's first run):
   speed up; from 256 rows a chip took ~0.4 ms more), its fused plans (~1.3 ms) and the Monte Carlo's comparisons
   against a 2.8 ms budget (3 ideal samples of ~2 µs, × 450). Against the ideal sample a
   run of 450 samples gets on its own (before loading the popcount kernels: byte GEMMs), it is 1.4–2.1×.
-- CNV stuck-only (the integer path): about 3× — 2.6–3.3× CPU over the runs of this benchmark on
-  2026-12-01 15:26–15:42 (3.2× on the idle machine at 15:42, the ideal sample at 0.199 ms: the target is
-  missed by a few percent; 3.5× at 15:10, before the chips ran fused), as the machine's load moved the
-  ideal sample between 0.198 and 0.235 ms and a chip-sample between 0.61 and 0.67 ms. The chips run the fused plan under the Monte Carlo's
+- CNV stuck-only (the integer path): 2.7× CPU on the idle machine at 2026-12-01 16:02 (the ideal sample
+  0.213 ms; 2.9× against the fastest ideal sample measured that day, 0.199 ms) — within the target, with
+  little margin: 3.2× at 15:42 before the chips' plans were made in int32, packed with fewer passes and
+  their large first-layer GEMMs run on MatMulInteger; 3.5× at 15:10, before the chips ran fused. The chips run the fused plan under the Monte Carlo's
   observer (it watches only the comparators and the return, `driver.Observer`; the observed run was unfused:
   ~2.5 ms a chip more). Per chip: draw 3.9 ms (the seeded draws, unchanged; empty spare lines no longer
-  draw), cells 2.2, the chip's fused plans and packed weights (made anew per chip) ~5 ms, the run ~20 ms
+  draw), cells 2.0, the chip's fused plans ~4.7 ms and packed weights ~2.4 ms (made anew per chip), the run ~19 ms
   against the ideal's ~13: a stuck cell gives its column a third
   weight value (0 among ±1; 2 in a refcol reference column), so the big convs' weights take two bit-planes in
   the popcount kernel where the ideal's take one (the 28×28 conv: 6.2 against 3.3 ms), and the dense layers'
