@@ -17,11 +17,12 @@ import os
 import signal
 import sys
 
-from bnnc.interrupt import exit_at_once, interrupted
+from bnnc.interrupt import INTERRUPTED_EXIT_CODE, exit_at_once, interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command (:func:`bnnc.cli.main`); returns the exit code."""
+    """Run the command (:func:`bnnc.cli.main`); returns the exit code — except after a Ctrl-C,
+    which leaves the process at once with 130 once stdout and stderr are flushed."""
     signal.signal(signal.SIGINT, exit_at_once)
     from bnnc.cli import main as run
 
@@ -40,4 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except OSError:  # stdout closed early (``bnnc ... | head``): the rest goes nowhere, silently
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if code == INTERRUPTED_EXIT_CODE:
+        # an extension module the interrupt hit in its initialization (a lazy import during the
+        # run) can abort the interpreter's shutdown (seen: "PyThreadState_Get: ... the GIL is
+        # released", SIGABRT, once in 40 Ctrl-Cs): the run's output is settled, leave without it
+        sys.stderr.flush()
+        os._exit(code)
     return code
