@@ -12,6 +12,7 @@ imported, their objects are frozen out of the garbage collector's scans (:func:`
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import signal
@@ -43,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if code == INTERRUPTED_EXIT_CODE:
         # an extension module the interrupt hit in its initialization (a lazy import during the
-        # run) can abort the interpreter's shutdown (seen: "PyThreadState_Get: ... the GIL is
-        # released", SIGABRT, once in 40 Ctrl-Cs): the run's output is settled, leave without it
+        # run) can abort the interpreter's teardown (seen: "PyThreadState_Get: ... the GIL is
+        # released", SIGABRT, once in 40 Ctrl-Cs): the run's output is settled, so only the exit
+        # handlers run (a sweep's process pool and its semaphores are released there), not the teardown
+        atexit._run_exitfuncs()
         sys.stderr.flush()
         os._exit(code)
     return code
