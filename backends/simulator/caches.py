@@ -32,14 +32,20 @@ confirmed, the stamp, and the derived value."""
 _STRUCTURAL: weakref.WeakKeyDictionary[Any, dict[Hashable, tuple[int, Any]]] = weakref.WeakKeyDictionary()
 
 
+def _entries(table: weakref.WeakKeyDictionary, owner: Any) -> dict:
+    """``owner``'s entries in ``table`` (made empty on first use)."""
+    entries = table.get(owner)
+    if entries is None:
+        entries = table[owner] = {}
+    return entries
+
+
 def structural(owner: Any, key: Hashable, build: Callable[[], Any]) -> Any:
     """``build()`` — derived from the structure of the IR ``owner`` belongs to (ops, operands,
     uses, attributes, types), not from constants' data — computed once per owner and ``key``
     and kept until any IR is edited (:func:`~bnnc.ir.edit_count`)."""
     edits = edit_count()
-    per_owner = _STRUCTURAL.get(owner)
-    if per_owner is None:
-        per_owner = _STRUCTURAL[owner] = {}
+    per_owner = _entries(_STRUCTURAL, owner)
     cached = per_owner.get(key)
     if cached is not None and cached[0] == edits:
         return cached[1]
@@ -55,9 +61,7 @@ def prepared(op: Operation, key: Hashable, build: Callable[[], Any],
     those symbols refer to the same versions (looked up only when some constant changed since
     they were last, :func:`~bnnc.ir.constant_edit_count`)."""
     edits = constant_edit_count()
-    per_op = _PREPARED.get(op)
-    if per_op is None:
-        per_op = _PREPARED[op] = {}
+    per_op = _entries(_PREPARED, op)
     cached = per_op.get(key)
     if cached is not None and cached[0] == edits:
         return cached[2]

@@ -24,7 +24,6 @@ from .packed import Layout, PackedBits, PackedWeights, layout, pack_weights, pac
 from .windows import im2col, plane_ports, window_geometry
 
 
-
 @dataclass(frozen=True)
 class PortMatrix:
     """The integer path's form of an ``xbar.window`` result (or of a row-tile slice of it)
@@ -179,9 +178,12 @@ class PendingReads:
             total += _counts_of_ports(op, ports, self.cells)
         return total
 
-    def cells_of(self, mvm: Operation) -> np.ndarray:
-        """The cells ``[K, M]`` that array ``mvm`` reads: its conductance pattern, or the chip's."""
-        return mvm.const_array("conductance") if self.cells is None else self.cells.cells(mvm)
+
+
+def cells_of(mvm: Operation, cells: ChipCells | None) -> np.ndarray:
+    """The cells ``[K, M]`` that array ``mvm`` reads: its conductance pattern, or the chip
+    ``cells``' counts."""
+    return mvm.const_array("conductance") if cells is None else cells.cells(mvm)
 
 
 def derived(op: Operation, cells: ChipCells | None, key: Hashable, build: Callable[[], Any],
@@ -224,7 +226,7 @@ def _counts_of_ports(op: Operation, ports: PortMatrix, cells: ChipCells | None =
     n, planes, positions, width = ports.bits.shape
     if width >= SGEMM_EXACT_ROWS:
         raise SimulatorError.at(op, f"a window of {width} ports is beyond exact float32 counting")
-    g = op.const_array("conductance") if cells is None else cells.cells(op)
+    g = cells_of(op, cells)
     pieces, constant = derived(op, cells, ("ports", ports.key), lambda: _port_weights(g, ports, width))
     sums = None
     for lo, hi, weights in pieces:
@@ -362,11 +364,13 @@ class PackedComparison:
         return PackedBits(words, (samples,) + self.shape)
 
 
-def packed_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray) -> PackedComparison | None:
+def packed_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarray,
+                      plan: FusedPlan | None = None) -> PackedComparison | None:
     """The comparator ``op``'s route straight to packed bits through the popcount kernel —
     thresholds ``[M, P, L]`` (less the complement constant) applied per row, no ``v`` array —
-    where its reads are of one window and run packed; else None (see :func:`fused_value`)."""
-    groups, _, windows = _fused_plan(op, pending)
+    where its reads are of one window and run packed; else None (see :func:`fused_value`).
+    ``plan``: its :func:`_fused_plan` where the caller has it already."""
+    groups, _, windows = plan or _fused_plan(op, pending)
     if len(groups) != 1:
         return None
     group = groups[0]
@@ -388,8 +392,9 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
     :func:`packed_comparison`'s route, or — once the compiled kernels are loaded — its byte
     GEMM's sums compared by :func:`~.popcount.compare_sums` (thresholds less the constant
     terms, no ``v`` array, no byte per bit); else None."""
-    route = packed_comparison(op, pending, thresholds)
-    groups, bound, windows = _fused_plan(op, pending)
+    plan = _fused_plan(op, pending)
+    route = packed_comparison(op, pending, thresholds, plan)
+    groups, bound, windows = plan
     if route is not None:
         return route(windows[0], pending.shape[0])
     if len(groups) != 1 or not worthwhile(0):
@@ -407,7 +412,11 @@ def fused_comparison(op: Operation, pending: PendingReads, thresholds: np.ndarra
     return PackedBits(words, (pending.shape[0],) + op.result.type.shape)
 
 
-def _fused_plan(op: Operation, pending: PendingReads) -> tuple[list[_FusedGroup], int, list[PortMatrix]]:
+FusedPlan = tuple[list[_FusedGroup], int, list[PortMatrix]]
+"""A sensing op's fused groups, the bound of ``|v|`` and the windows its groups read (:func:`_fused_plan`)."""
+
+
+def _fused_plan(op: Operation, pending: PendingReads) -> FusedPlan:
     """The fusion plan of sensing op ``op`` (made once per layout of its reads and versions of
     their cells), its bound of ``|v|``, and the windows its groups read."""
     layout = pending.layout or read_layout(pending)
@@ -483,7 +492,7 @@ def _fusion_plan(op: Operation, pending: PendingReads, windows: list[PortMatrix]
         width = reads[0][1].width
         pieces, constant = [], None
         for mvm, ports in reads:
-            parts, c = _port_weights(pending.cells_of(mvm), ports, width, np.int8)  # counts 0-2: no float copy
+            parts, c = _port_weights(cells_of(mvm, pending.cells), ports, width, np.int8)  # counts 0-2: no float copy
             pieces += parts
             if c is not None:
                 constant = (0 if constant is None else constant) + c

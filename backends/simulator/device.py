@@ -19,7 +19,6 @@ from .cells import ChipCells
 from .errors import SimulatorError
 
 
-
 ConductanceHook = Callable[[Operation, np.ndarray], np.ndarray]
 OffsetHook = Callable[[Operation], np.ndarray]
 ShiftHook = Callable[[Operation], np.ndarray]

@@ -14,8 +14,8 @@ from bnnc.ir.schemes import SCHEMES, plane_weights
 
 from ..semantics.bnn import sign_masks
 from .caches import structural, thresholds_per_position
-from .deferred import (PackedComparison, PendingReads, PortMatrix, RangedReads, ReadLayout, derived, fused_comparison,
-                       fused_value, packed_comparison, read_layout)
+from .deferred import (PackedComparison, PendingReads, PortMatrix, RangedReads, ReadLayout, cells_of, derived,
+                       fused_comparison, fused_value, packed_comparison, read_layout)
 from .device import ColumnCurrents, analog_fires, column_currents, shifted_thresholds
 from .driver import Datum, Kernel, Operands, Run, fuses, kernel
 from .packed import PackedBits, concat_channels, pool_words
@@ -180,7 +180,7 @@ def _mvm(run: Run, op: Operation, args: list[Datum]) -> list[Datum]:
     if isinstance(ports, PortMatrix):
         return [PendingReads(((op, ports),), (run.samples,) + op.result.type.shape, cells=cells)]
     n, planes, positions, rows = ports.shape
-    pattern = op.const_array("conductance") if cells is None else cells.cells(op)
+    pattern = cells_of(op, cells)
     if rows >= SGEMM_EXACT_ROWS:
         g = pattern.astype(np.float64)
         counts = ports.reshape(-1, rows).astype(np.float64) @ g
